@@ -1,0 +1,107 @@
+"""The seam between the gateway and the plugins that reach operators.
+
+A connector plugin (``connectors/``) is found by its ``type`` name from the config through the
+``smppcore.connectors`` entry-point group, so ``smppcore`` never imports ``connectors``
+statically. The daemon builds one connector per ``[[connectors]]`` entry with a
+:class:`ConnectorContext` and runs it in its root nursery.
+
+What flows across the seam:
+
+* gateway → connector: messages in the store's MT queue for the connector's name, and
+  :meth:`Connector.wake` after each enqueue so the worker does not wait for its next poll;
+* connector → gateway: every ``deliver_sm``/``data_sm`` the operator sends, handed to
+  :meth:`DeliverSink.operator_deliver` (which returns only once the item is durable; the
+  connector answers the operator with the status it returns), and every message that became
+  final without a receipt from the operator (:meth:`DeliverSink.mt_final`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+import attrs
+import trio
+
+from smppcore.store.base import MtMessage, MtState, Store
+
+ENTRY_POINT_GROUP = "smppcore.connectors"
+
+#: Connector types that ship with smppcore, used when entry points are not installed
+#: (e.g. running from a source tree without ``pip install -e``).
+BUILTIN_CONNECTORS: dict[str, str] = {
+    "smpp": "connectors.smpp_operator:create_connector",
+}
+
+
+class DeliverSink(Protocol):
+    """The gateway's return path, as a connector sees it."""
+
+    async def operator_deliver(self, connector: str, pdu: Any) -> int:
+        """Handle a ``DeliverSm`` or ``DataSm`` from the operator: make it durable, then return
+        the ``command_status`` for the response (``ESME_ROK`` only once durable)."""
+        ...
+
+    async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
+        """A message became final without an operator receipt (permanent failure, expiry):
+        record it and produce the client's receipt if one was asked for."""
+        ...
+
+
+@attrs.frozen
+class ConnectorHealth:
+    """What ``smppcore status`` and the metrics show about one connector."""
+
+    name: str
+    state: str  # "up", "degraded", "down", "paused"
+    binds_up: int
+    binds_total: int
+    paused_until: float = 0.0  # monotonic seconds; 0 when not paused
+    backoff_until: float = 0.0
+    in_flight: int = 0
+
+
+class Connector(Protocol):
+    name: str
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind, work the queue and take deliveries until cancelled."""
+        ...
+
+    def is_up(self) -> bool:
+        """True while at least one bind can submit (routing fails over when False)."""
+        ...
+
+    def wake(self) -> None:
+        """New messages were queued for this connector."""
+        ...
+
+    def health(self) -> ConnectorHealth: ...
+
+
+@attrs.frozen
+class ConnectorContext:
+    store: Store
+    sink: DeliverSink
+    metrics: Any  # smppcore.metrics.Metrics
+    retention: Any  # the [retention] config section
+    node_id: str = "local"
+
+
+ConnectorFactory = Callable[[Any, ConnectorContext], Connector]
+
+
+def load_connector_factory(type_name: str) -> ConnectorFactory:
+    """Find the factory for a connector ``type`` (entry points first, then built-ins)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == type_name:
+            factory: ConnectorFactory = ep.load()
+            return factory
+    target = BUILTIN_CONNECTORS.get(type_name)
+    if target is None:
+        raise LookupError(f"no connector plugin named {type_name!r}")
+    module_name, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory
