@@ -1,0 +1,208 @@
+"""The SQLite engine under ``SqliteStore``: one group-committing writer and a reader pool.
+
+Writes: callers put a request on a bounded memory channel and wait for its event. One trio
+task takes whatever requests are waiting (up to ``batch_max``), runs them all in ONE worker
+thread call inside ONE transaction (each under its own savepoint, so one failing request
+does not undo the others), commits once and wakes every waiter. Under load many writes share
+each fsync (group commit); an idle store commits a lone write at once.
+
+Reads: a small pool of read connections, one per worker thread at a time (connections are
+opened with ``check_same_thread=False`` and only ever used by one thread at once, handed
+out under a semaphore). WAL lets them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+import trio
+
+from smppcore.store.sqlite_schema import configure, migrate
+
+T = TypeVar("T")
+
+WriteFn = Callable[[sqlite3.Connection], T]
+
+
+class StoreClosedError(RuntimeError):
+    """The store was used after it was closed."""
+
+
+@attrs.frozen
+class EngineStatistics:
+    commits: int
+    writes: int
+    largest_batch: int
+
+
+@attrs.define(eq=False)
+class _Request(Generic[T]):
+    fn: Callable[[sqlite3.Connection], T]
+    transactional: bool = True
+    done: trio.Event = attrs.field(factory=trio.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    configure(conn, synchronous=synchronous)
+    return conn
+
+
+class SqliteEngine:
+    """Owns the connections; ``run_writer`` must run in a nursery for writes to proceed."""
+
+    def __init__(
+        self,
+        writer: sqlite3.Connection,
+        readers: list[sqlite3.Connection],
+        batch_max: int,
+    ) -> None:
+        self._writer = writer
+        self._free_readers = readers
+        self._all_readers = list(readers)
+        self._reader_slots = trio.Semaphore(len(readers))
+        self._batch_max = batch_max
+        self._send, self._recv = trio.open_memory_channel[_Request[Any]](batch_max * 4)
+        self._commits = 0
+        self._writes = 0
+        self._largest = 0
+
+    @classmethod
+    def open_blocking(
+        cls, path: str | os.PathLike[str], *, batch_max: int, synchronous: str, readers: int
+    ) -> SqliteEngine:
+        """Open (and migrate) the database; blocking, run it in a worker thread."""
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"unsupported synchronous mode {synchronous!r}")
+        name = os.fspath(path)
+        writer = _connect(name, synchronous)
+        try:
+            migrate(writer, time.time())
+            pool = [_connect(name, synchronous) for _ in range(readers)]
+        except BaseException:
+            writer.close()
+            raise
+        return cls(writer, pool, max(1, batch_max))
+
+    def close_blocking(self) -> None:
+        for conn in self._all_readers:
+            conn.close()
+        self._writer.close()
+
+    def statistics(self) -> EngineStatistics:
+        return EngineStatistics(self._commits, self._writes, self._largest)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the writer's next group-commit transaction; return once committed.
+
+        If the caller is cancelled after the request was handed over, the write may still be
+        committed."""
+        return await self._submit(_Request(fn))
+
+    async def write_outside_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer connection between transactions (checkpoints, vacuum)."""
+        return await self._submit(_Request(fn, transactional=False))
+
+    async def _submit(self, request: _Request[T]) -> T:
+        try:
+            await self._send.send(request)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise StoreClosedError("the store is closed") from None
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+        result: T = request.result
+        return result
+
+    async def close_writes(self) -> None:
+        """No new writes; the writer finishes what is queued and returns."""
+        await self._send.aclose()
+
+    async def run_writer(self) -> None:
+        async with self._recv:
+            async for first in self._recv:
+                batch = [first]
+                while len(batch) < self._batch_max:
+                    try:
+                        batch.append(self._recv.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                try:
+                    await trio.to_thread.run_sync(self._run_batch, batch)
+                except Exception as exc:  # a bug in the batch runner: fail the batch loudly
+                    for request in batch:
+                        request.error = request.error or exc
+                    raise
+                finally:
+                    # The thread call is not abandoned on cancellation, so every request has
+                    # its outcome recorded by now.
+                    for request in batch:
+                        request.done.set()
+                self._writes += len(batch)
+                self._largest = max(self._largest, len(batch))
+
+    def _run_batch(self, batch: list[_Request[Any]]) -> None:
+        conn = self._writer
+        pending: list[_Request[Any]] = []  # run in the open transaction, not yet committed
+        for request in batch:
+            if not request.transactional:
+                self._commit(pending)
+                pending = []
+                try:
+                    request.result = request.fn(conn)
+                except Exception as exc:
+                    request.error = exc
+                continue
+            if not pending:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except Exception as exc:
+                    request.error = exc
+                    continue
+            pending.append(request)
+            try:
+                conn.execute("SAVEPOINT w")
+                try:
+                    request.result = request.fn(conn)
+                except Exception as exc:
+                    request.error = exc
+                    conn.execute("ROLLBACK TO w")
+                conn.execute("RELEASE w")
+            except Exception as exc:  # the savepoint machinery itself failed
+                request.error = request.error or exc
+        self._commit(pending)
+
+    def _commit(self, pending: list[_Request[Any]]) -> None:
+        if not pending:
+            return
+        try:
+            self._writer.execute("COMMIT")
+            self._commits += 1
+        except Exception as exc:
+            try:
+                self._writer.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for request in pending:
+                request.result = None
+                request.error = request.error or exc
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a read connection in a worker thread."""
+        async with self._reader_slots:
+            conn = self._free_readers.pop()
+            try:
+                return await trio.to_thread.run_sync(fn, conn)
+            finally:
+                self._free_readers.append(conn)

@@ -1,0 +1,346 @@
+"""The SQL of every ``Store`` operation, as plain synchronous functions of a connection.
+
+Write functions run inside the writer's group-commit transaction (each under its own
+savepoint), read functions on a reader connection; neither commits nor touches trio.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from smppcore.store.base import (
+    AuditEvent,
+    Conversation,
+    DeliveryItem,
+    IdMapEntry,
+    MtChanges,
+    MtMessage,
+    MtState,
+    Suppression,
+)
+from smppcore.store.sqlite_rows import (
+    DELIVERY_INSERT,
+    DELIVERY_SELECT,
+    MT_INSERT,
+    MT_SELECT,
+    canon_address,
+    decode_segments,
+    delivery_from_row,
+    delivery_params,
+    encode_segments,
+    mt_from_row,
+    mt_params,
+)
+
+_QUEUED = int(MtState.QUEUED)
+_LEASED = int(MtState.LEASED)
+
+# --- MT queue ---------------------------------------------------------------------------
+
+
+def enqueue_mt(conn: sqlite3.Connection, messages: Sequence[MtMessage]) -> None:
+    conn.executemany(MT_INSERT, [mt_params(m) for m in messages])
+
+
+def lease_mt(
+    conn: sqlite3.Connection, connector: str, limit: int, lease_seconds: float, now: float
+) -> list[MtMessage]:
+    if limit <= 0:
+        return []
+    rows = conn.execute(
+        f"{MT_SELECT} WHERE connector = ? AND state IN (100, 101)"
+        " AND ((state = 100 AND not_before <= ?) OR (state = 101 AND lease_until <= ?))"
+        " ORDER BY priority DESC, submitted_at, seq LIMIT ?",
+        (connector, now, now, limit),
+    ).fetchall()
+    until = now + lease_seconds
+    conn.executemany(
+        "UPDATE mt_messages SET state = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+        [(_LEASED, until, row[0]) for row in rows],
+    )
+    out = []
+    for row in rows:
+        m = mt_from_row(row)
+        out.append(
+            attrs.evolve(m, state=MtState.LEASED, lease_until=until, attempts=m.attempts + 1)
+        )
+    return out
+
+
+def _set_state(
+    conn: sqlite3.Connection, message_id: str, state: MtState, now: float, where: str
+) -> int:
+    if state.is_final:
+        cur = conn.execute(
+            "UPDATE mt_messages SET state = ?, lease_until = 0, final_at = ?, payload = X''"
+            f" WHERE id = ?{where}",
+            (int(state), now, message_id),
+        )
+    else:
+        cur = conn.execute(
+            f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ?{where}",
+            (int(state), message_id),
+        )
+    return cur.rowcount
+
+
+def ack_mt(conn: sqlite3.Connection, message_id: str, state: MtState, now: float) -> None:
+    _set_state(conn, message_id, state, now, f" AND state = {_LEASED}")
+
+
+def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int) -> None:
+    conn.execute(
+        "UPDATE mt_messages SET state = ?, not_before = ?, lease_until = 0, error_code = ?"
+        " WHERE id = ? AND state = ?",
+        (_QUEUED, retry_at, error_code, message_id, _LEASED),
+    )
+
+
+def get_mt(conn: sqlite3.Connection, message_id: str) -> MtMessage | None:
+    row = conn.execute(f"{MT_SELECT} WHERE id = ?", (message_id,)).fetchone()
+    return mt_from_row(row) if row else None
+
+
+def set_mt_state(
+    conn: sqlite3.Connection, message_id: str, state: MtState, now: float, error_code: int
+) -> MtMessage | None:
+    if not _set_state(conn, message_id, state, now, ""):
+        return None
+    if error_code:
+        conn.execute(
+            "UPDATE mt_messages SET error_code = ? WHERE id = ?", (error_code, message_id)
+        )
+    return get_mt(conn, message_id)
+
+
+def record_segment_state(
+    conn: sqlite3.Connection, message_id: str, segment: int, state: MtState
+) -> Mapping[int, int]:
+    row = conn.execute(
+        "SELECT segment_states FROM mt_messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        return {}
+    states = decode_segments(row[0])
+    states[int(segment)] = int(state)
+    conn.execute(
+        "UPDATE mt_messages SET segment_states = ? WHERE id = ?",
+        (encode_segments(states), message_id),
+    )
+    return dict(sorted(states.items()))
+
+
+def cancel_mt(conn: sqlite3.Connection, message_id: str, account: str, now: float) -> bool:
+    cur = conn.execute(
+        "UPDATE mt_messages SET state = ?, final_at = ?, payload = X'', lease_until = 0"
+        " WHERE id = ? AND account = ? AND state = ?",
+        (int(MtState.DELETED), now, message_id, account, _QUEUED),
+    )
+    return cur.rowcount > 0
+
+
+def replace_mt(
+    conn: sqlite3.Connection, message_id: str, account: str, changes: MtChanges
+) -> bool:
+    sets: list[str] = []
+    params: list[object] = []
+    for name in ("payload", "data_coding", "registered_delivery", "not_before", "validity_until"):
+        value = getattr(changes, name)
+        if value is not None:
+            sets.append(f"{name} = ?")
+            params.append(bytes(value) if name == "payload" else value)
+    if not sets:
+        sets.append("state = state")
+    cur = conn.execute(
+        f"UPDATE mt_messages SET {', '.join(sets)} WHERE id = ? AND account = ? AND state = ?",
+        (*params, message_id, account, _QUEUED),
+    )
+    return cur.rowcount > 0
+
+
+def count_queued(conn: sqlite3.Connection, account: str) -> int:
+    row = conn.execute(
+        "SELECT COUNT(*) FROM mt_messages WHERE account = ? AND state IN (100, 101)", (account,)
+    ).fetchone()
+    return int(row[0])
+
+
+def queue_depth(conn: sqlite3.Connection, connector: str) -> int:
+    row = conn.execute(
+        "SELECT COUNT(*) FROM mt_messages WHERE connector = ? AND state IN (100, 101)",
+        (connector,),
+    ).fetchone()
+    return int(row[0])
+
+
+# --- id maps, conversations ---------------------------------------------------------------
+
+
+def put_id_maps(conn: sqlite3.Connection, entries: Sequence[IdMapEntry]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO id_maps (connector, upstream_id, message_id, account, segment,"
+        " total_segments, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.connector,
+                e.upstream_id,
+                e.message_id,
+                e.account,
+                e.segment,
+                e.total_segments,
+                e.expires_at,
+            )
+            for e in entries
+        ],
+    )
+
+
+def get_id_map(conn: sqlite3.Connection, connector: str, upstream_id: str) -> IdMapEntry | None:
+    row = conn.execute(
+        "SELECT connector, upstream_id, message_id, account, segment, total_segments, expires_at"
+        " FROM id_maps WHERE connector = ? AND upstream_id = ?",
+        (connector, upstream_id),
+    ).fetchone()
+    return IdMapEntry(*row) if row else None
+
+
+def put_conversations(conn: sqlite3.Connection, conversations: Sequence[Conversation]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO conversations (sender, recipient, account, updated_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                canon_address(c.sender),
+                canon_address(c.recipient),
+                c.account,
+                c.updated_at,
+                c.expires_at,
+            )
+            for c in conversations
+        ],
+    )
+
+
+def get_conversation(
+    conn: sqlite3.Connection, sender: str, recipient: str
+) -> Conversation | None:
+    row = conn.execute(
+        "SELECT sender, recipient, account, updated_at, expires_at FROM conversations"
+        " WHERE sender = ? AND recipient = ?",
+        (canon_address(sender), canon_address(recipient)),
+    ).fetchone()
+    return Conversation(*row) if row else None
+
+
+# --- suppression (hashed) ------------------------------------------------------------------
+
+
+def add_suppression(
+    conn: sqlite3.Connection, scope_hash: str, recipient_hash: str, keyword: str, now: float
+) -> bool:
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO suppressions (scope_hash, recipient_hash, keyword, created_at)"
+        " VALUES (?, ?, ?, ?)",
+        (scope_hash, recipient_hash, keyword, now),
+    )
+    return cur.rowcount > 0
+
+
+def remove_suppression(conn: sqlite3.Connection, scope_hash: str, recipient_hash: str) -> bool:
+    cur = conn.execute(
+        "DELETE FROM suppressions WHERE scope_hash = ? AND recipient_hash = ?",
+        (scope_hash, recipient_hash),
+    )
+    return cur.rowcount > 0
+
+
+def is_suppressed(
+    conn: sqlite3.Connection, scope_hashes: Sequence[str], recipient_hash: str
+) -> bool:
+    if not scope_hashes:
+        return False
+    marks = ", ".join("?" * len(scope_hashes))
+    row = conn.execute(
+        f"SELECT 1 FROM suppressions WHERE recipient_hash = ? AND scope_hash IN ({marks})"
+        " LIMIT 1",
+        (recipient_hash, *scope_hashes),
+    ).fetchone()
+    return row is not None
+
+
+def list_suppressions(conn: sqlite3.Connection) -> list[Suppression]:
+    rows = conn.execute(
+        "SELECT scope_hash, recipient_hash, keyword, created_at FROM suppressions"
+        " ORDER BY created_at, recipient_hash, scope_hash"
+    ).fetchall()
+    return [Suppression(*row) for row in rows]
+
+
+# --- delivery queues ---------------------------------------------------------------------
+
+
+def enqueue_delivery(conn: sqlite3.Connection, items: Sequence[DeliveryItem]) -> None:
+    conn.executemany(DELIVERY_INSERT, [delivery_params(d) for d in items])
+
+
+def lease_delivery(
+    conn: sqlite3.Connection, account: str, limit: int, lease_seconds: float, now: float
+) -> list[DeliveryItem]:
+    if limit <= 0:
+        return []
+    rows = conn.execute(
+        f"{DELIVERY_SELECT} WHERE account = ? AND not_before <= ? AND lease_until <= ?"
+        " ORDER BY created_at, seq LIMIT ?",
+        (account, now, now, limit),
+    ).fetchall()
+    until = now + lease_seconds
+    conn.executemany(
+        "UPDATE delivery_items SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+        [(until, row[0]) for row in rows],
+    )
+    out = []
+    for row in rows:
+        d = delivery_from_row(row)
+        out.append(attrs.evolve(d, lease_until=until, attempts=d.attempts + 1))
+    return out
+
+
+def ack_delivery(conn: sqlite3.Connection, item_id: str) -> None:
+    conn.execute("DELETE FROM delivery_items WHERE id = ?", (item_id,))
+
+
+def nack_delivery(conn: sqlite3.Connection, item_id: str, retry_at: float) -> None:
+    conn.execute(
+        "UPDATE delivery_items SET not_before = ?, lease_until = 0 WHERE id = ?",
+        (retry_at, item_id),
+    )
+
+
+def delivery_depth(conn: sqlite3.Connection, account: str) -> int:
+    row = conn.execute(
+        "SELECT COUNT(*) FROM delivery_items WHERE account = ?", (account,)
+    ).fetchone()
+    return int(row[0])
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def append_audit(conn: sqlite3.Connection, event: AuditEvent) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, action, subject_hash, scope_hash, detail) VALUES (?, ?, ?, ?, ?)",
+        (event.at, event.action, event.subject_hash, event.scope_hash, event.detail),
+    )
+
+
+def list_audit(conn: sqlite3.Connection, limit: int) -> list[AuditEvent]:
+    """The most recent ``limit`` events, oldest first."""
+    rows = conn.execute(
+        "SELECT at, action, subject_hash, scope_hash, detail FROM"
+        " (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+        (max(limit, 0),),
+    ).fetchall()
+    return [AuditEvent(*row) for row in rows]

@@ -1,0 +1,242 @@
+"""Mapping between the store's records and SQLite rows (columns, parameters, JSON export)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from smppcore.store.base import DeliveryItem, DeliveryKind, MtMessage, MtState
+from smppcore.store.hashing import canonical_msisdn
+
+_NUMBER_CHARS: Final = frozenset("0123456789+ -()")
+
+
+def canon_address(value: str) -> str:
+    """Canonical form of an address: a number loses ``+``/``00``/spacing; an alphanumeric
+    sender (``ACME``) is kept as written."""
+    text = value.strip()
+    if text and any(ch.isdigit() for ch in text) and all(ch in _NUMBER_CHARS for ch in text):
+        return canonical_msisdn(text)
+    return text
+
+
+MT_COLUMNS: Final = (
+    "id",
+    "account",
+    "connector",
+    "source_addr",
+    "source_canon",
+    "destination_addr",
+    "destination_canon",
+    "source_addr_ton",
+    "source_addr_npi",
+    "dest_addr_ton",
+    "dest_addr_npi",
+    "service_type",
+    "esm_class",
+    "protocol_id",
+    "priority",
+    "registered_delivery",
+    "data_coding",
+    "payload",
+    "tlvs",
+    "submitted_at",
+    "not_before",
+    "validity_until",
+    "expires_at",
+    "attempts",
+    "state",
+    "lease_until",
+    "final_at",
+    "error_code",
+    "segment_states",
+)
+MT_SELECT: Final = "SELECT " + ", ".join(MT_COLUMNS) + " FROM mt_messages"
+MT_INSERT: Final = (
+    f"INSERT INTO mt_messages ({', '.join(MT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(MT_COLUMNS))})"
+)
+
+
+def encode_segments(states: Mapping[int, int]) -> str:
+    return json.dumps({str(k): int(v) for k, v in sorted(states.items())})
+
+
+def decode_segments(text: str) -> dict[int, int]:
+    return {int(k): int(v) for k, v in json.loads(text).items()}
+
+
+def mt_params(m: MtMessage) -> tuple[Any, ...]:
+    return (
+        m.id,
+        m.account,
+        m.connector,
+        m.source_addr,
+        canon_address(m.source_addr),
+        m.destination_addr,
+        canon_address(m.destination_addr),
+        m.source_addr_ton,
+        m.source_addr_npi,
+        m.dest_addr_ton,
+        m.dest_addr_npi,
+        m.service_type,
+        m.esm_class,
+        m.protocol_id,
+        m.priority,
+        m.registered_delivery,
+        m.data_coding,
+        bytes(m.payload),
+        bytes(m.tlvs),
+        m.submitted_at,
+        m.not_before,
+        m.validity_until,
+        m.expires_at,
+        m.attempts,
+        int(m.state),
+        m.lease_until,
+        m.final_at,
+        m.error_code,
+        encode_segments(m.segment_states),
+    )
+
+
+def mt_from_row(row: sqlite3.Row | tuple[Any, ...]) -> MtMessage:
+    r = tuple(row)
+    return MtMessage(
+        id=r[0],
+        account=r[1],
+        connector=r[2],
+        source_addr=r[3],
+        destination_addr=r[5],
+        source_addr_ton=r[7],
+        source_addr_npi=r[8],
+        dest_addr_ton=r[9],
+        dest_addr_npi=r[10],
+        service_type=r[11],
+        esm_class=r[12],
+        protocol_id=r[13],
+        priority=r[14],
+        registered_delivery=r[15],
+        data_coding=r[16],
+        payload=bytes(r[17]),
+        tlvs=bytes(r[18]),
+        submitted_at=r[19],
+        not_before=r[20],
+        validity_until=r[21],
+        expires_at=r[22],
+        attempts=r[23],
+        state=MtState(r[24]),
+        lease_until=r[25],
+        final_at=r[26],
+        error_code=r[27],
+        segment_states=decode_segments(r[28]),
+    )
+
+
+DELIVERY_COLUMNS: Final = (
+    "id",
+    "account",
+    "kind",
+    "source_addr",
+    "source_canon",
+    "destination_addr",
+    "destination_canon",
+    "source_addr_ton",
+    "source_addr_npi",
+    "dest_addr_ton",
+    "dest_addr_npi",
+    "esm_class",
+    "protocol_id",
+    "data_coding",
+    "short_message",
+    "tlvs",
+    "message_id",
+    "created_at",
+    "not_before",
+    "expires_at",
+    "attempts",
+    "lease_until",
+)
+DELIVERY_SELECT: Final = "SELECT " + ", ".join(DELIVERY_COLUMNS) + " FROM delivery_items"
+DELIVERY_INSERT: Final = (
+    f"INSERT OR REPLACE INTO delivery_items ({', '.join(DELIVERY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))})"
+)
+
+
+def delivery_params(d: DeliveryItem) -> tuple[Any, ...]:
+    return (
+        d.id,
+        d.account,
+        int(d.kind),
+        d.source_addr,
+        canon_address(d.source_addr),
+        d.destination_addr,
+        canon_address(d.destination_addr),
+        d.source_addr_ton,
+        d.source_addr_npi,
+        d.dest_addr_ton,
+        d.dest_addr_npi,
+        d.esm_class,
+        d.protocol_id,
+        d.data_coding,
+        bytes(d.short_message),
+        bytes(d.tlvs),
+        d.message_id,
+        d.created_at,
+        d.not_before,
+        d.expires_at,
+        d.attempts,
+        d.lease_until,
+    )
+
+
+def delivery_from_row(row: sqlite3.Row | tuple[Any, ...]) -> DeliveryItem:
+    r = tuple(row)
+    return DeliveryItem(
+        id=r[0],
+        account=r[1],
+        kind=DeliveryKind(r[2]),
+        source_addr=r[3],
+        destination_addr=r[5],
+        source_addr_ton=r[7],
+        source_addr_npi=r[8],
+        dest_addr_ton=r[9],
+        dest_addr_npi=r[10],
+        esm_class=r[11],
+        protocol_id=r[12],
+        data_coding=r[13],
+        short_message=bytes(r[14]),
+        tlvs=bytes(r[15]),
+        message_id=r[16],
+        created_at=r[17],
+        not_before=r[18],
+        expires_at=r[19],
+        attempts=r[20],
+        lease_until=r[21],
+    )
+
+
+def to_json_ready(record: Any) -> dict[str, object]:
+    """An attrs record as a JSON-ready dict: bytes become hex, enums their numbers,
+    mapping keys strings."""
+    out: dict[str, object] = {}
+    for field in attrs.fields(type(record)):
+        out[field.name] = _json_value(getattr(record, field.name))
+    return out
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
