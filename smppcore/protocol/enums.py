@@ -1,0 +1,307 @@
+"""SMPP 3.4 wire enumerations (values are the on-the-wire integers).
+
+Owns: command ids, command statuses (v3.4 table 5-2 plus the v5.0 additions), TON/NPI,
+data_coding, esm_class masks, registered_delivery bits, message states and TLV tags.
+Unknown values received from a peer are never forced into these enums: use
+:func:`as_status` (and plain ``int`` fields on PDUs) so vendor values pass through.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+__all__ = [
+    "CommandId",
+    "CommandStatus",
+    "DataCoding",
+    "EsmClass",
+    "MessageState",
+    "Npi",
+    "RegisteredDelivery",
+    "TlvTag",
+    "Ton",
+    "as_status",
+    "status_name",
+]
+
+
+class CommandId(IntEnum):
+    """SMPP command ids; a response id is the request id with bit 31 set."""
+
+    GENERIC_NACK = 0x80000000
+    BIND_RECEIVER = 0x00000001
+    BIND_RECEIVER_RESP = 0x80000001
+    BIND_TRANSMITTER = 0x00000002
+    BIND_TRANSMITTER_RESP = 0x80000002
+    QUERY_SM = 0x00000003
+    QUERY_SM_RESP = 0x80000003
+    SUBMIT_SM = 0x00000004
+    SUBMIT_SM_RESP = 0x80000004
+    DELIVER_SM = 0x00000005
+    DELIVER_SM_RESP = 0x80000005
+    UNBIND = 0x00000006
+    UNBIND_RESP = 0x80000006
+    REPLACE_SM = 0x00000007
+    REPLACE_SM_RESP = 0x80000007
+    CANCEL_SM = 0x00000008
+    CANCEL_SM_RESP = 0x80000008
+    BIND_TRANSCEIVER = 0x00000009
+    BIND_TRANSCEIVER_RESP = 0x80000009
+    OUTBIND = 0x0000000B
+    ENQUIRE_LINK = 0x00000015
+    ENQUIRE_LINK_RESP = 0x80000015
+    SUBMIT_MULTI = 0x00000021
+    SUBMIT_MULTI_RESP = 0x80000021
+    ALERT_NOTIFICATION = 0x00000102
+    DATA_SM = 0x00000103
+    DATA_SM_RESP = 0x80000103
+    # v5.0 broadcast operations (ids only; no PDU classes in this codec).
+    BROADCAST_SM = 0x00000111
+    BROADCAST_SM_RESP = 0x80000111
+    QUERY_BROADCAST_SM = 0x00000112
+    QUERY_BROADCAST_SM_RESP = 0x80000112
+    CANCEL_BROADCAST_SM = 0x00000113
+    CANCEL_BROADCAST_SM_RESP = 0x80000113
+
+
+class CommandStatus(IntEnum):
+    """command_status values (v3.4 Table 5-2, v5.0 additions)."""
+
+    ESME_ROK = 0x00000000
+    ESME_RINVMSGLEN = 0x00000001
+    ESME_RINVCMDLEN = 0x00000002
+    ESME_RINVCMDID = 0x00000003
+    ESME_RINVBNDSTS = 0x00000004
+    ESME_RALYBND = 0x00000005
+    ESME_RINVPRTFLG = 0x00000006
+    ESME_RINVREGDLVFLG = 0x00000007
+    ESME_RSYSERR = 0x00000008
+    ESME_RINVSRCADR = 0x0000000A
+    ESME_RINVDSTADR = 0x0000000B
+    ESME_RINVMSGID = 0x0000000C
+    ESME_RBINDFAIL = 0x0000000D
+    ESME_RINVPASWD = 0x0000000E
+    ESME_RINVSYSID = 0x0000000F
+    ESME_RCANCELFAIL = 0x00000011
+    ESME_RREPLACEFAIL = 0x00000013
+    ESME_RMSGQFUL = 0x00000014
+    ESME_RINVSERTYP = 0x00000015
+    ESME_RINVNUMDESTS = 0x00000033
+    ESME_RINVDLNAME = 0x00000034
+    ESME_RINVDESTFLAG = 0x00000040
+    ESME_RINVSUBREP = 0x00000042
+    ESME_RINVESMCLASS = 0x00000043
+    ESME_RCNTSUBDL = 0x00000044
+    ESME_RSUBMITFAIL = 0x00000045
+    ESME_RINVSRCTON = 0x00000048
+    ESME_RINVSRCNPI = 0x00000049
+    ESME_RINVDSTTON = 0x00000050
+    ESME_RINVDSTNPI = 0x00000051
+    ESME_RINVSYSTYP = 0x00000053
+    ESME_RINVREPFLAG = 0x00000054
+    ESME_RINVNUMMSGS = 0x00000055
+    ESME_RTHROTTLED = 0x00000058
+    ESME_RINVSCHED = 0x00000061
+    ESME_RINVEXPIRY = 0x00000062
+    ESME_RINVDFTMSGID = 0x00000063
+    ESME_RX_T_APPN = 0x00000064
+    ESME_RX_P_APPN = 0x00000065
+    ESME_RX_R_APPN = 0x00000066
+    ESME_RQUERYFAIL = 0x00000067
+    ESME_RINVOPTPARSTREAM = 0x000000C0
+    ESME_ROPTPARNOTALLWD = 0x000000C1
+    ESME_RINVPARLEN = 0x000000C2
+    ESME_RMISSINGOPTPARAM = 0x000000C3
+    ESME_RINVOPTPARAMVAL = 0x000000C4
+    ESME_RDELIVERYFAILURE = 0x000000FE
+    ESME_RUNKNOWNERR = 0x000000FF
+    # v5.0 names for 0xC0-0xC4 (aliases, same values).
+    ESME_RINVTLVSTREAM = 0x000000C0
+    ESME_RTLVNOTALLWD = 0x000000C1
+    ESME_RINVTLVLEN = 0x000000C2
+    ESME_RMISSINGTLV = 0x000000C3
+    ESME_RINVTLVVAL = 0x000000C4
+    # v5.0 additions.
+    ESME_RSERTYPUNAUTH = 0x00000100
+    ESME_RPROHIBITED = 0x00000101
+    ESME_RSERTYPUNAVAIL = 0x00000102
+    ESME_RSERTYPDENIED = 0x00000103
+    ESME_RINVDCS = 0x00000104
+    ESME_RINVSRCADDRSUBUNIT = 0x00000105
+    ESME_RINVDSTADDRSUBUNIT = 0x00000106
+    ESME_RINVBCASTFREQINT = 0x00000107
+    ESME_RINVBCASTALIAS_NAME = 0x00000108
+    ESME_RINVBCASTAREAFMT = 0x00000109
+    ESME_RINVNUMBCAST_AREAS = 0x0000010A
+    ESME_RINVBCASTCNTTYPE = 0x0000010B
+    ESME_RINVBCASTMSGCLASS = 0x0000010C
+    ESME_RBCASTFAIL = 0x0000010D
+    ESME_RBCASTQUERYFAIL = 0x0000010E
+    ESME_RBCASTCANCELFAIL = 0x0000010F
+    ESME_RINVBCAST_REP = 0x00000110
+    ESME_RINVBCASTSRVGRP = 0x00000111
+    ESME_RINVBCASTCHANIND = 0x00000112
+
+
+_STATUS_BY_VALUE: dict[int, CommandStatus] = {s.value: s for s in CommandStatus}
+
+
+def as_status(value: int) -> CommandStatus | int:
+    """Return the :class:`CommandStatus` for *value*, or *value* itself when unknown.
+
+    Vendor statuses (0x400-0x4FF) and reserved values stay plain ints.
+    """
+    return _STATUS_BY_VALUE.get(value, value)
+
+
+def status_name(value: int) -> str:
+    """A printable name for a command_status: the spec name, or a hex form when unknown."""
+    status = _STATUS_BY_VALUE.get(value)
+    if status is not None:
+        return status.name
+    if 0x400 <= value <= 0x4FF:
+        return f"VENDOR_0x{value:08X}"
+    return f"0x{value:08X}"
+
+
+class Ton(IntEnum):
+    """Type of number (§5)."""
+
+    UNKNOWN = 0x00
+    INTERNATIONAL = 0x01
+    NATIONAL = 0x02
+    NETWORK_SPECIFIC = 0x03
+    SUBSCRIBER_NUMBER = 0x04
+    ALPHANUMERIC = 0x05
+    ABBREVIATED = 0x06
+
+
+class Npi(IntEnum):
+    """Numbering plan indicator (§5)."""
+
+    UNKNOWN = 0x00
+    ISDN = 0x01
+    DATA = 0x03
+    TELEX = 0x04
+    LAND_MOBILE = 0x06
+    NATIONAL = 0x08
+    PRIVATE = 0x09
+    ERMES = 0x0A
+    INTERNET = 0x0E
+    WAP_CLIENT_ID = 0x12
+
+
+class DataCoding(IntEnum):
+    """data_coding values (§6.5); 0xC0-0xFF groups are bit fields, not listed."""
+
+    SMSC_DEFAULT = 0x00
+    IA5 = 0x01
+    OCTET_UNSPECIFIED_2 = 0x02
+    LATIN_1 = 0x03
+    OCTET_UNSPECIFIED = 0x04
+    JIS = 0x05
+    CYRILLIC = 0x06
+    LATIN_HEBREW = 0x07
+    UCS2 = 0x08
+    PICTOGRAM = 0x09
+    ISO_2022_JP = 0x0A
+    EXTENDED_KANJI_JIS = 0x0D
+    KS_C_5601 = 0x0E
+
+
+class EsmClass(IntEnum):
+    """esm_class masks and values (§6.1). Decode with masks, not equality."""
+
+    MODE_MASK = 0x03
+    MODE_DEFAULT = 0x00
+    MODE_DATAGRAM = 0x01
+    MODE_FORWARD = 0x02
+    MODE_STORE_AND_FORWARD = 0x03
+    TYPE_MASK = 0x3C
+    TYPE_NORMAL = 0x00
+    DELIVERY_RECEIPT = 0x04
+    DELIVERY_ACK = 0x08
+    MANUAL_USER_ACK = 0x10
+    CONVERSATION_ABORT = 0x18
+    INTERMEDIATE_NOTIFICATION = 0x20
+    UDHI = 0x40
+    REPLY_PATH = 0x80
+
+
+class RegisteredDelivery(IntFlag):
+    """registered_delivery bits (§6.2)."""
+
+    NONE = 0x00
+    RECEIPT_FINAL = 0x01
+    RECEIPT_FAILURE = 0x02
+    RECEIPT_SUCCESS = 0x03  # v5.0; reserved in v3.4
+    RECEIPT_MASK = 0x03
+    SME_ACK_DELIVERY = 0x04
+    SME_ACK_MANUAL = 0x08
+    SME_ACK_MASK = 0x0C
+    INTERMEDIATE_NOTIFICATION = 0x10
+
+
+class MessageState(IntEnum):
+    """message_state values (§8.1)."""
+
+    SCHEDULED = 0
+    ENROUTE = 1
+    DELIVERED = 2
+    EXPIRED = 3
+    DELETED = 4
+    UNDELIVERABLE = 5
+    ACCEPTED = 6
+    UNKNOWN = 7
+    REJECTED = 8
+    SKIPPED = 9
+
+
+class TlvTag(IntEnum):
+    """Standard v3.4 TLV tags plus v5.0 congestion_state (§7.2, §7.3)."""
+
+    DEST_ADDR_SUBUNIT = 0x0005
+    DEST_NETWORK_TYPE = 0x0006
+    DEST_BEARER_TYPE = 0x0007
+    DEST_TELEMATICS_ID = 0x0008
+    SOURCE_ADDR_SUBUNIT = 0x000D
+    SOURCE_NETWORK_TYPE = 0x000E
+    SOURCE_BEARER_TYPE = 0x000F
+    SOURCE_TELEMATICS_ID = 0x0010
+    QOS_TIME_TO_LIVE = 0x0017
+    PAYLOAD_TYPE = 0x0019
+    ADDITIONAL_STATUS_INFO_TEXT = 0x001D
+    RECEIPTED_MESSAGE_ID = 0x001E
+    MS_MSG_WAIT_FACILITIES = 0x0030
+    PRIVACY_INDICATOR = 0x0201
+    SOURCE_SUBADDRESS = 0x0202
+    DEST_SUBADDRESS = 0x0203
+    USER_MESSAGE_REFERENCE = 0x0204
+    USER_RESPONSE_CODE = 0x0205
+    SOURCE_PORT = 0x020A
+    DESTINATION_PORT = 0x020B
+    SAR_MSG_REF_NUM = 0x020C
+    LANGUAGE_INDICATOR = 0x020D
+    SAR_TOTAL_SEGMENTS = 0x020E
+    SAR_SEGMENT_SEQNUM = 0x020F
+    SC_INTERFACE_VERSION = 0x0210
+    CALLBACK_NUM_PRES_IND = 0x0302
+    CALLBACK_NUM_ATAG = 0x0303
+    NUMBER_OF_MESSAGES = 0x0304
+    CALLBACK_NUM = 0x0381
+    DPF_RESULT = 0x0420
+    SET_DPF = 0x0421
+    MS_AVAILABILITY_STATUS = 0x0422
+    NETWORK_ERROR_CODE = 0x0423
+    MESSAGE_PAYLOAD = 0x0424
+    DELIVERY_FAILURE_REASON = 0x0425
+    MORE_MESSAGES_TO_SEND = 0x0426
+    MESSAGE_STATE = 0x0427
+    CONGESTION_STATE = 0x0428
+    USSD_SERVICE_OP = 0x0501
+    DISPLAY_TIME = 0x1201
+    SMS_SIGNAL = 0x1203
+    MS_VALIDITY = 0x1204
+    ALERT_ON_MESSAGE_DELIVERY = 0x130C
+    ITS_REPLY_TYPE = 0x1380
+    ITS_SESSION_INFO = 0x1383
