@@ -1,0 +1,479 @@
+"""The sans-I/O SMPP session (h11 style) for both roles, ESME and SMSC.
+
+Owns: bind-state enforcement from :data:`~smppcore.protocol.states.TRANSITIONS`, sequence
+numbers for our requests (1..0x7FFFFFFF, wrapping to 1, never reusing one in flight), the
+window of outstanding requests with per-request deadlines, the automatic answers
+(enquire_link_resp, unbind_resp, generic_nack and error ``_resp`` for bad input, wrong
+bind state, already bound, inbound overload) and the timers, with time always an input.
+
+Use: feed bytes with :meth:`Session.receive_data`, pull events with :meth:`next_event`
+until it returns None, queue PDUs with :meth:`send_request` / :meth:`send_response`, write
+whatever :meth:`data_to_send` returns.  Call :meth:`handle_timer` when
+:meth:`next_deadline` has passed and :meth:`connection_lost` once the transport is gone;
+both *return* the events they cause (they never interleave with the input events).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Final
+
+import attrs
+
+from .codec import encode
+from .enums import CommandId, CommandStatus
+from .errors import LocalProtocolError
+from .framer import DecodeFailure, Framer
+from .pdu import PDU_CLASSES, EnquireLink, GenericNack, Pdu, Unbind
+from .session_events import (
+    BadPdu,
+    EndReason,
+    Event,
+    FailureReason,
+    RequestFailed,
+    RequestReceived,
+    RequestRejected,
+    ResponseReceived,
+    SessionConfig,
+    SessionEnded,
+    SessionStatistics,
+    StateChanged,
+    UnexpectedResponse,
+)
+from .states import BIND_COMMANDS, BOUND_STATES, Role, SessionState, next_state
+
+__all__ = [
+    "MAX_SEQUENCE_NUMBER",
+    "Session",
+    "SessionStateError",
+    "WindowFullError",
+]
+
+MAX_SEQUENCE_NUMBER: Final = 0x7FFFFFFF
+_RESPONSE_BIT: Final = 0x80000000
+_NO_ACTIVITY_COMMANDS: Final = frozenset(
+    {CommandId.ENQUIRE_LINK, CommandId.ENQUIRE_LINK_RESP, CommandId.GENERIC_NACK}
+)
+
+
+class SessionStateError(LocalProtocolError):
+    """We tried to send something the session's state does not allow."""
+
+    command_status = CommandStatus.ESME_RINVBNDSTS
+
+
+class WindowFullError(LocalProtocolError):
+    """Every window slot holds an outstanding request; wait for a response first."""
+
+    command_status = CommandStatus.ESME_RTHROTTLED
+
+
+@attrs.define
+class _InFlight:
+    request: Pdu
+    deadline: float
+    internal: bool  # enquire_link / unbind sent by the session: outside the window
+
+
+def _response_id(command_id: int) -> int:
+    return command_id | _RESPONSE_BIT
+
+
+class Session:
+    """One SMPP session; ``role`` is the side we play."""
+
+    def __init__(self, role: Role, config: SessionConfig | None = None, *, now: float) -> None:
+        self.role: Final = role
+        self.config: Final = config or SessionConfig()
+        self._framer = Framer(self.config.max_command_length)
+        self._state = SessionState.OPEN
+        self._outbox = bytearray()
+        self._events: collections.deque[Event] = collections.deque()
+        self._in_flight: dict[int, _InFlight] = {}
+        self._window_used = 0
+        self._next_seq = self.config.first_sequence_number
+        self._inbound: collections.Counter[int] = collections.Counter()
+        self._inbound_bind: int | None = None  # SMSC role: seq of the bind awaiting our answer
+        self._bind_sent = False  # ESME role: a bind of ours is outstanding
+        self._unbinding = False
+        self._ended: EndReason | None = None
+        self._enquire_outstanding = False
+        self._created = now
+        self._rx_now = now
+        self._last_rx = now
+        self._last_activity = now
+        self._pdus_in = self._pdus_out = self._bytes_in = self._bytes_out = 0
+        self._bad_pdus = 0
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def ended(self) -> EndReason | None:
+        """Why the session ended, once :class:`SessionEnded` was reported."""
+        return self._ended
+
+    @property
+    def window_available(self) -> int:
+        return self.config.window - self._window_used
+
+    def statistics(self) -> SessionStatistics:
+        return SessionStatistics(
+            role=self.role,
+            state=self._state,
+            window_size=self.config.window,
+            window_used=self._window_used,
+            requests_in_flight=len(self._in_flight),
+            inbound_pending=self._inbound.total(),
+            pdus_in=self._pdus_in,
+            pdus_out=self._pdus_out,
+            bytes_in=self._bytes_in,
+            bytes_out=self._bytes_out,
+            bad_pdus=self._bad_pdus,
+            last_activity=self._last_activity,
+        )
+
+    # ------------------------------------------------------------------ input
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Buffer bytes from the peer; ``now`` is when they arrived."""
+        if self._state is SessionState.CLOSED:
+            return
+        self._rx_now = now
+        self._bytes_in += len(data)
+        self._framer.receive_data(data)
+
+    def next_event(self) -> Event | None:
+        """The next event caused by received bytes, or None when more bytes are needed."""
+        while True:
+            if self._events:
+                return self._events.popleft()
+            if self._ended is not None or self._state is SessionState.CLOSED:
+                return None
+            item = self._framer.next_event()
+            if item is None:
+                return None
+            if isinstance(item, DecodeFailure):
+                self._on_decode_failure(item)
+            else:
+                self._on_pdu(item)
+
+    def _on_pdu(self, pdu: Pdu) -> None:
+        self._pdus_in += 1
+        self._last_rx = self._rx_now
+        if pdu.command_id not in _NO_ACTIVITY_COMMANDS:
+            self._last_activity = self._rx_now
+        if pdu.command_id & _RESPONSE_BIT:
+            self._on_response(pdu)
+        else:
+            self._on_request(pdu)
+
+    def _on_response(self, pdu: Pdu) -> None:
+        entry = self._in_flight.get(pdu.sequence_number)
+        if entry is None or pdu.command_id not in (
+            _response_id(entry.request.command_id),
+            CommandId.GENERIC_NACK,
+        ):
+            self._events.append(UnexpectedResponse(pdu))
+            return
+        self._settle(pdu.sequence_number)
+        request = entry.request
+        ok = pdu.command_status == CommandStatus.ESME_ROK
+        if request.command_id in BIND_COMMANDS:
+            self._bind_sent = False
+            if ok and pdu.command_id != CommandId.GENERIC_NACK:
+                self._set_state(BIND_COMMANDS[CommandId(request.command_id)])
+        if request.command_id == CommandId.ENQUIRE_LINK:
+            self._enquire_outstanding = False
+        if not entry.internal:
+            self._events.append(ResponseReceived(request, pdu))
+        if request.command_id == CommandId.UNBIND:
+            self._set_state(SessionState.UNBOUND)
+            self._end(EndReason.UNBOUND)
+
+    def _on_request(self, pdu: Pdu) -> None:
+        command = pdu.command_id
+        sender = self.role.peer
+        after = next_state(self._state, command, sender) if not self._unbinding else None
+        if self._unbinding and command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND):
+            after = next_state(self._state, command, sender)
+        if after is None:
+            if (
+                command in BIND_COMMANDS
+                and sender is Role.ESME
+                and (self._state in BOUND_STATES or self._inbound_bind is not None)
+            ):
+                self._reject(pdu, CommandStatus.ESME_RALYBND)
+            else:
+                self._reject(pdu, CommandStatus.ESME_RINVBNDSTS)
+            return
+        if command == CommandId.ENQUIRE_LINK:
+            self._queue(pdu.response())
+            return
+        if command == CommandId.UNBIND:
+            self._queue(pdu.response())
+            self._set_state(SessionState.UNBOUND)
+            self._end(EndReason.UNBOUND, "peer sent unbind")
+            return
+        if command in BIND_COMMANDS:
+            if self._inbound_bind is not None:
+                self._reject(pdu, CommandStatus.ESME_RALYBND)
+                return
+            self._inbound_bind = pdu.sequence_number
+        elif command == CommandId.OUTBIND:
+            self._set_state(after)
+            self._events.append(RequestReceived(pdu))
+            return
+        has_response = type(pdu).response_class is not None
+        if has_response:
+            if self._inbound.total() >= self.config.max_inbound_pending:
+                if command in BIND_COMMANDS:
+                    self._inbound_bind = None
+                self._reject(pdu, CommandStatus.ESME_RTHROTTLED)
+                return
+            self._inbound[pdu.sequence_number] += 1
+        self._events.append(RequestReceived(pdu))
+
+    def _reject(self, pdu: Pdu, status: int) -> None:
+        if type(pdu).response_class is not None:
+            self._queue(pdu.response(command_status=status))
+        self._events.append(RequestRejected(pdu, status))
+
+    def _on_decode_failure(self, failure: DecodeFailure) -> None:
+        self._bad_pdus += 1
+        self._last_rx = self._rx_now
+        seq = failure.sequence_number
+        cid = failure.command_id
+        answered = True
+        if failure.fatal:
+            self._queue(GenericNack(sequence_number=seq, command_status=failure.command_status))
+        elif cid is None or not cid & _RESPONSE_BIT:
+            cls = PDU_CLASSES.get(cid) if cid is not None else None
+            response_class = getattr(cls, "response_class", None) if cls is not None else None
+            if cls is None:
+                self._queue(
+                    GenericNack(sequence_number=seq, command_status=CommandStatus.ESME_RINVCMDID)
+                )
+            elif response_class is not None:
+                status = failure.command_status
+                self._queue(response_class(sequence_number=seq, command_status=status))
+            else:
+                answered = False  # outbind / alert_notification: no response exists
+        else:
+            answered = False  # never answer a response; fail the request it settles
+            entry = self._in_flight.get(seq)
+            if entry is not None and cid in (
+                _response_id(entry.request.command_id),
+                CommandId.GENERIC_NACK,
+            ):
+                self._settle(seq)
+                if entry.request.command_id in BIND_COMMANDS:
+                    self._bind_sent = False
+                if entry.request.command_id == CommandId.ENQUIRE_LINK:
+                    self._enquire_outstanding = False
+                if not entry.internal:
+                    detail = f"status {failure.command_status:#x}: {failure.error}"
+                    self._events.append(
+                        RequestFailed(entry.request, FailureReason.BAD_RESPONSE, detail)
+                    )
+        self._events.append(BadPdu(failure, answered))
+        if failure.fatal:
+            self._end(EndReason.FRAMING_LOST, str(failure.error))
+
+    # ------------------------------------------------------------------ output
+    def send_request(self, pdu: Pdu, now: float, *, timeout: float | None = None) -> Pdu:
+        """Queue a request of ours; returns it with its sequence number set.
+
+        Raises :class:`SessionStateError` if the state forbids it, :class:`WindowFullError`
+        when the window is full, :class:`LocalProtocolError` if it cannot be encoded.
+        """
+        command = pdu.command_id
+        if self._ended is not None or self._state is SessionState.CLOSED:
+            raise SessionStateError(f"session ended ({self._ended or 'closed'})")
+        if self._unbinding:
+            raise SessionStateError("unbinding: no new requests")
+        after = next_state(self._state, command, self.role)
+        if after is None:
+            raise SessionStateError(f"{CommandId(command).name} not allowed in {self._state.name}")
+        if command in BIND_COMMANDS and self._bind_sent:
+            raise SessionStateError("a bind is already outstanding")
+        internal = command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND)
+        has_response = type(pdu).response_class is not None
+        if has_response and not internal and self._window_used >= self.config.window:
+            raise WindowFullError(f"window of {self.config.window} is full")
+        seq = self._allocate_sequence()
+        pdu = attrs.evolve(pdu, sequence_number=seq)
+        self._queue(pdu)  # encodes first: an invalid PDU raises before any bookkeeping
+        if command not in _NO_ACTIVITY_COMMANDS:
+            self._last_activity = now
+        if not has_response:  # outbind / alert_notification
+            if command == CommandId.OUTBIND:
+                self._set_state(after)
+            return pdu
+        deadline = now + (timeout if timeout is not None else self.config.response_timeout)
+        self._in_flight[seq] = _InFlight(pdu, deadline, internal)
+        if not internal:
+            self._window_used += 1
+        if command in BIND_COMMANDS:
+            self._bind_sent = True
+        elif command == CommandId.UNBIND:
+            self._unbinding = True
+        elif command == CommandId.ENQUIRE_LINK:
+            self._enquire_outstanding = True
+        return pdu
+
+    def send_unbind(self, now: float) -> Pdu:
+        """Start the unbind handshake (the session ends when unbind_resp arrives)."""
+        return self.send_request(Unbind(), now)
+
+    def send_response(self, pdu: Pdu, now: float) -> None:
+        """Queue our response to a request the peer sent (echoing its sequence number)."""
+        if self._state is SessionState.CLOSED:
+            raise SessionStateError("session closed")
+        seq = pdu.sequence_number
+        if not pdu.command_id & _RESPONSE_BIT or self._inbound[seq] <= 0:
+            raise SessionStateError(f"no pending request with sequence_number {seq}")
+        self._queue(pdu)
+        self._inbound[seq] -= 1
+        if self._inbound[seq] <= 0:
+            del self._inbound[seq]
+        if pdu.command_id != CommandId.GENERIC_NACK:
+            self._last_activity = now
+        request_id = pdu.command_id & ~_RESPONSE_BIT
+        if self._inbound_bind == seq and (
+            request_id in BIND_COMMANDS or pdu.command_id == CommandId.GENERIC_NACK
+        ):
+            self._inbound_bind = None
+            if pdu.command_status == CommandStatus.ESME_ROK and request_id in BIND_COMMANDS:
+                self._set_state(BIND_COMMANDS[CommandId(request_id)])
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer since the last call (may be empty)."""
+        data = bytes(self._outbox)
+        self._outbox.clear()
+        self._bytes_out += len(data)
+        return data
+
+    def _queue(self, pdu: Pdu) -> None:
+        self._outbox += encode(pdu)
+        self._pdus_out += 1
+
+    def _allocate_sequence(self) -> int:
+        seq = self._next_seq
+        for _ in range(len(self._in_flight) + 1):
+            if seq not in self._in_flight:
+                break
+            seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
+        self._next_seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
+        return seq
+
+    def _settle(self, seq: int) -> None:
+        entry = self._in_flight.pop(seq)
+        if not entry.internal:
+            self._window_used -= 1
+
+    # ------------------------------------------------------------------ state
+    def _set_state(self, new: SessionState) -> None:
+        if new is not self._state:
+            old, self._state = self._state, new
+            self._events.append(StateChanged(old, new))
+
+    def _end(self, reason: EndReason, detail: str = "") -> None:
+        if self._ended is None:
+            self._ended = reason
+            self._events.append(SessionEnded(reason, detail))
+
+    def connection_lost(self, reason: EndReason, detail: str = "") -> list[Event]:
+        """The transport is gone: every request still in flight fails; state → CLOSED."""
+        mark = len(self._events)
+        self._end(reason, detail)
+        events = self._take_events_since(mark)
+        why = detail or (self._ended or reason).value
+        for entry in self._in_flight.values():
+            if not entry.internal:
+                events.append(RequestFailed(entry.request, FailureReason.SESSION_CLOSED, why))
+        self._in_flight.clear()
+        self._window_used = 0
+        self._inbound.clear()
+        if self._state is not SessionState.CLOSED:
+            events.append(StateChanged(self._state, SessionState.CLOSED))
+            self._state = SessionState.CLOSED
+        return events
+
+    # ------------------------------------------------------------------ timers
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`handle_timer` has something to do, or None."""
+        if self._ended is not None or self._state is SessionState.CLOSED:
+            return None
+        candidates = [entry.deadline for entry in self._in_flight.values()]
+        cfg = self.config
+        in_init = self._state in (SessionState.OPEN, SessionState.OUTBOUND)
+        if in_init and cfg.session_init_timeout is not None:
+            candidates.append(self._created + cfg.session_init_timeout)
+        may_enquire = self._state in BOUND_STATES or cfg.enquire_link_before_bind
+        if cfg.enquire_link_interval is not None and not self._enquire_outstanding and may_enquire:
+            candidates.append(self._last_rx + cfg.enquire_link_interval)
+        if (
+            cfg.inactivity_timeout is not None
+            and self._state in BOUND_STATES
+            and not self._unbinding
+        ):
+            candidates.append(self._last_activity + cfg.inactivity_timeout)
+        return min(candidates, default=None)
+
+    def handle_timer(self, now: float) -> list[Event]:
+        """Act on every deadline that has passed by ``now``; returns the events caused."""
+        if self._ended is not None or self._state is SessionState.CLOSED:
+            return []
+        mark = len(self._events)
+        events: list[Event] = []
+        for seq, entry in sorted(self._in_flight.items(), key=lambda kv: kv[1].deadline):
+            if entry.deadline > now:
+                continue
+            self._settle(seq)
+            command = entry.request.command_id
+            if command == CommandId.ENQUIRE_LINK:
+                self._enquire_outstanding = False
+                self._end(EndReason.ENQUIRE_LINK_TIMEOUT)
+            elif command == CommandId.UNBIND:
+                self._end(EndReason.UNBIND_TIMEOUT)
+            else:
+                if command in BIND_COMMANDS:
+                    self._bind_sent = False
+                events.append(RequestFailed(entry.request, FailureReason.TIMEOUT, "no response"))
+        cfg = self.config
+        if (
+            self._ended is None
+            and self._state in (SessionState.OPEN, SessionState.OUTBOUND)
+            and cfg.session_init_timeout is not None
+            and now >= self._created + cfg.session_init_timeout
+        ):
+            self._end(EndReason.SESSION_INIT_TIMEOUT)
+        if (
+            self._ended is None
+            and cfg.inactivity_timeout is not None
+            and self._state in BOUND_STATES
+            and not self._unbinding
+            and now >= self._last_activity + cfg.inactivity_timeout
+        ):
+            self.send_unbind(now)
+        if (
+            self._ended is None
+            and not self._unbinding
+            and cfg.enquire_link_interval is not None
+            and not self._enquire_outstanding
+            and (self._state in BOUND_STATES or cfg.enquire_link_before_bind)
+            and now >= self._last_rx + cfg.enquire_link_interval
+        ):
+            self.send_request(EnquireLink(), now)
+        events.extend(self._take_events_since(mark))
+        return events
+
+    def _take_events_since(self, mark: int) -> list[Event]:
+        # Events queued by input processing (before ``mark``) stay for next_event().
+        taken: list[Event] = []
+        while len(self._events) > mark:
+            taken.append(self._events.pop())
+        taken.reverse()
+        return taken
