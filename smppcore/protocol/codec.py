@@ -415,6 +415,7 @@ class _Compiled:
     enc_ops: tuple[_EncodeOp, ...]
     body_values: Callable[[Pdu], Any] | None
     default_body: Any
+    defaults: dict[str, Any]
 
 
 def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
@@ -455,6 +456,7 @@ def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
         enc_ops=tuple(e for _, e in ops),
         body_values=getter,
         default_body=default,
+        defaults=dict(cls().__dict__),
     )
 
 
@@ -539,7 +541,9 @@ def decode(data: bytes) -> Pdu:
         raise InvalidCommandId(
             f"unknown command_id 0x{command_id:08X}", command_id=command_id, sequence_number=seq
         )
-    out: dict[str, Any] = {"sequence_number": seq, "command_status": status}
+    out = comp.defaults.copy()
+    out["sequence_number"] = seq
+    out["command_status"] = status
     try:
         _decode_body(comp, data, end, out)
     except ProtocolError as exc:
@@ -553,4 +557,12 @@ def decode(data: bytes) -> Pdu:
         raise RemoteProtocolError(
             f"undecodable body: {exc}", command_id=command_id, sequence_number=seq
         ) from exc
-    return comp.cls(**out)
+    # The decoded values are complete and typed: install them as the instance dict in one
+    # step instead of running the frozen __init__ field by field (the hot-path cost).
+    pdu = _new(comp.cls)
+    _setattr(pdu, "__dict__", out)
+    return pdu
+
+
+_new = object.__new__
+_setattr = object.__setattr__

@@ -60,7 +60,7 @@ def is_response(command_id: int) -> bool:
     return bool(command_id & _RESPONSE_BIT)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Pdu:
     """Common base: header fields and the TLV multimap shared by every PDU."""
 
@@ -82,54 +82,54 @@ class Pdu:
 # --- header-only and session PDUs -----------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class GenericNack(Pdu):
     command_id: ClassVar[CommandId] = CommandId.GENERIC_NACK
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class EnquireLinkResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class EnquireLink(Pdu):
     command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK
     response_class: ClassVar[type[Pdu] | None] = EnquireLinkResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UnbindResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.UNBIND_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Unbind(Pdu):
     command_id: ClassVar[CommandId] = CommandId.UNBIND
     response_class: ClassVar[type[Pdu] | None] = UnbindResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class _BindRespBase(Pdu):
     system_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindTransmitterResp(_BindRespBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindReceiverResp(_BindRespBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindTransceiverResp(_BindRespBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class _BindBase(Pdu):
     system_id: str = ""
     password: str = ""
@@ -140,25 +140,25 @@ class _BindBase(Pdu):
     address_range: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindTransmitter(_BindBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER
     response_class: ClassVar[type[Pdu] | None] = BindTransmitterResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindReceiver(_BindBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER
     response_class: ClassVar[type[Pdu] | None] = BindReceiverResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class BindTransceiver(_BindBase):
     command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER
     response_class: ClassVar[type[Pdu] | None] = BindTransceiverResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Outbind(Pdu):
     """SMSC → ESME; no response PDU exists."""
 
@@ -167,7 +167,7 @@ class Outbind(Pdu):
     password: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AlertNotification(Pdu):
     """SMSC → ESME; no response PDU exists."""
 
@@ -183,29 +183,29 @@ class AlertNotification(Pdu):
 # --- message PDUs ------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class _MessageIdResp(Pdu):
     message_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SubmitSmResp(_MessageIdResp):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeliverSmResp(_MessageIdResp):
     """message_id is unused (always NULL on the wire in practice)."""
 
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DataSmResp(_MessageIdResp):
     command_id: ClassVar[CommandId] = CommandId.DATA_SM_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class _ShortMessageBase(Pdu):
     """The submit_sm / deliver_sm field list (reference §3.6, §3.8)."""
 
@@ -228,19 +228,19 @@ class _ShortMessageBase(Pdu):
     short_message: bytes = b""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SubmitSm(_ShortMessageBase):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM
     response_class: ClassVar[type[Pdu] | None] = SubmitSmResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DeliverSm(_ShortMessageBase):
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM
     response_class: ClassVar[type[Pdu] | None] = DeliverSmResp
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DataSm(Pdu):
     command_id: ClassVar[CommandId] = CommandId.DATA_SM
     response_class: ClassVar[type[Pdu] | None] = DataSmResp
@@ -256,7 +256,7 @@ class DataSm(Pdu):
     data_coding: int = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SmeAddress:
     """submit_multi destination with dest_flag 1."""
 
@@ -265,14 +265,14 @@ class SmeAddress:
     destination_addr: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class DistributionList:
     """submit_multi destination with dest_flag 2."""
 
     dl_name: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UnsuccessSme:
     """One failed destination in submit_multi_resp."""
 
@@ -282,14 +282,14 @@ class UnsuccessSme:
     error_status_code: int = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SubmitMultiResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI_RESP
     message_id: str = ""
     unsuccess_smes: tuple[UnsuccessSme, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SubmitMulti(Pdu):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI
     response_class: ClassVar[type[Pdu] | None] = SubmitMultiResp
@@ -310,7 +310,7 @@ class SubmitMulti(Pdu):
     short_message: bytes = b""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class QuerySmResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.QUERY_SM_RESP
     message_id: str = ""
@@ -319,7 +319,7 @@ class QuerySmResp(Pdu):
     error_code: int = 0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class QuerySm(Pdu):
     command_id: ClassVar[CommandId] = CommandId.QUERY_SM
     response_class: ClassVar[type[Pdu] | None] = QuerySmResp
@@ -329,12 +329,12 @@ class QuerySm(Pdu):
     source_addr: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CancelSmResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.CANCEL_SM_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CancelSm(Pdu):
     command_id: ClassVar[CommandId] = CommandId.CANCEL_SM
     response_class: ClassVar[type[Pdu] | None] = CancelSmResp
@@ -348,12 +348,12 @@ class CancelSm(Pdu):
     destination_addr: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReplaceSmResp(Pdu):
     command_id: ClassVar[CommandId] = CommandId.REPLACE_SM_RESP
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReplaceSm(Pdu):
     command_id: ClassVar[CommandId] = CommandId.REPLACE_SM
     response_class: ClassVar[type[Pdu] | None] = ReplaceSmResp
