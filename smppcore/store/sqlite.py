@@ -136,9 +136,7 @@ class SqliteStore:
         return await self._engine.write(lambda c: ops.cancel_mt(c, message_id, account, now))
 
     async def replace_mt(self, message_id: str, account: str, changes: MtChanges) -> bool:
-        return await self._engine.write(
-            lambda c: ops.replace_mt(c, message_id, account, changes)
-        )
+        return await self._engine.write(lambda c: ops.replace_mt(c, message_id, account, changes))
 
     async def count_queued(self, account: str) -> int:
         return await self._engine.read(lambda c: ops.count_queued(c, account))

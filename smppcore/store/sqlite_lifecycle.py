@@ -46,9 +46,7 @@ def purge(conn: sqlite3.Connection, now: float) -> dict[str, int]:
     return counts
 
 
-def erase(
-    conn: sqlite3.Connection, msisdn: str, subject_hash: str, now: float
-) -> dict[str, int]:
+def erase(conn: sqlite3.Connection, msisdn: str, subject_hash: str, now: float) -> dict[str, int]:
     """Remove every record mentioning the number; append an audit event (hash only)."""
     n = canon_address(msisdn)
     counts = {"mt_messages": 0, "id_maps": 0, "conversations": 0, "delivery_items": 0}

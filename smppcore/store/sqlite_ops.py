@@ -110,9 +110,7 @@ def set_mt_state(
     if not _set_state(conn, message_id, state, now, ""):
         return None
     if error_code:
-        conn.execute(
-            "UPDATE mt_messages SET error_code = ? WHERE id = ?", (error_code, message_id)
-        )
+        conn.execute("UPDATE mt_messages SET error_code = ? WHERE id = ?", (error_code, message_id))
     return get_mt(conn, message_id)
 
 
@@ -142,9 +140,7 @@ def cancel_mt(conn: sqlite3.Connection, message_id: str, account: str, now: floa
     return cur.rowcount > 0
 
 
-def replace_mt(
-    conn: sqlite3.Connection, message_id: str, account: str, changes: MtChanges
-) -> bool:
+def replace_mt(conn: sqlite3.Connection, message_id: str, account: str, changes: MtChanges) -> bool:
     sets: list[str] = []
     params: list[object] = []
     for name in ("payload", "data_coding", "registered_delivery", "not_before", "validity_until"):
@@ -224,9 +220,7 @@ def put_conversations(conn: sqlite3.Connection, conversations: Sequence[Conversa
     )
 
 
-def get_conversation(
-    conn: sqlite3.Connection, sender: str, recipient: str
-) -> Conversation | None:
+def get_conversation(conn: sqlite3.Connection, sender: str, recipient: str) -> Conversation | None:
     row = conn.execute(
         "SELECT sender, recipient, account, updated_at, expires_at FROM conversations"
         " WHERE sender = ? AND recipient = ?",
@@ -264,8 +258,7 @@ def is_suppressed(
         return False
     marks = ", ".join("?" * len(scope_hashes))
     row = conn.execute(
-        f"SELECT 1 FROM suppressions WHERE recipient_hash = ? AND scope_hash IN ({marks})"
-        " LIMIT 1",
+        f"SELECT 1 FROM suppressions WHERE recipient_hash = ? AND scope_hash IN ({marks}) LIMIT 1",
         (recipient_hash, *scope_hashes),
     ).fetchone()
     return row is not None

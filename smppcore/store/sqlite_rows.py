@@ -57,8 +57,7 @@ MT_COLUMNS: Final = (
 )
 MT_SELECT: Final = "SELECT " + ", ".join(MT_COLUMNS) + " FROM mt_messages"
 MT_INSERT: Final = (
-    f"INSERT INTO mt_messages ({', '.join(MT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(MT_COLUMNS))})"
+    f"INSERT INTO mt_messages ({', '.join(MT_COLUMNS)}) VALUES ({', '.join('?' * len(MT_COLUMNS))})"
 )
 
 
