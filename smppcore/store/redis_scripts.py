@@ -1,0 +1,441 @@
+"""The Lua scripts of the Redis store: every operation two daemons could race on.
+
+Redis runs a script atomically, so a lease, an ack, a cancel or an erase sees and leaves a
+consistent state without WATCH/retry loops. Scripts take the key prefix as ``ARGV[1]`` and
+build record keys from it (the key layout is described in :mod:`smppcore.store.redis_codec`);
+they therefore need one Redis server (or a primary with replicas), not Redis Cluster.
+
+Numbers that end up in a hash or a score are passed as the strings Python formatted
+(``repr(float)``); Lua's own number formatting keeps only 14 digits, so a script never writes
+a number it computed, except counters (``HINCRBY``/``INCR``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Shared helpers, prepended to every script.
+_LIB: Final = r"""
+local P = ARGV[1]
+local QUEUED, LEASED = '100', '101'
+
+local function unindex(key)
+  local idx = redis.call('HGET', key, '_idx')
+  if idx then
+    for h in string.gmatch(idx, '%S+') do redis.call('SREM', P .. 'idx:' .. h, key) end
+  end
+end
+
+local function index(key, idx)
+  if idx ~= '' then
+    redis.call('HSET', key, '_idx', idx)
+    for h in string.gmatch(idx, '%S+') do redis.call('SADD', P .. 'idx:' .. h, key) end
+  end
+end
+
+-- the index list of the MT message a record refers to (id maps, receipts)
+local function linked_idx(message_id)
+  if message_id == '' then return '' end
+  local idx = redis.call('HGET', P .. 'mt:' .. message_id, '_idx')
+  if idx then return idx end
+  return ''
+end
+
+local function positive(s)
+  return s and s ~= '' and tonumber(s) > 0
+end
+
+-- f = {connector, account, _qm}: take an MT id out of every queue stage
+local function mt_unqueue(id, f)
+  redis.call('ZREM', P .. 'mts:' .. f[1], id)
+  redis.call('ZREM', P .. 'mtl:' .. f[1], id)
+  if f[3] then redis.call('ZREM', P .. 'mtq:' .. f[1], f[3]) end
+  redis.call('SREM', P .. 'mtacct:' .. f[2], id)
+end
+
+-- put an MT id where its (non-final) state says it belongs
+local function mt_place(key, id, f, state)
+  if state == QUEUED then
+    redis.call('ZADD', P .. 'mts:' .. f[1], redis.call('HGET', key, 'not_before'), id)
+    redis.call('SADD', P .. 'mtacct:' .. f[2], id)
+  elseif state == LEASED then
+    redis.call('ZADD', P .. 'mtl:' .. f[1], redis.call('HGET', key, 'lease_until'), id)
+    redis.call('SADD', P .. 'mtacct:' .. f[2], id)
+  end
+end
+
+-- keep val:mt right: when a message still holding text must lose it (validity/retention)
+local function mt_valindex(key, id)
+  local v = redis.call('HMGET', key, 'validity_until', 'expires_at')
+  local best = nil
+  for _, s in ipairs(v) do
+    if positive(s) and (best == nil or tonumber(s) < tonumber(best)) then best = s end
+  end
+  if best and redis.call('HSTRLEN', key, 'payload') > 0 then
+    redis.call('ZADD', P .. 'val:mt', best, id)
+  else
+    redis.call('ZREM', P .. 'val:mt', id)
+  end
+end
+
+local function mt_set_state(key, id, state, now, final)
+  if final == '1' then
+    redis.call('HSET', key, 'state', state, 'lease_until', '0', 'final_at', now, 'payload', '')
+    redis.call('ZREM', P .. 'val:mt', id)
+    local expires = redis.call('HGET', key, 'expires_at')
+    if positive(expires) then redis.call('ZADD', P .. 'exp:mt', expires, id) end
+  else
+    redis.call('HSET', key, 'state', state, 'lease_until', '0')
+  end
+end
+
+local function drop_mt(id)
+  local key = P .. 'mt:' .. id
+  local f = redis.call('HMGET', key, 'connector', 'account', '_qm')
+  if not f[1] then return 0 end
+  mt_unqueue(id, f)
+  redis.call('ZREM', P .. 'exp:mt', id)
+  redis.call('ZREM', P .. 'val:mt', id)
+  unindex(key)
+  redis.call('DEL', key, P .. 'mtseg:' .. id)
+  return 1
+end
+
+local function drop_dlv(id)
+  local key = P .. 'dlv:' .. id
+  local f = redis.call('HMGET', key, 'account', '_qm')
+  if not f[1] then return 0 end
+  redis.call('ZREM', P .. 'dlvs:' .. f[1], id)
+  redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
+  if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
+  redis.call('ZREM', P .. 'exp:dlv', id)
+  unindex(key)
+  redis.call('DEL', key)
+  return 1
+end
+
+local function drop_plain(key, expkey)
+  redis.call('ZREM', expkey, key)
+  if redis.call('EXISTS', key) == 0 then return 0 end
+  unindex(key)
+  redis.call('DEL', key)
+  return 1
+end
+
+local function starts(s, head)
+  return string.sub(s, 1, #head) == head
+end
+"""
+
+# ARGV: P, then per message: id, connector, account, qm_head, idx, nfields, f1, v1, ...
+ENQUEUE_MT: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local id, qm_head, idx, n = ARGV[i], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+  local f = {ARGV[i + 1], ARGV[i + 2], nil}
+  local key = P .. 'mt:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    local seq = redis.call('INCR', P .. 'mtseq')
+    f[3] = qm_head .. string.format('%012d', seq) .. '|' .. id
+    redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * n))
+    redis.call('HSET', key, '_qm', f[3])
+    index(key, idx)
+    local state = redis.call('HGET', key, 'state')
+    mt_place(key, id, f, state)
+    if state ~= QUEUED and state ~= LEASED then
+      local expires = redis.call('HGET', key, 'expires_at')
+      if positive(expires) then redis.call('ZADD', P .. 'exp:mt', expires, id) end
+    end
+    mt_valindex(key, id)
+  end
+  i = i + 6 + 2 * n
+end
+return 1
+"""
+)
+
+# ARGV: P, id, account, not_before ('' = unchanged), then field pairs
+ENQUEUE_DELIVERY: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local id, account, ready_at, qm_head = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local expires, idx, message_id, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
+  local key = P .. 'dlv:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    local seq = redis.call('INCR', P .. 'dlvseq')
+    redis.call('HSET', key, unpack(ARGV, i + 8, i + 7 + 2 * n))
+    redis.call('HSET', key, '_qm', qm_head .. string.format('%012d', seq) .. '|' .. id)
+    local link = linked_idx(message_id)
+    if link ~= '' then idx = idx .. ' ' .. link end
+    index(key, idx)
+    redis.call('ZADD', P .. 'dlvs:' .. account, ready_at, id)
+    if positive(expires) then redis.call('ZADD', P .. 'exp:dlv', expires, id) end
+  end
+  i = i + 8 + 2 * n
+end
+return 1
+"""
+)
+
+
+def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str:
+    check = "local ok = (st == QUEUED or st == LEASED)" if mt else "local ok = true"
+    state_get = "local st = redis.call('HGET', key, 'state')" if mt else "local st = nil"
+    set_leased = "redis.call('HSET', key, 'state', LEASED)" if mt else ""
+    result = (
+        "{redis.call('HGETALL', key), redis.call('HGETALL', P .. 'mtseg:' .. id)}"
+        if mt
+        else "{redis.call('HGETALL', key)}"
+    )
+    return (
+        _LIB
+        + f"""
+local owner, limit, now, untl = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local S, Q, L = P .. '{sched}' .. owner, P .. '{ready}' .. owner, P .. '{leases}' .. owner
+local function requeue(id)
+  local qm = redis.call('HGET', P .. '{record}' .. id, '_qm')
+  if qm then redis.call('ZADD', Q, 0, qm) end
+end
+-- scheduled entries whose time has come, and leases that expired (their holder died or
+-- stalled), join the ready queue in their original order
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', S, '-inf', now)) do
+  requeue(id)
+  redis.call('ZREM', S, id)
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', L, '-inf', now)) do
+  requeue(id)
+  redis.call('ZREM', L, id)
+end
+local out = {{}}
+while #out < limit do
+  local batch = redis.call('ZRANGE', Q, 0, limit - #out - 1)
+  if #batch == 0 then break end
+  for _, qm in ipairs(batch) do
+    redis.call('ZREM', Q, qm)
+    local id = string.match(qm, '^[^|]*|[^|]*|[^|]*|(.*)$')
+    local key = P .. '{record}' .. id
+    {state_get}
+    {check}
+    if ok and redis.call('EXISTS', key) == 1 then
+      {set_leased}
+      redis.call('HSET', key, 'lease_until', untl)
+      redis.call('HINCRBY', key, 'attempts', 1)
+      redis.call('ZADD', L, untl, id)
+      out[#out + 1] = {result}
+    end
+  end
+end
+return out
+"""
+    )
+
+
+# ARGV: P, owner (connector/account), limit, now, lease_until
+LEASE_MT: Final = _lease("mt:", "mts:", "mtq:", "mtl:", mt=True)
+LEASE_DELIVERY: Final = _lease("dlv:", "dlvs:", "dlvq:", "dlvl:", mt=False)
+
+# ARGV: P, id, state, now, final ('1'/'0'), error_code ('0' = keep), only_if_leased ('1'/'0')
+# Returns {hash, segments} of the message after the change, or false.
+SET_MT_STATE: Final = (
+    _LIB
+    + r"""
+local id, state, now, final, err, only_leased = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local key = P .. 'mt:' .. id
+local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
+if not f[1] then return false end
+if only_leased == '1' and f[4] ~= LEASED then return false end
+mt_unqueue(id, f)
+mt_set_state(key, id, state, now, final)
+mt_place(key, id, f, state)
+if err ~= '0' then redis.call('HSET', key, 'error_code', err) end
+mt_valindex(key, id)
+return {redis.call('HGETALL', key), redis.call('HGETALL', P .. 'mtseg:' .. id)}
+"""
+)
+
+# ARGV: P, id, retry_at, error_code
+NACK_MT: Final = (
+    _LIB
+    + r"""
+local id, retry, err = ARGV[2], ARGV[3], ARGV[4]
+local key = P .. 'mt:' .. id
+local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
+if not f[1] or f[4] ~= LEASED then return 0 end
+mt_unqueue(id, f)
+redis.call('HSET', key, 'state', QUEUED, 'not_before', retry, 'lease_until', '0', 'error_code', err)
+mt_place(key, id, f, QUEUED)
+return 1
+"""
+)
+
+# ARGV: P, id, account, now
+CANCEL_MT: Final = (
+    _LIB
+    + r"""
+local id, account, now = ARGV[2], ARGV[3], ARGV[4]
+local key = P .. 'mt:' .. id
+local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
+if not f[1] or f[2] ~= account or f[4] ~= QUEUED then return 0 end
+mt_unqueue(id, f)
+mt_set_state(key, id, '4', now, '1')
+return 1
+"""
+)
+
+# ARGV: P, id, account, new not_before ('' = unchanged), then field pairs
+REPLACE_MT: Final = (
+    _LIB
+    + r"""
+local id, account, nb = ARGV[2], ARGV[3], ARGV[4]
+local key = P .. 'mt:' .. id
+local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
+if not f[1] or f[2] ~= account or f[4] ~= QUEUED then return 0 end
+if #ARGV > 4 then redis.call('HSET', key, unpack(ARGV, 5, #ARGV)) end
+if nb ~= '' then
+  mt_unqueue(id, f)
+  mt_place(key, id, f, QUEUED)
+end
+mt_valindex(key, id)
+return 1
+"""
+)
+
+# ARGV: P, id, segment, state
+RECORD_SEGMENT: Final = (
+    _LIB
+    + r"""
+local id = ARGV[2]
+if redis.call('EXISTS', P .. 'mt:' .. id) == 0 then return {} end
+redis.call('HSET', P .. 'mtseg:' .. id, ARGV[3], ARGV[4])
+return redis.call('HGETALL', P .. 'mtseg:' .. id)
+"""
+)
+
+# ARGV: P, then per entry: key suffix, message_id, expires_at, pexpireat ms ('0' = none),
+# nfields, pairs
+PUT_ID_MAPS: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local key, mid, expires, pexp, n = P .. 'idmap:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2],
+    ARGV[i + 3], tonumber(ARGV[i + 4])
+  unindex(key)
+  redis.call('DEL', key)
+  redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
+  index(key, linked_idx(mid))
+  if positive(expires) then redis.call('ZADD', P .. 'exp:idmap', expires, key)
+  else redis.call('ZREM', P .. 'exp:idmap', key) end
+  if pexp ~= '0' then redis.call('PEXPIREAT', key, pexp) end
+  i = i + 5 + 2 * n
+end
+return 1
+"""
+)
+
+# ARGV: P, then per entry: key suffix, idx, expires_at, pexpireat ms ('0' = none), nfields, pairs
+PUT_CONVERSATIONS: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local key, idx, expires, pexp, n = P .. 'conv:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2],
+    ARGV[i + 3], tonumber(ARGV[i + 4])
+  unindex(key)
+  redis.call('DEL', key)
+  redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
+  index(key, idx)
+  if positive(expires) then redis.call('ZADD', P .. 'exp:conv', expires, key)
+  else redis.call('ZREM', P .. 'exp:conv', key) end
+  if pexp ~= '0' then redis.call('PEXPIREAT', key, pexp) end
+  i = i + 5 + 2 * n
+end
+return 1
+"""
+)
+
+# ARGV: P, id
+ACK_DELIVERY: Final = _LIB + "\nreturn drop_dlv(ARGV[2])\n"
+
+# ARGV: P, id, retry_at
+NACK_DELIVERY: Final = (
+    _LIB
+    + r"""
+local id, retry = ARGV[2], ARGV[3]
+local key = P .. 'dlv:' .. id
+local f = redis.call('HMGET', key, 'account', '_qm')
+if not f[1] then return 0 end
+redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
+if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
+redis.call('HSET', key, 'not_before', retry, 'lease_until', '0')
+redis.call('ZADD', P .. 'dlvs:' .. f[1], retry, id)
+return 1
+"""
+)
+
+# ARGV: P, now, batch. Returns {mt, id_maps, conversations, delivery, payloads, more}.
+PURGE: Final = (
+    _LIB
+    + r"""
+local now, batch = ARGV[2], tonumber(ARGV[3])
+local more = 0
+local function due(zkey)
+  local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', now, 'LIMIT', 0, batch)
+  if #ids == batch then more = 1 end
+  return ids
+end
+local n_mt, n_map, n_conv, n_dlv, n_pay = 0, 0, 0, 0, 0
+for _, id in ipairs(due(P .. 'exp:mt')) do
+  n_mt = n_mt + drop_mt(id)
+  redis.call('ZREM', P .. 'exp:mt', id)
+end
+for _, key in ipairs(due(P .. 'exp:idmap')) do n_map = n_map + drop_plain(key, P .. 'exp:idmap') end
+for _, key in ipairs(due(P .. 'exp:conv')) do n_conv = n_conv + drop_plain(key, P .. 'exp:conv') end
+for _, id in ipairs(due(P .. 'exp:dlv')) do
+  n_dlv = n_dlv + drop_dlv(id)
+  redis.call('ZREM', P .. 'exp:dlv', id)
+end
+for _, id in ipairs(due(P .. 'val:mt')) do
+  local key = P .. 'mt:' .. id
+  if redis.call('HSTRLEN', key, 'payload') > 0 then
+    redis.call('HSET', key, 'payload', '')
+    n_pay = n_pay + 1
+  end
+  redis.call('ZREM', P .. 'val:mt', id)
+end
+return {n_mt, n_map, n_conv, n_dlv, n_pay, more}
+"""
+)
+
+# ARGV: P, number hash, batch. Returns {mt, id_maps, conversations, delivery, remaining}.
+ERASE: Final = (
+    _LIB
+    + r"""
+local ikey, batch = P .. 'idx:' .. ARGV[2], tonumber(ARGV[3])
+local counts = {0, 0, 0, 0}
+local heads = {P .. 'mt:', P .. 'idmap:', P .. 'conv:', P .. 'dlv:'}
+for _, key in ipairs(redis.call('SRANDMEMBER', ikey, batch)) do
+  local done = 0
+  if starts(key, heads[1]) then
+    done = drop_mt(string.sub(key, #heads[1] + 1))
+    counts[1] = counts[1] + done
+  elseif starts(key, heads[2]) then
+    done = drop_plain(key, P .. 'exp:idmap')
+    counts[2] = counts[2] + done
+  elseif starts(key, heads[3]) then
+    done = drop_plain(key, P .. 'exp:conv')
+    counts[3] = counts[3] + done
+  elseif starts(key, heads[4]) then
+    done = drop_dlv(string.sub(key, #heads[4] + 1))
+    counts[4] = counts[4] + done
+  end
+  redis.call('SREM', ikey, key)
+end
+counts[5] = redis.call('SCARD', ikey)
+return counts
+"""
+)
