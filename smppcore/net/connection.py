@@ -1,0 +1,424 @@
+"""The trio shell around one :class:`~smppcore.protocol.session.Session`.
+
+Owns: :class:`SmppConnection` (one reader task, one timer task, writes coalesced under a
+``trio.StrictFIFOLock``, the window as a FIFO semaphore, incoming requests as a bounded
+channel) and :func:`open_smpp_connection`, the async context manager that owns those
+tasks.  Transport errors become :mod:`smppcore.net.errors` here; no exception group
+leaves :func:`open_smpp_connection`.
+
+Request flow: ``await conn.request(pdu)`` waits (bounded) for a window slot, queues the
+PDU on the session, flushes and waits for the response the reader task hands over.
+Incoming requests: ``async for pdu in conn: await conn.respond(pdu, pdu.response(...))``.
+The session answers enquire_link, unbind and bad input itself, so those answers never
+wait behind application work; when the application lags ``max_inbound_pending`` behind,
+further requests are answered ``ESME_RTHROTTLED``.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+import attrs
+import structlog
+import trio
+
+from ..protocol.errors import LocalProtocolError
+from ..protocol.pdu import Pdu
+from ..protocol.session import Session, SessionStateError
+from ..protocol.session_events import (
+    EndReason,
+    Event,
+    FailureReason,
+    RequestFailed,
+    RequestReceived,
+    ResponseReceived,
+    SessionConfig,
+    SessionEnded,
+    SessionStatistics,
+    StateChanged,
+)
+from ..protocol.states import BOUND_STATES, Role, SessionState
+from .errors import (
+    ConnectionLost,
+    NetError,
+    RequestFailedError,
+    RequestTimeout,
+    SessionClosed,
+    WindowTimeout,
+)
+
+__all__ = ["SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
+
+log = structlog.get_logger(__name__)
+
+_RECEIVE_SIZE: Final = 65536
+_FINAL_FLUSH_TIMEOUT: Final = 2.0
+TRANSPORT_ERRORS: Final = (
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    trio.BusyResourceError,
+    OSError,
+    ssl.SSLError,
+)
+
+
+@attrs.define
+class _Waiter:
+    done: trio.Event = attrs.field(factory=trio.Event)
+    response: Pdu | None = None
+    error: NetError | None = None
+
+
+class SmppConnection:
+    """One SMPP session over a trio ``Stream``; create it with :func:`open_smpp_connection`."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        role: Role,
+        config: SessionConfig,
+        *,
+        unbind_timeout: float = 5.0,
+    ) -> None:
+        self._stream = stream
+        self._session = Session(role, config, now=trio.current_time())
+        self._tasks_scope = trio.CancelScope()
+        self._unbind_timeout = unbind_timeout
+        self._send_lock = trio.StrictFIFOLock()
+        self._window = trio.Semaphore(config.window)
+        self._waiters: dict[int, _Waiter] = {}
+        # Capacity: every request with a response is counted by the session, which
+        # answers ESME_RTHROTTLED beyond max_inbound_pending; the margin absorbs the
+        # few response-less requests (outbind, alert_notification).
+        self._incoming_send, self._incoming = trio.open_memory_channel[Pdu](
+            config.max_inbound_pending + 16
+        )
+        self._timer_wakeup = trio.Event()
+        self._timer_target = math.inf
+        self._terminated = False
+        self._closed = trio.Event()
+        self._end_reason: EndReason | None = None
+        self._end_detail = ""
+        self._dropped_requests = 0
+
+    # ------------------------------------------------------------------ info
+    @property
+    def role(self) -> Role:
+        return self._session.role
+
+    @property
+    def state(self) -> SessionState:
+        return self._session.state
+
+    @property
+    def config(self) -> SessionConfig:
+        return self._session.config
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        return self._end_reason
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.is_set()
+
+    def statistics(self) -> SessionStatistics:
+        """A frozen snapshot for the metrics layer (window, in flight, PDUs, state)."""
+        return self._session.statistics()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # ------------------------------------------------------------------ requests
+    async def request(
+        self,
+        pdu: Pdu,
+        *,
+        timeout: float | None = None,
+        window_timeout: float | None = None,
+    ) -> Pdu:
+        """Send a request and return its response (which may carry an error status, or be
+        a generic_nack).  Raises :class:`WindowTimeout` if no window slot frees within
+        ``window_timeout`` (default: the response timeout), :class:`RequestTimeout` if no
+        response arrives within ``timeout``, :class:`ConnectionLost` /
+        :class:`SessionClosed` if the session ends first."""
+        if type(pdu).response_class is None:
+            raise LocalProtocolError(f"{type(pdu).__name__} has no response; use send()")
+        self._check_open()
+        wait = window_timeout if window_timeout is not None else self.config.response_timeout
+        with trio.move_on_after(wait) as scope:
+            await self._window.acquire()
+        if scope.cancelled_caught:  # a cancelled acquire() never holds a slot
+            raise WindowTimeout(f"no window slot free within {wait}s")
+        try:
+            self._check_open()
+            sent = self._session.send_request(pdu, trio.current_time(), timeout=timeout)
+        except BaseException:
+            self._window.release()
+            raise
+        waiter = _Waiter()
+        self._waiters[sent.sequence_number] = waiter
+        self._poke_timer()
+        await self._flush()
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.response is not None
+        return waiter.response
+
+    async def send(self, pdu: Pdu) -> None:
+        """Send a response (to a request from :meth:`__aiter__`) or a request that has no
+        response (outbind, alert_notification)."""
+        self._check_open()
+        try:
+            if pdu.command_id & 0x80000000:
+                self._session.send_response(pdu, trio.current_time())
+            else:
+                if type(pdu).response_class is not None:
+                    raise LocalProtocolError(f"{type(pdu).__name__} expects a response: request()")
+                self._session.send_request(pdu, trio.current_time())
+        except SessionStateError as exc:
+            if self._session.ended is not None:
+                raise SessionClosed(str(exc)) from exc
+            raise
+        self._poke_timer()
+        await self._flush()
+
+    async def respond(self, request: Pdu, response: Pdu) -> None:
+        """Answer ``request``; the response gets the request's sequence number."""
+        if response.sequence_number != request.sequence_number:
+            response = attrs.evolve(response, sequence_number=request.sequence_number)
+        await self.send(response)
+
+    def __aiter__(self) -> AsyncIterator[Pdu]:
+        """Incoming requests until the session ends."""
+        return self._incoming
+
+    async def receive_request(self) -> Pdu:
+        """The next incoming request; :class:`SessionClosed` once the session is over."""
+        try:
+            return await self._incoming.receive()
+        except trio.EndOfChannel:
+            raise SessionClosed(self._describe_end()) from None
+
+    # ------------------------------------------------------------------ closing
+    async def unbind(self) -> None:
+        """Unbind gracefully (bounded, shielded), then close the transport."""
+        with trio.CancelScope(shield=True), trio.move_on_after(self._unbind_timeout):
+            if self._session.state in BOUND_STATES and self._session.ended is None:
+                try:
+                    self._session.send_unbind(trio.current_time())
+                    self._poke_timer()
+                    await self._flush()
+                    await self._closed.wait()
+                except (NetError, LocalProtocolError):
+                    pass
+        await self._terminate(EndReason.LOCAL_CLOSE)
+
+    async def aclose(self) -> None:
+        """Close: unbind first when bound (bounded by ``unbind_timeout``)."""
+        if not self._terminated:
+            await self.unbind()
+
+    # ------------------------------------------------------------------ internals
+    def _check_open(self) -> None:
+        if self._terminated or self._session.ended is not None:
+            raise self._closed_error()
+
+    def _describe_end(self) -> str:
+        reason = self._end_reason or self._session.ended
+        text = reason.value if reason is not None else "closed"
+        return f"{text}: {self._end_detail}" if self._end_detail else text
+
+    def _closed_error(self) -> NetError:
+        reason = self._end_reason or self._session.ended
+        if reason in (EndReason.PEER_CLOSED, EndReason.TRANSPORT_ERROR):
+            return ConnectionLost(self._describe_end())
+        return SessionClosed(self._describe_end())
+
+    def _poke_timer(self) -> None:
+        deadline = self._session.next_deadline()
+        if deadline is not None and deadline < self._timer_target:
+            self._timer_wakeup.set()
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            try:
+                self._incoming_send.send_nowait(event.pdu)
+            except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                self._dropped_requests += 1
+                log.warning("smpp.request_dropped", command_id=event.pdu.command_id)
+        elif isinstance(event, ResponseReceived):
+            self._settle(event.request.sequence_number, response=event.response)
+        elif isinstance(event, RequestFailed):
+            error: NetError
+            if event.reason is FailureReason.TIMEOUT:
+                error = RequestTimeout(f"no response to {type(event.request).__name__}")
+            elif event.reason is FailureReason.BAD_RESPONSE:
+                error = RequestFailedError(event.detail)
+            else:
+                error = self._closed_error()
+            self._settle(event.request.sequence_number, error=error)
+        elif isinstance(event, SessionEnded):
+            if self._end_reason is None:
+                self._end_reason, self._end_detail = event.reason, event.detail
+        elif isinstance(event, StateChanged):
+            log.debug("smpp.state", old=event.old.name, new=event.new.name)
+        else:
+            log.debug("smpp.event", event=type(event).__name__)
+
+    def _settle(
+        self, seq: int, *, response: Pdu | None = None, error: NetError | None = None
+    ) -> None:
+        waiter = self._waiters.pop(seq, None)
+        if waiter is None:
+            return
+        waiter.response, waiter.error = response, error
+        waiter.done.set()
+        self._window.release()
+
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            data = self._session.data_to_send()
+            if not data:
+                return
+            try:
+                await self._stream.send_all(data)
+            except TRANSPORT_ERRORS as exc:
+                self._note_end(EndReason.TRANSPORT_ERROR, repr(exc))
+                self._kill()
+                raise ConnectionLost(f"send failed: {exc!r}") from exc
+            except BaseException:
+                # Cancelled half-way: the peer may hold a partial PDU, framing is gone.
+                self._note_end(EndReason.TRANSPORT_ERROR, "send interrupted")
+                self._kill()
+                raise
+
+    def _note_end(self, reason: EndReason, detail: str) -> None:
+        if self._end_reason is None:
+            self._end_reason, self._end_detail = reason, detail
+
+    def _kill(self) -> None:
+        """Stop the reader and timer; :meth:`_run` then finishes the shutdown."""
+        self._tasks_scope.cancel()
+
+    async def _run(self) -> None:
+        with self._tasks_scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._timer)
+        await self._terminate(self._end_reason or EndReason.TRANSPORT_ERROR)
+
+    async def _terminate(self, reason: EndReason, detail: str = "") -> None:
+        if self._terminated:
+            await self._closed.wait()
+            return
+        self._terminated = True
+        self._note_end(reason, detail)
+        try:
+            if self._end_reason is not EndReason.TRANSPORT_ERROR:
+                with trio.CancelScope(shield=True), trio.move_on_after(_FINAL_FLUSH_TIMEOUT):
+                    try:
+                        await self._flush()
+                    except NetError:
+                        pass
+        finally:
+            end = self._end_reason or reason
+            for event in self._session.connection_lost(end, self._end_detail):
+                self._dispatch(event)
+            self._incoming_send.close()
+            self._closed.set()
+            self._tasks_scope.cancel()
+            await trio.aclose_forcefully(self._stream)
+
+    async def _reader(self) -> None:
+        reason, detail = EndReason.PEER_CLOSED, ""
+        try:
+            while True:
+                data = await self._stream.receive_some(_RECEIVE_SIZE)
+                if not data:
+                    break
+                session = self._session
+                session.receive_data(bytes(data), trio.current_time())
+                while (event := session.next_event()) is not None:
+                    self._dispatch(event)
+                    if isinstance(event, StateChanged):
+                        self._poke_timer()
+                await self._flush()
+                if session.ended is not None:
+                    reason = session.ended
+                    break
+        except (*TRANSPORT_ERRORS, NetError) as exc:
+            reason, detail = EndReason.TRANSPORT_ERROR, repr(exc)
+        await self._terminate(reason, detail)
+
+    async def _timer(self) -> None:
+        while True:
+            deadline = self._session.next_deadline()
+            self._timer_target = deadline if deadline is not None else math.inf
+            with trio.move_on_at(self._timer_target):
+                await self._timer_wakeup.wait()
+            self._timer_wakeup = trio.Event()
+            now = trio.current_time()
+            if deadline is None or now < deadline:
+                continue
+            for event in self._session.handle_timer(now):
+                self._dispatch(event)
+            try:
+                await self._flush()
+            except NetError:
+                return
+            ended = self._session.ended
+            if ended is not None:
+                await self._terminate(ended)
+                return
+
+
+def unwrap_exception_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception worth raising from a group a nursery produced: a single leaf
+    as is; otherwise the first that is not ``trio.Cancelled``."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    for leaf in leaves:
+        if not isinstance(leaf, trio.Cancelled):
+            return leaf
+    return leaves[0] if leaves else group
+
+
+@asynccontextmanager
+async def open_smpp_connection(
+    stream: trio.abc.Stream,
+    role: Role,
+    config: SessionConfig | None = None,
+    *,
+    unbind_timeout: float = 5.0,
+) -> AsyncIterator[SmppConnection]:
+    """Run an SMPP session over ``stream`` for the duration of the block.
+
+    On exit the session unbinds (when bound; shielded, bounded by ``unbind_timeout``) and
+    the stream is closed.  Exceptions leave as themselves, never as an exception group.
+    """
+    try:
+        async with trio.open_nursery() as nursery:
+            conn = SmppConnection(
+                stream, role, config or SessionConfig(), unbind_timeout=unbind_timeout
+            )
+            nursery.start_soon(conn._run)
+            try:
+                yield conn
+            finally:
+                await conn.aclose()
+    except BaseExceptionGroup as group:
+        raise unwrap_exception_group(group) from None

@@ -1,0 +1,105 @@
+"""The SMPP listener (SMSC role): ``serve_smpp`` runs until cancelled.
+
+Owns: accepting TCP (optionally TLS) connections, the bound on concurrent connections
+and the containment of misbehaving peers: each connection runs ``handler(conn)`` inside
+:func:`~smppcore.net.connection.open_smpp_connection`; whatever one handler raises is
+logged and ends that connection only.  Accept errors such as EMFILE are handled by
+``trio.serve_listeners`` (it logs and retries after a short sleep).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+import structlog
+import trio
+
+from ..protocol.session_events import SessionConfig
+from ..protocol.states import Role
+from .connection import SmppConnection, open_smpp_connection
+
+__all__ = ["Handler", "listener_port", "serve_smpp", "serve_smpp_listeners"]
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[SmppConnection], Awaitable[None]]
+
+
+async def serve_smpp_listeners(
+    handler: Handler,
+    listeners: Sequence[trio.abc.Listener[Any]],
+    *,
+    config: SessionConfig | None = None,
+    max_connections: int = 1000,
+    unbind_timeout: float = 5.0,
+    task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve SMPP on ready-made listeners until cancelled.
+
+    Connections beyond ``max_connections`` are closed at once.  ``task_status.started``
+    receives the listeners (see :func:`listener_port`).
+    """
+    limiter = trio.CapacityLimiter(max_connections)
+
+    async def serve_one(stream: trio.abc.Stream) -> None:
+        try:
+            limiter.acquire_nowait()
+        except trio.WouldBlock:
+            log.warning("smpp.connection_rejected", reason="max_connections")
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            async with open_smpp_connection(
+                stream, Role.SMSC, config, unbind_timeout=unbind_timeout
+            ) as conn:
+                await handler(conn)
+        except Exception as exc:
+            # One peer's (or handler's) failure never reaches the listener.
+            log.warning("smpp.session_failed", error=type(exc).__name__, detail=str(exc))
+        finally:
+            limiter.release()
+            await trio.aclose_forcefully(stream)
+
+    await trio.serve_listeners(serve_one, list(listeners), task_status=task_status)
+
+
+async def serve_smpp(
+    handler: Handler,
+    host: str | None,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    config: SessionConfig | None = None,
+    max_connections: int = 1000,
+    unbind_timeout: float = 5.0,
+    task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Listen on ``host:port`` (port 0: any free port) and serve SMPP until cancelled.
+
+    With ``ssl_context`` (a server context holding the certificate) every connection is
+    TLS.  Use ``port = listener_port(await nursery.start(serve_smpp, ...))``.
+    """
+    tcp = await trio.open_tcp_listeners(port, host=host)
+    listeners: list[trio.abc.Listener[Any]] = list(tcp)
+    if ssl_context is not None:
+        listeners = [
+            trio.SSLListener(listener, ssl_context, https_compatible=False) for listener in tcp
+        ]
+    await serve_smpp_listeners(
+        handler,
+        listeners,
+        config=config,
+        max_connections=max_connections,
+        unbind_timeout=unbind_timeout,
+        task_status=task_status,
+    )
+
+
+def listener_port(listeners: Sequence[trio.abc.Listener[Any]]) -> int:
+    """The TCP port the first listener is bound to (works through ``SSLListener``)."""
+    listener: Any = listeners[0]
+    while isinstance(listener, trio.SSLListener):
+        listener = listener.transport_listener
+    return int(listener.socket.getsockname()[1])
