@@ -92,7 +92,7 @@ _MAX_E164_DIGITS: Final = 15
 _CACHE_SIZE: Final = 65536
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class Role:
     """Which address is checked: fixes the statuses a rejection carries."""
 
@@ -114,7 +114,7 @@ def _frozen_regions(value: Iterable[str] | None) -> frozenset[str] | None:
     return None if value is None else frozenset(r.upper() for r in value)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class AddressRules:
     """How strictly one kind of address (source or destination) is checked.
 

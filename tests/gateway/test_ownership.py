@@ -35,6 +35,21 @@ def oracle(spec_list: list[str], e164: str) -> bool:
     return False
 
 
+def specs_overlap(x: str, y: str) -> bool:
+    """Independent oracle: do two specs share at least one number (up to 15 digits)?"""
+    kx, lx, hx = parse_spec(x)
+    ky, ly, hy = parse_spec(y)
+    if kx == "prefix" and ky == "prefix":
+        return lx.startswith(ly) or ly.startswith(lx)
+    if kx == "prefix" or ky == "prefix":
+        p, lo, hi = (lx, ly, hy) if kx == "prefix" else (ly, lx, hx)
+        if len(lo) < len(p):
+            return False
+        scale = 10 ** (len(lo) - len(p))
+        return int(lo) <= (int(p) + 1) * scale - 1 and int(p) * scale <= int(hi)
+    return len(lx) == len(ly) and int(lx) <= int(hy) and int(ly) <= int(hx)
+
+
 @settings(max_examples=300, deadline=None)
 @given(spec_list=st.lists(specs(), max_size=8), probes=st.lists(_num, min_size=1, max_size=20))
 def test_owns_matches_brute_force(spec_list: list[str], probes: list[str]) -> None:
@@ -58,6 +73,7 @@ def test_reverse_index_agrees_with_oracle_or_reports_conflict(
         index = OwnershipIndex.build({"a": a, "b": b})
     except OwnershipConflict as e:
         assert e.pairs == [("a", "b")]
+        assert any(specs_overlap(x, y) for x in a for y in b), (a, b)
         return
     for p in points:
         in_a, in_b = oracle(a, p), oracle(b, p)
