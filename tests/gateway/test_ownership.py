@@ -45,7 +45,7 @@ def specs_overlap(x: str, y: str) -> bool:
         p, lo, hi = (lx, ly, hy) if kx == "prefix" else (ly, lx, hx)
         if len(lo) < len(p):
             return False
-        scale = 10 ** (len(lo) - len(p))
+        scale: int = 10 ** (len(lo) - len(p))
         return int(lo) <= (int(p) + 1) * scale - 1 and int(p) * scale <= int(hi)
     return len(lx) == len(ly) and int(lx) <= int(hy) and int(ly) <= int(hx)
 
