@@ -1,0 +1,299 @@
+"""Receipt text parsing (every variant of reference §8.2), formatting and id matching."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smppcore.protocol.enums import MessageState
+from smppcore.protocol.receipt import (
+    Receipt,
+    format_receipt,
+    id_variants,
+    normalise_message_id,
+    parse_receipt,
+    stat_text,
+)
+
+STANDARD = (
+    "id:0000671580 sub:001 dlvrd:001 submit date:1906081652 done date:1906081653"
+    " stat:DELIVRD err:000 text:Hello world"
+)
+
+
+def test_standard_receipt() -> None:
+    assert parse_receipt(STANDARD) == Receipt(
+        message_id="0000671580",
+        sub=1,
+        dlvrd=1,
+        submit_date=datetime(2019, 6, 8, 16, 52),
+        done_date=datetime(2019, 6, 8, 16, 53),
+        stat="DELIVRD",
+        state=MessageState.DELIVERED,
+        err="000",
+        text="Hello world",
+    )
+    assert parse_receipt(STANDARD).is_final
+
+
+def test_hex_id_and_long_ids() -> None:
+    assert parse_receipt("id:0A3F5C stat:DELIVRD").message_id == "0A3F5C"
+    long_id = "12345678901234567890"
+    assert parse_receipt(f"id:{long_id} sub:001").message_id == long_id
+    uuid = "550E8400-E29B-41D4-A716-446655440000"
+    assert parse_receipt(f"id:{uuid} stat:UNDELIV").message_id == uuid
+    sixty_four = "x" * 64
+    assert parse_receipt(f"id:{sixty_four} stat:UNDELIV").message_id == sixty_four
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("1906081652", datetime(2019, 6, 8, 16, 52)),
+        ("190608165232", datetime(2019, 6, 8, 16, 52, 32)),
+        ("20190608165232", datetime(2019, 6, 8, 16, 52, 32)),
+        ("190608", None),
+        ("1913081652", None),
+        ("", None),
+        ("2019-06-08", None),
+    ],
+)
+def test_dates_by_length(date: str, expected: datetime | None) -> None:
+    receipt = parse_receipt(f"id:1 submit date:{date} done date:{date} stat:DELIVRD")
+    assert receipt.submit_date == expected
+    assert receipt.done_date == expected
+
+
+def test_configured_time_zone() -> None:
+    tz = timezone(timedelta(hours=3))
+    receipt = parse_receipt("id:1 done date:1906081652", tz=tz)
+    assert receipt.done_date == datetime(2019, 6, 8, 16, 52, tzinfo=tz)
+
+
+def test_key_case_is_ignored() -> None:
+    receipt = parse_receipt(
+        "ID:abc SUB:002 Dlvrd:001 Submit Date:1906081652 DONE DATE:1906081652"
+        " STAT:undeliv Err:0B Text:Hi"
+    )
+    assert receipt.message_id == "abc"
+    assert (receipt.sub, receipt.dlvrd) == (2, 1)
+    assert receipt.submit_date == datetime(2019, 6, 8, 16, 52)
+    assert receipt.state is MessageState.UNDELIVERABLE
+    assert receipt.stat == "undeliv"
+    assert (receipt.err, receipt.text) == ("0B", "Hi")
+
+
+@pytest.mark.parametrize(
+    ("tail", "text"),
+    [("", None), (" text:", ""), (" text:none", "none"), (" Text:a b", "a b")],
+)
+def test_text_optional(tail: str, text: str | None) -> None:
+    receipt = parse_receipt("id:7 stat:DELIVRD err:000" + tail)
+    assert receipt.text == text
+    assert receipt.message_id == "7"
+    assert receipt.err == "000"
+
+
+def test_text_takes_the_rest_even_with_key_like_words() -> None:
+    receipt = parse_receipt("id:9 stat:EXPIRED text:meet at 10:30 id:5 stat:DELIVRD err:1")
+    assert receipt.text == "meet at 10:30 id:5 stat:DELIVRD err:1"
+    assert receipt.message_id == "9"
+    assert receipt.state is MessageState.EXPIRED
+
+
+def test_out_of_order_and_unknown_keys() -> None:
+    receipt = parse_receipt(
+        "stat:REJECTD foo:bar err:0x1F id:ab12 vendor_code:77 dlvrd:000 sub:001"
+    )
+    assert receipt.state is MessageState.REJECTED
+    assert receipt.err == "0x1F"
+    assert receipt.message_id == "ab12"
+    assert (receipt.sub, receipt.dlvrd) == (1, 0)
+    assert receipt.submit_date is None
+    assert receipt.text is None
+
+
+def test_missing_fields_and_garbage() -> None:
+    receipt = parse_receipt("stat:DELIVRD")
+    assert receipt.message_id is None
+    assert receipt.sub is None
+    assert receipt.err is None
+    empty = parse_receipt("")
+    assert empty.state is MessageState.UNKNOWN
+    assert empty.stat is None
+
+
+def test_err_kept_as_string() -> None:
+    assert parse_receipt("id:1 err:000").err == "000"
+    assert parse_receipt("id:1 err:1234").err == "1234"
+    assert parse_receipt("id:1 err:A7").err == "A7"
+
+
+def test_unpadded_sub_and_dlvrd() -> None:
+    receipt = parse_receipt("id:1 sub:1 dlvrd:1 stat:DELIVRD")
+    assert (receipt.sub, receipt.dlvrd) == (1, 1)
+    assert parse_receipt("id:1 sub:x").sub is None
+
+
+@pytest.mark.parametrize(
+    ("stat", "state", "final"),
+    [
+        ("DELIVRD", MessageState.DELIVERED, True),
+        ("EXPIRED", MessageState.EXPIRED, True),
+        ("DELETED", MessageState.DELETED, True),
+        ("UNDELIV", MessageState.UNDELIVERABLE, True),
+        ("REJECTD", MessageState.REJECTED, True),
+        ("SKIPPED", MessageState.SKIPPED, True),
+        ("ACCEPTD", MessageState.ACCEPTED, False),
+        ("ENROUTE", MessageState.ENROUTE, False),
+        ("SCHEDLD", MessageState.SCHEDULED, False),
+        ("UNKNOWN", MessageState.UNKNOWN, False),
+        ("DELIVERED", MessageState.DELIVERED, True),
+        ("SUBMITTED", MessageState.UNKNOWN, False),
+        ("FOO", MessageState.UNKNOWN, False),
+        ("2", MessageState.DELIVERED, True),
+    ],
+)
+def test_stat_codes(stat: str, state: MessageState, final: bool) -> None:
+    receipt = parse_receipt(f"id:1 stat:{stat} err:000")
+    assert receipt.state is state
+    assert receipt.stat == stat
+    assert receipt.is_final is final
+
+
+def test_trailing_nul_and_spaces() -> None:
+    receipt = parse_receipt("id: 42  stat:DELIVRD err:000\x00")
+    assert receipt.message_id == "42"
+    assert receipt.err == "000"
+
+
+def test_format_receipt() -> None:
+    text = format_receipt(
+        "0A3F5C",
+        state=MessageState.DELIVERED,
+        submit_date=datetime(2019, 6, 8, 16, 52, 32),
+        done_date=datetime(2019, 6, 8, 16, 53),
+        text="Hello world, this is longer than twenty",
+    )
+    assert text == (
+        "id:0A3F5C sub:001 dlvrd:001 submit date:1906081652 done date:1906081653"
+        " stat:DELIVRD err:000 text:Hello world, this is"
+    )
+    assert stat_text(MessageState.UNDELIVERABLE) == "UNDELIV"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="0123456789abcdefABCDEF-", min_size=1, max_size=64),
+    st.sampled_from(list(MessageState)),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+    st.integers(0, 999),
+    st.text(max_size=40),
+    st.booleans(),
+)
+def test_format_parse_round_trip(
+    message_id: str,
+    state: MessageState,
+    when: datetime,
+    sub: int,
+    text: str,
+    seconds: bool,
+) -> None:
+    formatted = format_receipt(
+        message_id,
+        state=state,
+        submit_date=when,
+        done_date=when,
+        sub=sub,
+        err="0A1",
+        text=text,
+        seconds=seconds,
+    )
+    receipt = parse_receipt(formatted)
+    assert receipt.message_id == message_id
+    assert receipt.state is state
+    assert receipt.sub == sub
+    assert receipt.err == "0A1"
+    assert receipt.text == text[:20].lstrip(" ")
+    expected = when.replace(microsecond=0) if seconds else when.replace(second=0, microsecond=0)
+    assert receipt.done_date == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_parse_never_raises(text: str) -> None:
+    assert isinstance(parse_receipt(text), Receipt)
+
+
+# --- message ids -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("0A3F5C", "a3f5c"),
+        (" 0000671580 ", "671580"),
+        ("000", "0"),
+        ("0", "0"),
+        ("550E8400-E29B-41D4-A716-446655440000", "550e8400-e29b-41d4-a716-446655440000"),
+        ("00Msg-01", "00msg-01"),
+        ("abc\x00", "abc"),
+    ],
+)
+def test_normalise_message_id(raw: str, canonical: str) -> None:
+    assert normalise_message_id(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    ("stored", "received"),
+    [
+        ("0A3F5C", "0000671580"),
+        ("0000671580", "0A3F5C"),
+        ("0a3f5c", "671580"),
+        ("671580", "A3F5C"),
+        ("550E8400-E29B-41D4-A716-446655440000", "550e8400-e29b-41d4-a716-446655440000"),
+        ("550e8400-e29b-41d4-a716-446655440000", "550E8400-E29B-41D4-A716-446655440000"),
+        ("12345678901234567890", "12345678901234567890"),
+        ("0", "0000000000"),
+    ],
+)
+def test_stored_id_found_from_receipt_id(stored: str, received: str) -> None:
+    key = normalise_message_id(stored)
+    assert key in id_variants(received)
+
+
+def test_id_variants_order_and_content() -> None:
+    variants = id_variants("0000671580")
+    assert variants[0] == "0000671580"
+    assert "671580" in variants
+    assert "a3f5c" in variants
+    assert len(variants) == len(set(variants))
+    assert id_variants("0A3F5C")[:3] == ("0A3F5C", "0a3f5c", "a3f5c")
+    assert "671580" in id_variants("0A3F5C")
+
+
+def test_id_variants_unrelated_ids_do_not_match() -> None:
+    assert normalise_message_id("0A3F5D") not in id_variants("0000671580")
+    assert normalise_message_id("msg-1") not in id_variants("msg-2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 6), st.booleans())
+def test_numeric_ids_match_across_hex_and_decimal(value: int, pad: int, upper: bool) -> None:
+    as_hex = "0" * pad + (format(value, "X") if upper else format(value, "x"))
+    as_dec = "0" * pad + str(value)
+    assert normalise_message_id(as_hex) in id_variants(as_dec)
+    assert normalise_message_id(as_dec) in id_variants(as_hex)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=70))
+def test_any_id_finds_itself(raw: str) -> None:
+    variants = id_variants(raw)
+    key = normalise_message_id(raw)
+    assert key == "" or key in variants
+    if raw.isascii() and key:  # ids are ASCII in practice; case folding is ASCII-only there
+        assert normalise_message_id(raw.upper()) in id_variants(raw.lower())
