@@ -149,7 +149,7 @@ class Session:
         while True:
             if self._events:
                 return self._events.popleft()
-            if self._ended is not None or self._state is SessionState.CLOSED:
+            if self._state is SessionState.CLOSED:
                 return None
             item = self._framer.next_event()
             if item is None:
@@ -289,7 +289,9 @@ class Session:
         when the window is full, :class:`LocalProtocolError` if it cannot be encoded.
         """
         command = pdu.command_id
-        if self._ended is not None or self._state is SessionState.CLOSED:
+        if self._state is SessionState.CLOSED or (
+            self._ended is not None and self._state is not SessionState.UNBOUND
+        ):
             raise SessionStateError(f"session ended ({self._ended or 'closed'})")
         if self._unbinding:
             raise SessionStateError("unbinding: no new requests")
