@@ -19,10 +19,17 @@ keys the least recently failing ones are forgotten first.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from typing import Final
 
 import attrs
 
-__all__ = ["BindLockout"]
+from smppcore.gateway.rejection import ESME_RBINDFAIL, Rejection
+
+__all__ = ["LOCKED", "BindLockout"]
+
+#: What the caller answers a bind refused because of a lock (same status as a wrong
+#: password, so the peer learns nothing; the reason is for metrics only).
+LOCKED: Final = Rejection(ESME_RBINDFAIL, "bind_locked")
 
 
 @attrs.define(slots=True)

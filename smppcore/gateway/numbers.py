@@ -39,7 +39,11 @@ Decisions (in the order they are checked):
   ``country_not_allowed``.
 
 The demo range +27600000000…+27600000999 is valid ZA *mobile* in phonenumbers 9.0.43
-(ZA mobile ranges include 6[0-9]x xx xxxx), so the demo works in strict mode.
+(ZA mobile ranges include 6[0-9]x xx xxxx), so the demo works in strict mode. Validity
+follows the library's metadata, which changes between releases: keep it up to date, and
+clear the cache (:func:`clear_cache`) if it is upgraded in a running process. The region is
+the number's own, not its country code's main region: +44 7911 is Guernsey ("GG"), not
+"GB", which matters for ``allowed_regions``.
 """
 
 from __future__ import annotations

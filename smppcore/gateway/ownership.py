@@ -120,7 +120,7 @@ class NumberSet:
         out.extend(self.ranges)
         for p in self.prefixes:
             for length in range(len(p), max_length + 1):
-                scale = 10 ** (length - len(p))
+                scale: int = 10 ** (length - len(p))
                 out.append((length, int(p) * scale, (int(p) + 1) * scale - 1))
         return out
 

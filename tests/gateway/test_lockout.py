@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from smppcore.gateway.lockout import BindLockout
+from smppcore.gateway.lockout import LOCKED, BindLockout
+from smppcore.gateway.rejection import Rejection
 
 
 def fail(lock: BindLockout, n: int, ip: str, sid: str, now: float) -> None:
@@ -60,3 +61,7 @@ def test_hot_key_survives_a_flood_of_new_keys() -> None:
         now += 0.01
         lock.record_failure(f"spray{i}", "victim", now=now)  # victim refreshed each time
     assert not lock.allowed("fresh-ip", "victim", now=now)
+
+
+def test_locked_answer_is_plain_bind_fail() -> None:
+    assert Rejection(0x0D, "bind_locked") == LOCKED
