@@ -1,0 +1,287 @@
+"""Prometheus metrics: every metric of the daemon, on a registry made fresh per daemon.
+
+Owns :class:`Metrics` (the metric families), the pre-bound per-name helpers
+:class:`AccountMetrics` and :class:`ConnectorMetrics`, and :func:`serve_metrics` (a small trio
+HTTP server for ``GET /metrics``).
+
+Labels name accounts, connectors, commands, statuses, reasons and directions - never phone
+numbers or message text. Status labels are bounded: a status the spec names keeps its name,
+a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
+sending random statuses cannot blow up the series count.
+
+Hot path: ``metrics.account("demo")`` and ``metrics.connector("sim")`` return cached helper
+objects whose counters are already ``.labels(...)``-bound; keep the helper and call
+``helper.accepted.inc()``. :meth:`Metrics.count_pdu` caches its children by
+``(direction, command_id, status)``.
+"""
+
+from __future__ import annotations
+
+import attrs
+import trio
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from smppcore.protocol.enums import CommandId, CommandStatus
+
+__all__ = ["AccountMetrics", "ConnectorMetrics", "Metrics", "serve_metrics"]
+
+_RESPONSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_RECEIPT_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600)
+_STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
+_BIND_TYPES = ("transmitter", "receiver", "transceiver")
+
+_COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
+_STATUS_NAMES = {int(s): s.name for s in CommandStatus}
+
+
+def command_label(command_id: int) -> str:
+    return _COMMAND_NAMES.get(command_id, "unknown")
+
+
+def status_label(status: int) -> str:
+    name = _STATUS_NAMES.get(status)
+    if name is not None:
+        return name
+    if 0x400 <= status <= 0x4FF:
+        return f"0x{status:08X}"
+    return "other"
+
+
+class AccountMetrics:
+    """Counters and gauges of one client account, bound once."""
+
+    def __init__(self, metrics: Metrics, account: str) -> None:
+        self._metrics = metrics
+        self.account = account
+        self.accepted = metrics.submits.labels(account, "accepted", "")
+        self.throttled = metrics.throttled.labels("account", account)
+        self.delivery_queue = metrics.queue_depth.labels("delivery", account)
+        self.binds = {t: metrics.client_binds.labels(account, t) for t in _BIND_TYPES}
+        self.receipts_delivered = metrics.deliveries.labels(account, "receipt", "ok")
+        self.mo_delivered = metrics.deliveries.labels(account, "mo", "ok")
+        self._rejected: dict[str, Counter] = {}
+        self._delivery_failed: dict[str, Counter] = {}
+
+    def rejected(self, reason: str) -> Counter:
+        """The bound counter for one rejection reason (a short fixed word, e.g.
+        ``"source_not_owned"``, ``"suppressed"``, ``"throttled"``, ``"queue_full"``)."""
+        child = self._rejected.get(reason)
+        if child is None:
+            child = self._rejected[reason] = self._metrics.submits.labels(
+                self.account, "rejected", reason
+            )
+        return child
+
+    def delivery_failed(self, kind: str) -> Counter:
+        child = self._delivery_failed.get(kind)
+        if child is None:
+            child = self._delivery_failed[kind] = self._metrics.deliveries.labels(
+                self.account, kind, "failed"
+            )
+        return child
+
+
+class ConnectorMetrics:
+    """Counters, gauges and histograms of one operator connector, bound once."""
+
+    def __init__(self, metrics: Metrics, connector: str) -> None:
+        self._metrics = metrics
+        self.connector = connector
+        self.submit_response_seconds = metrics.submit_response_seconds.labels(connector)
+        self.submit_receipt_seconds = metrics.submit_receipt_seconds.labels(connector)
+        self.throttled = metrics.throttled.labels("connector", connector)
+        self.mt_queue = metrics.queue_depth.labels("mt", connector)
+        self.binds_up = metrics.connector_binds.labels(connector, "bound")
+        self.binds_down = metrics.connector_binds.labels(connector, "down")
+        self._window: dict[str, Gauge] = {}
+
+    def window(self, bind: str) -> Gauge:
+        """In-flight requests of one bind (``bind`` is a small index or name, e.g. ``"0"``)."""
+        child = self._window.get(bind)
+        if child is None:
+            child = self._window[bind] = self._metrics.window_in_flight.labels(self.connector, bind)
+        return child
+
+
+@attrs.define(eq=False)
+class Metrics:
+    """All metric families of one daemon, on ``registry`` (fresh by default)."""
+
+    registry: CollectorRegistry = attrs.field(factory=lambda: CollectorRegistry(auto_describe=True))
+    pdus: Counter = attrs.field(init=False)
+    submits: Counter = attrs.field(init=False)
+    client_binds: Gauge = attrs.field(init=False)
+    connector_binds: Gauge = attrs.field(init=False)
+    window_in_flight: Gauge = attrs.field(init=False)
+    queue_depth: Gauge = attrs.field(init=False)
+    submit_response_seconds: Histogram = attrs.field(init=False)
+    submit_receipt_seconds: Histogram = attrs.field(init=False)
+    store_seconds: Histogram = attrs.field(init=False)
+    decode_errors: Counter = attrs.field(init=False)
+    throttled: Counter = attrs.field(init=False)
+    deliveries: Counter = attrs.field(init=False)
+    _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
+    _accounts: dict[str, AccountMetrics] = attrs.field(init=False, factory=dict)
+    _connectors: dict[str, ConnectorMetrics] = attrs.field(init=False, factory=dict)
+    _store_ops: dict[str, Histogram] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        r = self.registry
+        self.pdus = Counter(
+            "smppcore_pdus", "PDUs sent and received, by direction, command and status.",
+            ["direction", "command", "status"], registry=r,
+        )  # fmt: skip
+        self.submits = Counter(
+            "smppcore_submits", "Client submits accepted or rejected, by account and reason.",
+            ["account", "result", "reason"], registry=r,
+        )  # fmt: skip
+        self.client_binds = Gauge(
+            "smppcore_client_binds", "Client binds currently open, by account and bind type.",
+            ["account", "bind_type"], registry=r,
+        )  # fmt: skip
+        self.connector_binds = Gauge(
+            "smppcore_connector_binds", "Operator binds by connector and state.",
+            ["connector", "state"], registry=r,
+        )  # fmt: skip
+        self.window_in_flight = Gauge(
+            "smppcore_window_in_flight", "Requests awaiting a response, by connector and bind.",
+            ["connector", "bind"], registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "smppcore_queue_depth",
+            "Items waiting: queue=mt per connector, queue=delivery per account.",
+            ["queue", "name"], registry=r,
+        )  # fmt: skip
+        self.submit_response_seconds = Histogram(
+            "smppcore_submit_response_seconds", "Upstream submit_sm to submit_sm_resp.",
+            ["connector"], buckets=_RESPONSE_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.submit_receipt_seconds = Histogram(
+            "smppcore_submit_receipt_seconds", "Upstream submit_sm to its delivery receipt.",
+            ["connector"], buckets=_RECEIPT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.store_seconds = Histogram(
+            "smppcore_store_seconds", "Store call latency by operation.",
+            ["operation"], buckets=_STORE_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.decode_errors = Counter(
+            "smppcore_decode_errors", "Malformed PDUs received, by side (client|operator).",
+            ["side"], registry=r,
+        )  # fmt: skip
+        self.throttled = Counter(
+            "smppcore_throttled", "Requests refused or delayed by a rate limit.",
+            ["scope", "name"], registry=r,
+        )  # fmt: skip
+        self.deliveries = Counter(
+            "smppcore_deliveries", "deliver_sm to clients, by account, kind (receipt|mo), result.",
+            ["account", "kind", "result"], registry=r,
+        )  # fmt: skip
+
+    def account(self, name: str) -> AccountMetrics:
+        helper = self._accounts.get(name)
+        if helper is None:
+            helper = self._accounts[name] = AccountMetrics(self, name)
+        return helper
+
+    def connector(self, name: str) -> ConnectorMetrics:
+        helper = self._connectors.get(name)
+        if helper is None:
+            helper = self._connectors[name] = ConnectorMetrics(self, name)
+        return helper
+
+    def count_pdu(self, direction: str, command_id: int, status: int = 0) -> None:
+        """Count one PDU; ``direction`` is ``"in"`` or ``"out"``."""
+        key = (direction, command_id, status)
+        child = self._pdu_children.get(key)
+        if child is None:
+            child = self.pdus.labels(direction, command_label(command_id), status_label(status))
+            self._pdu_children[key] = child
+        child.inc()
+
+    def store_op(self, operation: str) -> Histogram:
+        """The bound store-latency histogram of one operation (e.g. ``"enqueue_mt"``)."""
+        child = self._store_ops.get(operation)
+        if child is None:
+            child = self._store_ops[operation] = self.store_seconds.labels(operation)
+        return child
+
+    def render(self) -> bytes:
+        """The text exposition of the registry."""
+        return generate_latest(self.registry)
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+_MAX_REQUEST_HEAD = 8192
+_REQUEST_TIMEOUT = 10.0
+_MAX_CONCURRENT = 16
+
+
+def _response(status: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+async def _handle(stream: trio.abc.Stream, registry: CollectorRegistry) -> None:
+    try:
+        head = b""
+        with trio.move_on_after(_REQUEST_TIMEOUT):
+            while b"\r\n\r\n" not in head and len(head) < _MAX_REQUEST_HEAD:
+                chunk = await stream.receive_some(4096)
+                if not chunk:
+                    break
+                head += chunk
+        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = request_line.split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            reply = _response("400 Bad Request", b"bad request\n")
+        elif parts[0] not in ("GET", "HEAD"):
+            reply = _response("405 Method Not Allowed", b"only GET\n")
+        elif parts[1].split("?", 1)[0] not in ("/metrics", "/"):
+            reply = _response("404 Not Found", b"try /metrics\n")
+        else:
+            body = generate_latest(registry)
+            reply = _response("200 OK", body, CONTENT_TYPE_LATEST)
+            if parts[0] == "HEAD":
+                reply = reply[: len(reply) - len(body)]
+        with trio.move_on_after(_REQUEST_TIMEOUT):
+            await stream.send_all(reply)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+async def serve_metrics(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``GET /metrics`` on ``host:port`` until cancelled. Reports the bound port through
+    ``task_status`` (use ``port=0`` in tests). At most 16 requests are handled at once; a
+    connection beyond that is closed at once (a scraper retries at its next interval)."""
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound_port = int(listeners[0].socket.getsockname()[1])
+    limiter = trio.CapacityLimiter(_MAX_CONCURRENT)
+
+    async def handler(stream: trio.SocketStream) -> None:
+        try:
+            limiter.acquire_nowait()
+        except trio.WouldBlock:
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            await _handle(stream, registry)
+        finally:
+            limiter.release()
+
+    async with trio.open_nursery() as nursery:
+        for listener in listeners:
+            nursery.start_soon(trio.serve_listeners, handler, [listener])
+        task_status.started(bound_port)

@@ -1,0 +1,104 @@
+"""Metrics: fresh registries, bound helpers, bounded labels, and /metrics over loopback."""
+
+from __future__ import annotations
+
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+
+from smppcore.metrics import Metrics, serve_metrics, status_label
+
+
+def sample(metrics: Metrics, metric: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(metric, labels)
+
+
+def test_each_daemon_gets_its_own_registry() -> None:
+    a, b = Metrics(), Metrics()  # would raise "Duplicated timeseries" on a shared registry
+    a.account("demo").accepted.inc()
+    assert sample(a, "smppcore_submits_total", account="demo", result="accepted", reason="") == 1
+    assert sample(b, "smppcore_submits_total", account="demo", result="accepted", reason="") is None
+
+
+def test_account_and_connector_helpers_are_bound_once() -> None:
+    metrics = Metrics()
+    demo = metrics.account("demo")
+    assert metrics.account("demo") is demo
+    assert demo.rejected("suppressed") is demo.rejected("suppressed")
+    demo.rejected("suppressed").inc(2)
+    demo.binds["transceiver"].inc()
+    demo.throttled.inc()
+    demo.delivery_failed("mo").inc()
+    sim = metrics.connector("sim")
+    sim.window("0").set(7)
+    sim.submit_response_seconds.observe(0.004)
+    sim.submit_receipt_seconds.observe(1.2)
+    sim.mt_queue.set(3)
+    metrics.store_op("enqueue_mt").observe(0.0003)
+    metrics.decode_errors.labels("client").inc()
+
+    labels = {"account": "demo", "result": "rejected", "reason": "suppressed"}
+    assert sample(metrics, "smppcore_submits_total", **labels) == 2
+    assert sample(metrics, "smppcore_client_binds", account="demo", bind_type="transceiver") == 1
+    assert sample(metrics, "smppcore_throttled_total", scope="account", name="demo") == 1
+    failed = {"account": "demo", "kind": "mo", "result": "failed"}
+    assert sample(metrics, "smppcore_deliveries_total", **failed) == 1
+    assert sample(metrics, "smppcore_window_in_flight", connector="sim", bind="0") == 7
+    assert sample(metrics, "smppcore_submit_response_seconds_count", connector="sim") == 1
+    assert sample(metrics, "smppcore_submit_receipt_seconds_sum", connector="sim") == 1.2
+    assert sample(metrics, "smppcore_queue_depth", queue="mt", name="sim") == 3
+    assert sample(metrics, "smppcore_store_seconds_count", operation="enqueue_mt") == 1
+    assert sample(metrics, "smppcore_decode_errors_total", side="client") == 1
+
+
+def test_pdu_labels_are_names_and_bounded() -> None:
+    metrics = Metrics()
+    metrics.count_pdu("in", 0x00000004, 0)
+    metrics.count_pdu("in", 0x00000004, 0)
+    metrics.count_pdu("out", 0x80000004, 0x58)
+    metrics.count_pdu("in", 0x12345678, 0x0401)
+    for junk in range(0x1000, 0x1100):
+        metrics.count_pdu("in", 0x80000004, junk)
+    ok = {"direction": "in", "command": "submit_sm", "status": "ESME_ROK"}
+    assert sample(metrics, "smppcore_pdus_total", **ok) == 2
+    throttled = {"direction": "out", "command": "submit_sm_resp", "status": "ESME_RTHROTTLED"}
+    assert sample(metrics, "smppcore_pdus_total", **throttled) == 1
+    vendor = {"direction": "in", "command": "unknown", "status": "0x00000401"}
+    assert sample(metrics, "smppcore_pdus_total", **vendor) == 1
+    other = {"direction": "in", "command": "submit_sm_resp", "status": "other"}
+    assert sample(metrics, "smppcore_pdus_total", **other) == 256
+    assert status_label(0x66) == "ESME_RX_R_APPN"
+
+
+async def _get(port: int, request: bytes) -> bytes:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        data = b""
+        while chunk := await stream.receive_some(65536):
+            data += chunk
+    return data
+
+
+async def test_metrics_served_over_loopback() -> None:
+    metrics = Metrics()
+    metrics.account("demo").accepted.inc(5)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(serve_metrics, "127.0.0.1", 0, metrics.registry)
+            reply = await _get(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 OK")
+            assert b"Content-Type: text/plain; version=" in head
+            families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+            (accepted,) = [
+                s for s in families["smppcore_submits"].samples if s.name.endswith("_total")
+            ]
+            assert accepted.labels["account"] == "demo" and accepted.value == 5
+
+            missing = await _get(port, b"GET /nope HTTP/1.1\r\n\r\n")
+            assert missing.startswith(b"HTTP/1.1 404")
+            post = await _get(port, b"POST /metrics HTTP/1.1\r\n\r\n")
+            assert post.startswith(b"HTTP/1.1 405")
+            garbage = await _get(port, b"\x00\x01\x02\r\n\r\n")
+            assert garbage.startswith(b"HTTP/1.1 400")
+            nursery.cancel_scope.cancel()
