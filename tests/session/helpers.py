@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from smppcore.protocol.codec import decode, encode
+from smppcore.protocol.enums import CommandId
 from smppcore.protocol.pdu import (
     PDU_CLASSES,
     AlertNotification,
@@ -16,7 +17,6 @@ from smppcore.protocol.pdu import (
 from smppcore.protocol.session import Session
 from smppcore.protocol.session_events import Event, RequestReceived, SessionConfig
 from smppcore.protocol.states import Role, SessionState
-from smppcore.protocol.enums import CommandId
 
 REQUEST_IDS = sorted(cid for cid in PDU_CLASSES if not cid & 0x80000000)
 STATES = [s for s in SessionState if s is not SessionState.CLOSED]
@@ -70,10 +70,15 @@ def session_in(role: Role, state: SessionState, config: SessionConfig | None = N
             request = session.send_request(bind_cls(system_id="e", password="p"), 0.0)
             feed(session, request.response(system_id="smsc"))
         else:
-            (event,) = [e for e in feed(session, bind_cls(sequence_number=1)) if isinstance(e, RequestReceived)]
+            (event,) = [
+                e
+                for e in feed(session, bind_cls(sequence_number=1))
+                if isinstance(e, RequestReceived)
+            ]
             session.send_response(event.pdu.response(system_id="smsc"), 0.0)
         if state is SessionState.UNBOUND:
             feed(session, Unbind(sequence_number=2))
+    drain(session)
     session.data_to_send()
     assert session.state is state, (role, state, session.state)
     return session
