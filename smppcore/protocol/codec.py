@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ._fastpath import decode_sm_body, encode_sm_body
 from .enums import CommandStatus as S
 from .errors import (
     InvalidCommandId,
@@ -416,6 +417,7 @@ class _Compiled:
     body_values: Callable[[Pdu], Any] | None
     default_body: Any
     defaults: dict[str, Any]
+    fast: bool
 
 
 def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
@@ -457,6 +459,7 @@ def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
         body_values=getter,
         default_body=default,
         defaults=dict(cls().__dict__),
+        fast=layout is _SM,
     )
 
 
@@ -484,6 +487,23 @@ def encode(pdu: Pdu) -> bytes:
     comp = _BY_CLASS.get(type(pdu))
     if comp is None:
         raise LocalProtocolError(f"cannot encode {type(pdu).__name__}")
+    if comp.fast:
+        body = encode_sm_body(pdu.__dict__)
+        if body is not None:
+            tlvs = pdu.tlvs
+            if tlvs:
+                parts = [body]
+                encode_tlvs(tlvs, parts)
+                body = b"".join(parts)
+            try:
+                header = _pack_header(
+                    16 + len(body), comp.cls.command_id, pdu.command_status, pdu.sequence_number
+                )
+            except struct.error:
+                raise LocalProtocolError(
+                    "command_status or sequence_number out of 32-bit range"
+                ) from None
+            return header + body
     out: list[bytes] = []
     if not (
         comp.response
@@ -506,6 +526,12 @@ def encode(pdu: Pdu) -> bytes:
 
 
 def _decode_body(comp: _Compiled, data: bytes, end: int, out: dict[str, Any]) -> int:
+    if comp.fast:
+        fast_pos = decode_sm_body(data, end, out)
+        if fast_pos is not None:
+            if fast_pos < end:
+                out["tlvs"] = decode_tlvs(data, fast_pos, end)
+            return fast_pos
     pos = 16
     if comp.response:
         for op in comp.dec_ops:
