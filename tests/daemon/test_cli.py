@@ -1,0 +1,95 @@
+"""The smppcore command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smppcore.passwords import verify_password
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SMPPCORE = Path(sys.executable).parent / "smppcore"
+
+
+def run(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "SMPPCORE_DATA_DIR"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(SMPPCORE), *args], input=stdin, capture_output=True, text=True, timeout=60,
+        env=full_env, check=False,
+    )  # fmt: skip
+
+
+def test_check_config_ok() -> None:
+    result = run("check-config", str(REPO / "configs" / "local.toml"))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert "local.toml: OK" in line and "1 account(s)" in line and "127.0.0.1:2775" in line
+    assert "demopass" not in result.stdout and "scrypt$" not in result.stdout
+
+
+def test_check_config_with_data_dir(tmp_path: Path) -> None:
+    result = run("check-config", str(REPO / "configs" / "local.toml"), "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"data dir {tmp_path}" in result.stdout
+
+
+def test_check_config_error_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[accounts]]\nsystem_id = "demo"\n')
+    result = run("check-config", str(config))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{config}: accounts[0].password_hash: required key is missing" in result.stderr
+
+
+def test_hash_password_from_stdin() -> None:
+    result = run("hash-password", stdin="demopass\n")
+    assert result.returncode == 0, result.stderr
+    encoded = result.stdout.strip()
+    assert encoded.startswith("scrypt$")
+    assert verify_password("demopass", encoded)
+    assert not verify_password("demopass\n", encoded)
+
+
+def test_hash_password_refuses_empty() -> None:
+    result = run("hash-password", stdin="")
+    assert result.returncode == 2
+    assert "empty password" in result.stderr
+
+
+def test_run_without_daemon_module_fails_clearly(tmp_path: Path) -> None:
+    if (REPO / "smppcore" / "daemon.py").exists() or (REPO / "smppcore" / "daemon").exists():
+        pytest.skip("the daemon exists now; its own tests cover `run`")
+    result = run(
+        "run", "--config", str(REPO / "configs" / "local.toml"), "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert "the daemon is not available" in result.stderr
+
+
+def test_run_with_bad_config_exits_2(tmp_path: Path) -> None:
+    result = run("run", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2
+    assert "cannot read the file" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run().returncode == 2
+    assert run("frobnicate").returncode == 2
+    assert run("run").returncode == 2  # --config is required
+
+
+@pytest.mark.parametrize("command", ["run", "check-config", "hash-password", "simulate"])
+def test_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: smppcore " + command)
