@@ -15,6 +15,10 @@ Owns :func:`configure_logging`, :func:`get_logger` and the :func:`redact` proces
     ``message_payload``, ``payload``, ``body``, ``password``, ``password_hash``, ``secret``,
     and any key ending in ``_password``/``_secret``/``_token``) become ``"[redacted]"``.
 
+The digit rule cannot tell a phone number from a long decimal id: a 10-digit upstream message
+id is masked too. That is the intended trade-off; log our own (non-numeric) ids where an id
+must stay readable.
+
 Conventions for everyone who logs:
 
 * **No per-PDU line at INFO.** One line per session event (bind, unbind, connection lost,

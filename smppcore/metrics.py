@@ -244,9 +244,14 @@ async def _handle(stream: trio.abc.Stream, registry: CollectorRegistry) -> None:
         elif parts[1].split("?", 1)[0] not in ("/metrics", "/"):
             reply = _response("404 Not Found", b"try /metrics\n")
         else:
-            body = generate_latest(registry)
-            reply = _response("200 OK", body, CONTENT_TYPE_LATEST)
-            if parts[0] == "HEAD":
+            try:
+                body = generate_latest(registry)
+            except Exception:  # a broken custom collector must not take the daemon down
+                body = b""
+                reply = _response("500 Internal Server Error", b"collector failed\n")
+            else:
+                reply = _response("200 OK", body, CONTENT_TYPE_LATEST)
+            if parts[0] == "HEAD" and body:
                 reply = reply[: len(reply) - len(body)]
         with trio.move_on_after(_REQUEST_TIMEOUT):
             await stream.send_all(reply)

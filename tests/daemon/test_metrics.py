@@ -102,3 +102,26 @@ async def test_metrics_served_over_loopback() -> None:
             garbage = await _get(port, b"\x00\x01\x02\r\n\r\n")
             assert garbage.startswith(b"HTTP/1.1 400")
             nursery.cancel_scope.cancel()
+
+
+class _BrokenCollector:
+    def collect(self) -> list[object]:
+        raise RuntimeError("collector bug")
+
+    def describe(self) -> list[object]:
+        return []
+
+
+async def test_broken_collector_gives_500_and_server_survives() -> None:
+    metrics = Metrics()
+    broken = _BrokenCollector()
+    metrics.registry.register(broken)  # type: ignore[arg-type]
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(serve_metrics, "127.0.0.1", 0, metrics.registry)
+            reply = await _get(port, b"GET /metrics HTTP/1.1\r\n\r\n")
+            assert reply.startswith(b"HTTP/1.1 500")
+            metrics.registry.unregister(broken)  # type: ignore[arg-type]
+            reply = await _get(port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
+            assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"\r\n\r\n")
+            nursery.cancel_scope.cancel()
