@@ -27,6 +27,7 @@ sentinel so that the ASCII encode fails exactly on them).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "gsm7_septet_count",
     "is_gsm7",
     "pack_septets",
+    "try_encode_gsm7",
     "unpack_septets",
 ]
 
@@ -96,10 +98,11 @@ def _build_encode_table(*, lossy: bool) -> dict[int, str]:
 _ENCODE: Final = _build_encode_table(lossy=False)
 _ENCODE_LOSSY: Final = _build_encode_table(lossy=True)
 _GSM_CHARS: Final = frozenset(chr(cp) for cp, v in _ENCODE.items() if v != _BAD)
-# latin-1 decoded septet octets -> characters; high bit ignored (tolerance for received data).
-_DECODE: Final[dict[int, str]] = {
-    code: BASIC_TABLE[code & 0x7F] for code in range(256) if (code & 0x7F) != ESC
-}
+# Septet code -> character, for str.translate over latin-1 decoded septets.
+_DECODE: Final[dict[int, str]] = {code: BASIC_TABLE[code] for code in range(128) if code != ESC}
+_MASK_HIGH_BIT: Final = bytes(code & 0x7F for code in range(256))
+_HIGH_BIT: Final = re.compile(rb"[\x80-\xff]")
+_ESCAPE_PAIR: Final = re.compile("\x1b(.?)", re.DOTALL)
 
 
 def encode_gsm7(text: str, *, lossy: bool = False) -> bytes:
@@ -123,6 +126,17 @@ def encode_gsm7(text: str, *, lossy: bool = False) -> bytes:
     raise AssertionError("unreachable: translate produced non-ASCII without a bad character")
 
 
+def try_encode_gsm7(text: str) -> bytes | None:
+    """``encode_gsm7(text)``, or None when a character is outside the alphabet (no error)."""
+    # A set check fails fast on the first non-GSM character; translate would run to the end.
+    if not text.isascii() and not _GSM_CHARS.issuperset(text):
+        return None
+    try:
+        return text.translate(_ENCODE).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character of ``text`` is in the basic or extension table."""
     return _GSM_CHARS.issuperset(text)
@@ -140,27 +154,22 @@ def decode_gsm7(septets: bytes) -> str:
     basic-table character for that code (TS 23.038); ESC ESC (SS2) and a trailing lone ESC
     give a space. The high bit of each octet is ignored.
     """
+    if _HIGH_BIT.search(septets):
+        septets = septets.translate(_MASK_HIGH_BIT)
     text = septets.decode("latin-1")
-    if "\x1b" not in text and "\x9b" not in text:
+    if "\x1b" not in text:
         return text.translate(_DECODE)
+    # split() alternates plain runs and the code after each ESC ("" for a trailing ESC).
+    pieces = _ESCAPE_PAIR.split(text)
     out: list[str] = []
-    i = 0
-    n = len(septets)
-    while i < n:
-        code = septets[i] & 0x7F
-        if code != ESC:
-            out.append(BASIC_TABLE[code])
-            i += 1
-            continue
-        if i + 1 >= n:
-            out.append(" ")
-            break
-        nxt = septets[i + 1] & 0x7F
-        if nxt == ESC:
-            out.append(" ")
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(piece.translate(_DECODE))
+        elif not piece or piece == "\x1b":
+            out.append(" ")  # trailing lone ESC, or ESC ESC (SS2)
         else:
-            out.append(EXTENSION_TABLE.get(nxt, BASIC_TABLE[nxt]))
-        i += 2
+            code = ord(piece)
+            out.append(EXTENSION_TABLE.get(code, BASIC_TABLE[code]))
     return "".join(out)
 
 
@@ -176,13 +185,22 @@ def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
     """
     if not 0 <= fill_bits <= 6:
         raise ValueError(f"fill_bits must be 0..6, not {fill_bits}")
-    value = 0
-    for shift, septet in enumerate(septets):
-        if septet > 0x7F:
-            raise ValueError(f"septet value out of range: {septet:#x}")
-        value |= septet << (7 * shift)
+    if _HIGH_BIT.search(septets):
+        raise ValueError("septet values must be below 0x80")
+    # Eight septets fill exactly seven octets: pack each group as one 56-bit integer.
+    chunks: list[bytes] = []
+    for start in range(0, len(septets), 8):
+        s = septets[start : start + 8]
+        value = 0
+        for septet in reversed(s):
+            value = (value << 7) | septet
+        chunks.append(value.to_bytes(7, "little"))
     nbits = fill_bits + 7 * len(septets)
-    return (value << fill_bits).to_bytes((nbits + 7) // 8, "little")
+    stream = b"".join(chunks)
+    if fill_bits:
+        shifted = int.from_bytes(stream, "little") << fill_bits
+        return shifted.to_bytes((nbits + 7) // 8, "little")
+    return stream[: (nbits + 7) // 8]
 
 
 def unpack_septets(data: bytes, count: int | None = None, fill_bits: int = 0) -> bytes:
@@ -199,5 +217,10 @@ def unpack_septets(data: bytes, count: int | None = None, fill_bits: int = 0) ->
         count = available
     elif not 0 <= count <= available:
         raise ValueError(f"{count} septets requested but only {available} present")
-    value = int.from_bytes(data, "little") >> fill_bits
-    return bytes((value >> (7 * i)) & 0x7F for i in range(count))
+    if fill_bits:
+        data = (int.from_bytes(data, "little") >> fill_bits).to_bytes(len(data), "little")
+    out = bytearray()
+    for start in range(0, len(data), 7):
+        value = int.from_bytes(data[start : start + 7], "little")
+        out += bytes(((value >> shift) & 0x7F) for shift in range(0, 56, 7))
+    return bytes(out[:count])

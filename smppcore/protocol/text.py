@@ -15,7 +15,7 @@ import enum
 
 import attrs
 
-from smppcore.protocol.gsm7 import decode_gsm7, encode_gsm7, is_gsm7
+from smppcore.protocol.gsm7 import decode_gsm7, encode_gsm7, try_encode_gsm7
 
 __all__ = [
     "EncodedText",
@@ -88,8 +88,9 @@ def choose_encoding(text: str, *, allow_latin1: bool = False) -> EncodedText:
     characters, or a non-GSM text that fits Latin-1); GSM7 wins ties.
     """
     gsm: EncodedText | None = None
-    if is_gsm7(text):
-        gsm = EncodedText(TextEncoding.GSM7, encode_gsm7(text))
+    septets = try_encode_gsm7(text)
+    if septets is not None:
+        gsm = EncodedText(TextEncoding.GSM7, septets)
         if not allow_latin1 or _parts_needed(gsm) == 1:
             return gsm
     if allow_latin1:

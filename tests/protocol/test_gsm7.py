@@ -165,3 +165,26 @@ def test_pack_unpack_round_trip(septets: bytes, fill: int) -> None:
 @given(st.binary(max_size=300))
 def test_decoder_never_fails(data: bytes) -> None:
     assert isinstance(decode_gsm7(data), str)
+
+
+def naive_pack(septets: bytes, fill: int) -> bytes:
+    """Reference §9.3 literally: septet n at stream bits fill+7n .. fill+7n+6, LSB first."""
+    bits = [0] * fill
+    for septet in septets:
+        bits += [(septet >> b) & 1 for b in range(7)]
+    bits += [0] * (-len(bits) % 8)
+    return bytes(sum(bits[k + b] << b for b in range(8)) for k in range(0, len(bits), 8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200).map(lambda b: bytes(x & 0x7F for x in b)), st.integers(0, 6))
+def test_pack_matches_bit_stream_definition(septets: bytes, fill: int) -> None:
+    assert pack_septets(septets, fill) == naive_pack(septets, fill)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 6))
+def test_unpack_matches_bit_stream_definition(data: bytes, fill: int) -> None:
+    bits = [(octet >> b) & 1 for octet in data for b in range(8)][fill:]
+    expected = bytes(sum(bits[7 * n + b] << b for b in range(7)) for n in range(len(bits) // 7))
+    assert unpack_septets(data, fill_bits=fill) == expected

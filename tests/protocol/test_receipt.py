@@ -217,7 +217,7 @@ def test_format_parse_round_trip(
     assert receipt.state is state
     assert receipt.sub == sub
     assert receipt.err == "0A1"
-    assert receipt.text == text[:20].lstrip(" ")
+    assert receipt.text == text[:20].lstrip(" ").rstrip("\x00")  # NUL: C-string end
     expected = when.replace(microsecond=0) if seconds else when.replace(second=0, microsecond=0)
     assert receipt.done_date == expected
 
