@@ -86,7 +86,10 @@ class SmppConnection:
     ) -> None:
         self._stream = stream
         self._session = Session(role, config, now=trio.current_time())
-        self._tasks_scope = trio.CancelScope()
+        # Shielded: cancelling the owner must not kill the reader before the final unbind
+        # handshake; open_smpp_connection always ends with aclose(), which is bounded and
+        # cancels this scope itself.
+        self._tasks_scope = trio.CancelScope(shield=True)
         self._unbind_timeout = unbind_timeout
         self._send_lock = trio.StrictFIFOLock()
         self._window = trio.Semaphore(config.window)
@@ -269,7 +272,7 @@ class SmppConnection:
         elif isinstance(event, StateChanged):
             log.debug("smpp.state", old=event.old.name, new=event.new.name)
         else:
-            log.debug("smpp.event", event=type(event).__name__)
+            log.debug("smpp.event", kind=type(event).__name__)
 
     def _settle(
         self, seq: int, *, response: Pdu | None = None, error: NetError | None = None

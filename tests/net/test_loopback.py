@@ -8,7 +8,6 @@ from smppcore.net.client import open_bind_client
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.pdu import BindTransceiver, SubmitSm
-from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import SessionState
 
 
@@ -27,8 +26,10 @@ async def test_bind_submit_unbind() -> None:
                 assert conn.state is SessionState.BOUND_TRX
                 responses = []
                 async with trio.open_nursery() as senders:
+
                     async def send(i: int) -> None:
                         responses.append(await client.request(_submit(i)))
+
                     for i in range(50):
                         senders.start_soon(send, i)
                 assert len(responses) == 50
