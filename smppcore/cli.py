@@ -114,7 +114,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = _load(args)
-    configure_logging(config.logging.format, config.logging.level)
+    configure_logging(config.logging.format, config.logging.level, cache_loggers=True)
     run_daemon = _import_entry("smppcore.daemon", "run_daemon", "the daemon")
     return _call(run_daemon, config)
 

@@ -120,10 +120,19 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
 
 
 def configure_logging(
-    format: str = "console", level: str = "info", *, stream: IO[str] | None = None
+    format: str = "console",
+    level: str = "info",
+    *,
+    stream: IO[str] | None = None,
+    cache_loggers: bool = False,
 ) -> None:
     """Route structlog and stdlib logging through one redacting handler on ``stream``
-    (default stderr). Safe to call again (tests reconfigure)."""
+    (default stderr). Safe to call again (tests reconfigure).
+
+    ``cache_loggers=True`` (what ``smppcore run`` uses) freezes each logger's configuration
+    at its first use: a filtered-out DEBUG call then costs ~1 us instead of ~4 us, but a
+    later ``configure_logging`` no longer reaches loggers already used. Call it before
+    anything logs."""
     if level not in _LEVELS:
         raise ValueError(f"unknown log level {level!r}")
     numeric = _LEVELS[level]
@@ -170,8 +179,7 @@ def configure_logging(
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        # Not cached: a logger made at import time must follow a later configure_logging().
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache_loggers,
     )
 
 

@@ -93,3 +93,41 @@ def test_help(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("usage: smppcore " + command)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_run_hands_the_loaded_config_to_run_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, is_async: bool
+) -> None:
+    import types
+
+    import structlog
+
+    from smppcore.cli import main
+    from smppcore.config import Config
+    from smppcore.logs import configure_logging
+
+    received: list[Config] = []
+    fake = types.ModuleType("smppcore.daemon")
+    if is_async:
+
+        async def run_daemon(config: Config) -> None:
+            received.append(config)
+
+    else:
+
+        def run_daemon(config: Config) -> None:
+            received.append(config)
+
+    fake.run_daemon = run_daemon  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "smppcore.daemon", fake)
+    try:
+        code = main(["run", "--config", str(REPO / "configs" / "local.toml"),
+                     "--data-dir", str(tmp_path)])  # fmt: skip
+    finally:
+        structlog.reset_defaults()
+        configure_logging("console", "warning")
+    assert code == 0
+    (config,) = received
+    assert config.daemon.data_dir == tmp_path
+    assert config.account("demo") is not None
