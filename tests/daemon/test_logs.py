@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smppcore.logs import REDACTED, configure_logging, get_logger, mask_numbers
 
@@ -127,3 +129,23 @@ def test_bad_arguments() -> None:
         configure_logging("xml", "info")
     with pytest.raises(ValueError, match="level"):
         configure_logging("json", "loud")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    number=st.from_regex(r"\+?[1-9][0-9]{7,14}", fullmatch=True),
+    before=st.text(alphabet="abc :=,;-()[]", max_size=5),
+    after=st.text(alphabet="abc :=,;-()[]", max_size=5),
+)
+def test_no_msisdn_survives_masking(number: str, before: str, after: str) -> None:
+    masked = mask_numbers(before + number + after)
+    digits = number.lstrip("+")
+    assert digits not in masked
+    assert (
+        masked
+        == before
+        + number[: len(number) - len(digits) + 2]
+        + "*" * (len(digits) - 4)
+        + digits[-2:]
+        + after
+    )
