@@ -90,14 +90,14 @@ async def test_handler_crash_is_contained() -> None:
         await responder(conn)
 
     with trio.fail_after(10):
-        async with running_server(handler) as port:
-            async with open_bind_client("127.0.0.1", port, BIND) as good:
-                with pytest.raises(BindFailed):
-                    async with open_bind_client(
-                        "127.0.0.1", port, BindTransceiver(system_id="crash")
-                    ):
-                        pass  # pragma: no cover
-                assert (await good.request(_submit())).command_status == 0
+        async with (
+            running_server(handler) as port,
+            open_bind_client("127.0.0.1", port, BIND) as good,
+        ):
+            with pytest.raises(BindFailed):
+                async with open_bind_client("127.0.0.1", port, BindTransceiver(system_id="crash")):
+                    pass  # pragma: no cover
+            assert (await good.request(_submit())).command_status == 0
 
 
 async def test_max_connections_bounded() -> None:
@@ -152,10 +152,12 @@ async def test_sequence_numbers_cross_the_wrap_over_tcp() -> None:
     config = SessionConfig(window=10, first_sequence_number=MAX_SEQUENCE_NUMBER - 4)
     with trio.fail_after(10):
         async with running_server(responder) as port:
-            async with open_bind_client("127.0.0.1", port, BIND, config=config) as client:
-                async with trio.open_nursery() as nursery:
-                    for _ in range(20):
-                        nursery.start_soon(client.request, _submit())
+            async with (
+                open_bind_client("127.0.0.1", port, BIND, config=config) as client,
+                trio.open_nursery() as nursery,
+            ):
+                for _ in range(20):
+                    nursery.start_soon(client.request, _submit())
             seqs = [p.sequence_number for p in responder.received]
             assert seqs[0] == MAX_SEQUENCE_NUMBER - 4  # the bind
             assert MAX_SEQUENCE_NUMBER in seqs and 1 in seqs and 0 not in seqs
