@@ -151,24 +151,53 @@ class SqliteEngine:
                 self._largest = max(self._largest, len(batch))
 
     def _run_batch(self, batch: list[_Request[Any]]) -> None:
-        conn = self._writer
-        pending: list[_Request[Any]] = []  # run in the open transaction, not yet committed
+        segment: list[_Request[Any]] = []  # consecutive transactional requests
         for request in batch:
-            if not request.transactional:
-                self._commit(pending)
-                pending = []
-                try:
-                    request.result = request.fn(conn)
-                except Exception as exc:
-                    request.error = exc
+            if request.transactional:
+                segment.append(request)
                 continue
-            if not pending:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except Exception as exc:
-                    request.error = exc
-                    continue
-            pending.append(request)
+            self._run_segment(segment)
+            segment = []
+            try:
+                request.result = request.fn(self._writer)
+            except Exception as exc:
+                request.error = exc
+        self._run_segment(segment)
+
+    def _run_segment(self, segment: list[_Request[Any]]) -> None:
+        """One transaction for all of ``segment``. Fast path without savepoints; if any
+        request fails, roll back and run them again, each under its own savepoint, so the
+        failure stays with the request that caused it (requests are deterministic functions
+        of the database state, so running one again is safe)."""
+        if not segment:
+            return
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            for request in segment:
+                request.error = exc
+            return
+        try:
+            for request in segment:
+                request.result = request.fn(conn)
+        except Exception:
+            conn.execute("ROLLBACK")
+            for request in segment:
+                request.result = None
+            self._run_isolated(segment)
+            return
+        self._commit(segment)
+
+    def _run_isolated(self, segment: list[_Request[Any]]) -> None:
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            for request in segment:
+                request.error = exc
+            return
+        for request in segment:
             try:
                 conn.execute("SAVEPOINT w")
                 try:
@@ -179,7 +208,7 @@ class SqliteEngine:
                 conn.execute("RELEASE w")
             except Exception as exc:  # the savepoint machinery itself failed
                 request.error = request.error or exc
-        self._commit(pending)
+        self._commit(segment)
 
     def _commit(self, pending: list[_Request[Any]]) -> None:
         if not pending:
