@@ -52,8 +52,9 @@ def _p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
-async def _run_once(store: Store, messages: int, producers: int, window: int,
-                    lease_batch: int) -> dict[str, float]:
+async def _run_once(
+    store: Store, messages: int, producers: int, window: int, lease_batch: int
+) -> dict[str, float]:
     now = time.time()
     latencies: list[float] = []
     per_task = messages // (producers * window)
@@ -106,7 +107,9 @@ def _group_commit(store: Store) -> float | None:
     return round(s.writes / max(1, s.commits), 1)
 
 
-def _sqlite_opener(synchronous: str, workdir: str) -> Callable[[], AbstractAsyncContextManager[Any]]:
+def _sqlite_opener(
+    synchronous: str, workdir: str
+) -> Callable[[], AbstractAsyncContextManager[Any]]:
     def opener() -> AbstractAsyncContextManager[Any]:
         path = os.path.join(workdir, f"bench-{uuid.uuid4().hex}.db")
         return open_sqlite_store(path, hash_secret=SECRET, synchronous=synchronous)
@@ -173,11 +176,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--producers", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--window", type=int, nargs="+", default=[1, 10],
-                        help="in-flight enqueues per producer")
+    parser.add_argument(
+        "--window", type=int, nargs="+", default=[1, 10], help="in-flight enqueues per producer"
+    )
     parser.add_argument("--lease-batch", type=int, default=256)
-    parser.add_argument("--synchronous", nargs="+", default=["FULL"],
-                        choices=["FULL", "NORMAL"])
+    parser.add_argument("--synchronous", nargs="+", default=["FULL"], choices=["FULL", "NORMAL"])
     parser.add_argument("--dir", default=None, help="where the SQLite files go")
     args = parser.parse_args()
     results = trio.run(_main, args)
