@@ -143,7 +143,98 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------
-# Text encodings, segmentation, reassembly and receipt parsing (gsm7.py, text.py,
-# segment.py, reassembly.py, receipt.py) — exports added below by their owner.
-# Session state machine (session.py, states.py) — exports added below by its owner.
+# Text encodings, segmentation, reassembly and receipt parsing.
 # ---------------------------------------------------------------------------------------
+from smppcore.protocol.gsm7 import (
+    decode_gsm7,
+    encode_gsm7,
+    fill_bits_for_udh,
+    gsm7_septet_count,
+    is_gsm7,
+    pack_septets,
+    try_encode_gsm7,
+    unpack_septets,
+)
+from smppcore.protocol.reassembly import (
+    Partial,
+    Reassembled,
+    Reassembler,
+    ReassemblyKey,
+    ReassemblyStatistics,
+    RefKind,
+)
+from smppcore.protocol.receipt import (
+    FINAL_STATES,
+    Receipt,
+    format_receipt,
+    id_variants,
+    normalise_message_id,
+    parse_receipt,
+    stat_text,
+)
+from smppcore.protocol.segment import (
+    ConcatInfo,
+    MessageTooLong,
+    SarInfo,
+    Segment,
+    SplitMessage,
+    SplitMode,
+    UdhError,
+    build_concat_udh,
+    iter_udh_elements,
+    parse_udh,
+    split_binary,
+    split_encoded,
+    split_text,
+)
+from smppcore.protocol.text import (
+    EncodedText,
+    TextEncoding,
+    choose_encoding,
+    decode_text,
+    encode_text,
+)
+
+__all__ += [
+    "FINAL_STATES",
+    "ConcatInfo",
+    "EncodedText",
+    "MessageTooLong",
+    "Partial",
+    "Reassembled",
+    "Reassembler",
+    "ReassemblyKey",
+    "ReassemblyStatistics",
+    "Receipt",
+    "RefKind",
+    "SarInfo",
+    "Segment",
+    "SplitMessage",
+    "SplitMode",
+    "TextEncoding",
+    "UdhError",
+    "build_concat_udh",
+    "choose_encoding",
+    "decode_gsm7",
+    "decode_text",
+    "encode_gsm7",
+    "encode_text",
+    "fill_bits_for_udh",
+    "format_receipt",
+    "gsm7_septet_count",
+    "id_variants",
+    "is_gsm7",
+    "iter_udh_elements",
+    "normalise_message_id",
+    "pack_septets",
+    "parse_receipt",
+    "parse_udh",
+    "split_binary",
+    "split_encoded",
+    "split_text",
+    "stat_text",
+    "try_encode_gsm7",
+    "unpack_septets",
+]
+
+# Session state machine (session.py, states.py) — exports added below by its owner.
