@@ -47,6 +47,7 @@ from smppcore.store.base import (
     Suppression,
 )
 from smppcore.store.hashing import MsisdnHasher
+from smppcore.store.redis_batch import ScriptBatcher
 from smppcore.store.redis_codec import (
     canon_address,
     encode_value,
@@ -94,6 +95,7 @@ class RedisStore:
         self._hash = hasher
         self._p = prefix
         self._limiter = trio.CapacityLimiter(max_threads)
+        self._batcher = ScriptBatcher(client, self._limiter)
         self._scripts = {
             name: client.register_script(getattr(lua, name))
             for name in (
@@ -126,7 +128,8 @@ class RedisStore:
         return self._scripts[script](keys=[], args=[self._p, *args])
 
     async def _script(self, script: str, *args: bytes | str) -> Any:
-        return await self._run(self._call, script, *args)
+        """Run one script through the group-commit batcher."""
+        return await self._batcher.call(self._scripts[script], [self._p, *args])
 
     def _idx(self, *addresses: str) -> str:
         """The index list of a record: hashes of the numbers it mentions."""
@@ -152,21 +155,9 @@ class RedisStore:
                 queue_head(m.priority, m.submitted_at),
                 self._idx(m.source_addr, m.destination_addr),
                 *_flat(to_fields(m)),
+                *_flat({str(k): str(int(v)) for k, v in m.segment_states.items()}),
             ]
-        segs = [(m.id, m.segment_states) for m in messages if m.segment_states]
-
-        def work() -> None:
-            self._call("ENQUEUE_MT", *args)
-            if segs:
-                pipe = self._r.pipeline(transaction=False)
-                for mid, states in segs:
-                    pipe.hset(
-                        f"{self._p}mtseg:{mid}",
-                        mapping={str(k): str(int(v)) for k, v in states.items()},
-                    )
-                pipe.execute()
-
-        await self._run(work)
+        await self._script("ENQUEUE_MT", *args)
 
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
@@ -189,8 +180,9 @@ class RedisStore:
             "1" if state.is_final else "0",
             str(int(error_code)),
             "1" if only_leased else "0",
+            "0" if only_leased else "1",
         )
-        if not row:
+        if not row or only_leased:
             return None
         return mt_from(pairs_to_dict(row[0]), pairs_to_dict(row[1]))
 
@@ -467,20 +459,40 @@ async def open_redis_store(
     hash_secret: bytes,
     key_prefix: str = "smppcore:",
     max_connections: int = 16,
+    flushers: int = 2,
 ) -> AsyncIterator[RedisStore]:
     """Connect to Redis at ``url`` (``redis://host:port/db``), check it answers, and yield a
     :class:`RedisStore` whose keys all start with ``key_prefix``. Several daemons opening the
     same URL and prefix share one state. ``max_connections`` bounds both the connection pool
-    and the worker threads talking to Redis."""
+    and the worker threads talking to Redis; ``flushers`` is how many pipelines of batched
+    script calls may be in flight at once (see :mod:`smppcore.store.redis_batch`)."""
     hasher = MsisdnHasher(hash_secret)
     pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=30, health_check_interval=30
+        url,
+        max_connections=max_connections,
+        timeout=30,
+        health_check_interval=30,
+        socket_timeout=30,
+        socket_connect_timeout=10,
     )
     client = redis.Redis(connection_pool=pool)
     store = RedisStore(client, hasher, key_prefix, max_connections)
     try:
         await store.ping()
-        yield store
+        try:
+            async with trio.open_nursery() as nursery:
+                for _ in range(flushers):
+                    nursery.start_soon(store._batcher.run_flusher)
+                try:
+                    yield store
+                finally:
+                    store._batcher.close()
+        except BaseExceptionGroup as group:
+            # The flushers end quietly, so a group holds the caller's own exception: give it
+            # back unwrapped (no exception groups out of a public API).
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(pool.disconnect)

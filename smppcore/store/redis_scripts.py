@@ -127,7 +127,8 @@ local function starts(s, head)
 end
 """
 
-# ARGV: P, then per message: id, connector, account, qm_head, idx, nfields, f1, v1, ...
+# ARGV: P, then per message: id, connector, account, qm_head, idx, nfields, f1, v1, ...,
+# nsegments, segment, state, ...
 ENQUEUE_MT: Final = (
     _LIB
     + r"""
@@ -135,12 +136,16 @@ local i = 2
 while i <= #ARGV do
   local id, qm_head, idx, n = ARGV[i], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   local f = {ARGV[i + 1], ARGV[i + 2], nil}
+  local nseg = tonumber(ARGV[i + 6 + 2 * n])
   local key = P .. 'mt:' .. id
   if redis.call('EXISTS', key) == 0 then
     local seq = redis.call('INCR', P .. 'mtseq')
     f[3] = qm_head .. string.format('%012d', seq) .. '|' .. id
     redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * n))
     redis.call('HSET', key, '_qm', f[3])
+    if nseg > 0 then
+      redis.call('HSET', P .. 'mtseg:' .. id, unpack(ARGV, i + 7 + 2 * n, i + 6 + 2 * n + 2 * nseg))
+    end
     index(key, idx)
     local state = redis.call('HGET', key, 'state')
     mt_place(key, id, f, state)
@@ -150,7 +155,7 @@ while i <= #ARGV do
     end
     mt_valindex(key, id)
   end
-  i = i + 6 + 2 * n
+  i = i + 7 + 2 * n + 2 * nseg
 end
 return 1
 """
@@ -238,8 +243,9 @@ return out
 LEASE_MT: Final = _lease("mt:", "mts:", "mtq:", "mtl:", mt=True)
 LEASE_DELIVERY: Final = _lease("dlv:", "dlvs:", "dlvq:", "dlvl:", mt=False)
 
-# ARGV: P, id, state, now, final ('1'/'0'), error_code ('0' = keep), only_if_leased ('1'/'0')
-# Returns {hash, segments} of the message after the change, or false.
+# ARGV: P, id, state, now, final ('1'/'0'), error_code ('0' = keep), only_if_leased ('1'/'0'),
+# want ('1'/'0'). Returns {hash, segments} of the message after the change (or 1 unless
+# wanted), or false when nothing changed.
 SET_MT_STATE: Final = (
     _LIB
     + r"""
@@ -253,6 +259,7 @@ mt_set_state(key, id, state, now, final)
 mt_place(key, id, f, state)
 if err ~= '0' then redis.call('HSET', key, 'error_code', err) end
 mt_valindex(key, id)
+if ARGV[8] ~= '1' then return 1 end
 return {redis.call('HGETALL', key), redis.call('HGETALL', P .. 'mtseg:' .. id)}
 """
 )
