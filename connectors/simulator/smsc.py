@@ -1,0 +1,419 @@
+"""The SMSC behaviour of the simulator: binds, submits, receipts, MO and faults.
+
+Owns: :class:`Simulator`, the ``serve_smpp`` handler plus its Python API (``stats()``,
+``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``configure()``) and
+``serve()``, which runs the SMPP listener, the HTTP control interface and the delivery
+workers.  Each session's requests are answered in arrival order unless a response delay
+is injected, in which case each answer waits in its own task so the ESME's window fills
+the way it would against a slow SMSC.  Nothing personal is logged: no addresses, no text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Final
+
+import attrs
+import structlog
+import trio
+
+from smppcore.config import SimulatorConfig
+from smppcore.net.connection import SmppConnection
+from smppcore.net.errors import NetError
+from smppcore.net.server import listener_port, serve_smpp
+from smppcore.protocol.enums import CommandStatus, status_name
+from smppcore.protocol.pdu import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DataSm,
+    DataSmResp,
+    Pdu,
+    QuerySm,
+    SmeAddress,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
+from smppcore.protocol.session_events import SessionConfig
+
+from .delivery import Deliverer, Delivery
+from .faults import Faults
+from .ids import IdFormat, MessageIds
+from .outbound import (
+    STAT_STATES,
+    Outcomes,
+    ReceiptForm,
+    SubmittedMessage,
+    build_mo,
+    build_receipt,
+    wants_receipt,
+)
+from .stats import ReceivedMessage, Recorder, SimulatorStats, make_received
+
+__all__ = ["QueueFull", "Simulator"]
+
+log = structlog.get_logger(__name__)
+
+SMSC_SYSTEM_ID: Final = "smppsim"
+_BIND_TYPES: Final[Mapping[type[Pdu], str]] = {
+    BindTransmitter: "transmitter",
+    BindReceiver: "receiver",
+    BindTransceiver: "transceiver",
+}
+_SUBMIT_NAMES: Final[Mapping[type[Pdu], str]] = {
+    SubmitSm: "submit_sm",
+    DataSm: "data_sm",
+    SubmitMulti: "submit_multi",
+}
+_STAT_WORD: Final = {state: word for word, state in STAT_STATES.items()}
+
+
+class QueueFull(RuntimeError):
+    """The delivery queue is full; the MO was not accepted."""
+
+
+@attrs.define
+class _Session:
+    id: int
+    system_id: str | None = None
+    answered: int = 0
+    dropped: int = 0
+
+
+class Simulator:
+    """An SMSC for the demo, the tests and the benchmarks.
+
+    ``accounts`` maps system_id to password; by default the one account of ``settings``.
+    ``seed`` makes outcome draws and fault shares reproducible.
+    """
+
+    def __init__(
+        self,
+        settings: SimulatorConfig,
+        *,
+        faults: Faults | None = None,
+        accounts: Mapping[str, str] | None = None,
+        seed: int | None = None,
+        max_pending_deliveries: int = 100_000,
+        delivery_workers: int = 8,
+        session_config: SessionConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        #: The current fault switches; assign a new :class:`Faults` to change them.
+        self.faults = faults or Faults()
+        self._rng = random.Random(seed)
+        self._ids = MessageIds(settings.id_format, rng=self._rng)
+        self._outcomes = Outcomes(settings.outcomes, self._rng)
+        self.receipt_delay = settings.receipt_delay
+        self.receipt_form: ReceiptForm = settings.receipt_form
+        self._accounts = dict(accounts) if accounts else {settings.system_id: settings.password}
+        self._recorder = Recorder()
+        self._deliverer = Deliverer(
+            self._recorder, max_pending=max_pending_deliveries, workers=delivery_workers
+        )
+        self._session_config = session_config or SessionConfig(
+            response_timeout=10.0, max_inbound_pending=1000
+        )
+        self._session_ids = itertools.count(1)
+        self._bound: set[int] = set()
+        self._mo_ref = itertools.count(self._rng.randrange(256))
+        #: The real SMPP and control ports once :meth:`serve` has started (0 before).
+        self.port = 0
+        self.control_port = 0
+
+    # ------------------------------------------------------------------ Python API
+    def configure(
+        self,
+        *,
+        receipt_delay: float | None = None,
+        outcomes: Mapping[str, float] | None = None,
+        receipt_form: ReceiptForm | None = None,
+        id_format: IdFormat | None = None,
+    ) -> None:
+        """Change receipt behaviour at run time (applies to the next submit)."""
+        if receipt_delay is not None:
+            if receipt_delay < 0:
+                raise ValueError("receipt_delay must not be negative")
+            self.receipt_delay = receipt_delay
+        if outcomes is not None:
+            unknown = set(outcomes) - set(STAT_STATES)
+            if unknown:
+                raise ValueError(f"unknown outcomes: {sorted(unknown)}")
+            self._outcomes = Outcomes(outcomes, self._rng)
+        if receipt_form is not None:
+            if receipt_form not in ("text", "tlv", "both"):
+                raise ValueError(f"unknown receipt form {receipt_form!r}")
+            self.receipt_form = receipt_form
+        if id_format is not None:
+            self._ids = MessageIds(id_format, rng=self._rng)
+
+    def set_faults(self, **changes: Any) -> Faults:
+        """Change some fault switches (checked); returns the new settings."""
+        self.faults = self.faults.updated(changes)
+        log.info("simulator.faults", **self.faults.as_dict())
+        return self.faults
+
+    def stats(self) -> SimulatorStats:
+        return self._recorder.snapshot(
+            sessions_bound=len(self._bound), deliveries_pending=self._deliverer.pending
+        )
+
+    def messages(self, destination: str) -> tuple[ReceivedMessage, ...]:
+        """The messages (segments) received for ``destination``, oldest first (bounded)."""
+        return self._recorder.messages(destination)
+
+    def destinations(self) -> tuple[str, ...]:
+        return self._recorder.destinations()
+
+    async def wait_for_submits(self, n: int, *, accepted_only: bool = False) -> None:
+        """Wait until ``n`` submits were received (or answered ESME_ROK with
+        ``accepted_only``) since start."""
+        rec = self._recorder
+        if accepted_only:
+            await rec.wait_until(lambda: rec.submits.get("ESME_ROK", 0) >= n)
+        else:
+            await rec.wait_until(lambda: rec.submits_received >= n)
+
+    async def wait_for_receipts(self, n: int) -> None:
+        rec = self._recorder
+        await rec.wait_until(lambda: sum(rec.receipts_sent.values()) >= n)
+
+    async def wait_for_replies(self, n: int) -> None:
+        rec = self._recorder
+        await rec.wait_until(lambda: rec.replies_sent >= n)
+
+    async def wait_for_binds(self, n: int) -> None:
+        rec = self._recorder
+        await rec.wait_until(lambda: sum(rec.binds.values()) >= n)
+
+    def inject_mo(
+        self,
+        source_addr: str,
+        destination_addr: str,
+        text: str,
+        *,
+        system_id: str | None = None,
+        source_ton: int = 1,
+        source_npi: int = 1,
+        dest_ton: int = 1,
+        dest_npi: int = 1,
+    ) -> int:
+        """Queue a handset reply from ``source_addr`` to ``destination_addr``; it goes to a
+        bound receiver of ``system_id`` (any account when None) as soon as there is one.
+        Returns the number of parts; raises :class:`QueueFull` when it cannot be queued."""
+        pdus = build_mo(
+            source_addr,
+            destination_addr,
+            text,
+            reference=next(self._mo_ref),
+            source_ton=source_ton,
+            source_npi=source_npi,
+            dest_ton=dest_ton,
+            dest_npi=dest_npi,
+        )
+        if self._deliverer.pending + len(pdus) > self._deliverer.max_pending:
+            self._recorder.deliveries_discarded += 1
+            raise QueueFull("the delivery queue is full")
+        for pdu in pdus:
+            self._deliverer.schedule(Delivery(pdu=pdu, kind="mo", system_id=system_id), 0.0)
+        log.info("simulator.mo_queued", parts=len(pdus))
+        return len(pdus)
+
+    # ------------------------------------------------------------------ serving
+    async def serve(
+        self, *, task_status: trio.TaskStatus[Simulator] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the SMPP listener, the control interface and the delivery workers until
+        cancelled; ``task_status.started(self)`` once both ports are bound."""
+        from .control import serve_control
+
+        host = self.settings.host
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._deliverer.run)
+            listeners = await nursery.start(
+                partial(serve_smpp, self, host, self.settings.port, config=self._session_config)
+            )
+            self.port = listener_port(listeners)
+            self.control_port = await nursery.start(
+                serve_control, self, host, self.settings.control_port
+            )
+            log.info("simulator.started", port=self.port, control_port=self.control_port)
+            task_status.started(self)
+
+    async def __call__(self, conn: SmppConnection) -> None:
+        """The ``serve_smpp`` handler: one call per connection."""
+        session = _Session(next(self._session_ids))
+        try:
+            async with trio.open_nursery() as nursery:
+                async for request in conn:
+                    outstanding = conn.statistics().inbound_pending - session.dropped
+                    self._recorder.note_outstanding(session.id, outstanding)
+                    await self._handle(conn, session, request, nursery)
+        except NetError:
+            pass
+        finally:
+            self._bound.discard(session.id)
+            if session.system_id is not None:
+                self._deliverer.remove_receiver(session.system_id, conn)
+
+    async def _handle(
+        self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
+    ) -> None:
+        kind = type(request)
+        bind_type = _BIND_TYPES.get(kind)
+        if bind_type is not None:
+            await self._bind(conn, session, request, bind_type)
+        elif kind in _SUBMIT_NAMES:
+            await self._submit(conn, session, request, nursery)
+        elif kind.response_class is not None:
+            if isinstance(request, QuerySm):
+                response = request.response(message_id=request.message_id)
+            else:
+                response = request.response()
+            await self._respond(conn, session, response)
+
+    async def _bind(
+        self, conn: SmppConnection, session: _Session, request: Pdu, bind_type: str
+    ) -> None:
+        assert isinstance(request, BindTransmitter | BindReceiver | BindTransceiver)
+        password = self._accounts.get(request.system_id)
+        if self.faults.refuse_binds or password is None or password != request.password:
+            self._recorder.bind_failures += 1
+            self._recorder.changed()
+            log.info("simulator.bind_refused", system_id=request.system_id, bind_type=bind_type)
+            await conn.respond(request, request.response(CommandStatus.ESME_RBINDFAIL))
+            return
+        await conn.respond(request, request.response(system_id=SMSC_SYSTEM_ID))
+        session.system_id = request.system_id
+        self._bound.add(session.id)
+        self._recorder.binds[bind_type] += 1
+        self._recorder.changed()
+        log.info("simulator.bound", system_id=request.system_id, bind_type=bind_type)
+        if bind_type != "transmitter":
+            self._deliverer.add_receiver(request.system_id, conn)
+
+    async def _submit(
+        self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
+    ) -> None:
+        rec = self._recorder
+        rec.submits_received += 1
+        faults = self.faults
+        if faults.drop_share > 0 and self._rng.random() < faults.drop_share:
+            rec.submits_dropped += 1
+            session.dropped += 1
+            rec.changed()
+            return
+        if faults.throttle_share > 0 and self._rng.random() < faults.throttle_share:
+            response = request.response(CommandStatus.ESME_RTHROTTLED)
+        else:
+            message_id = self._ids.next_id()
+            self._accept(request, message_id, session.system_id or "")
+            response = request.response(message_id=message_id)
+        if faults.response_delay > 0:
+            nursery.start_soon(self._respond_later, conn, session, response, faults.response_delay)
+        else:
+            rec.changed()
+            await self._respond(conn, session, response)
+
+    async def _respond_later(
+        self, conn: SmppConnection, session: _Session, response: Pdu, delay: float
+    ) -> None:
+        await trio.sleep(delay)
+        try:
+            await self._respond(conn, session, response)
+        except NetError:
+            pass
+
+    async def _respond(self, conn: SmppConnection, session: _Session, response: Pdu) -> None:
+        await conn.send(response)
+        if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
+            self._recorder.submits[status_name(response.command_status)] += 1
+            self._recorder.changed()
+        session.answered += 1
+        limit = self.faults.disconnect_after
+        if limit and session.answered >= limit and not conn.is_closed:
+            self._recorder.disconnects_injected += 1
+            self._recorder.changed()
+            log.info("simulator.disconnect_injected", session=session.id)
+            _abort(conn)
+
+    # ------------------------------------------------------------------ receipts
+    def _accept(self, request: Pdu, message_id: str, system_id: str) -> None:
+        """Record the message and schedule its receipts (one per destination)."""
+        assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
+        command = _SUBMIT_NAMES[type(request)]
+        body = b"" if isinstance(request, DataSm) else request.short_message
+        if not body:
+            payload = request.tlvs.get("message_payload")
+            body = payload if isinstance(payload, bytes) else b""
+        sar: tuple[int, int, int] | None = None
+        ref, total, seq = (request.tlvs.get(f"sar_{n}") for n in _SAR)
+        if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
+            sar = (ref, total, seq)
+        if isinstance(request, SubmitMulti):
+            targets = [
+                (d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
+                for d in request.dest_addresses
+                if isinstance(d, SmeAddress)
+            ]
+        else:
+            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
+        now = datetime.now(UTC)
+        for ton, npi, address in targets:
+            received = make_received(
+                message_id=message_id,
+                command=command,
+                source_addr=request.source_addr,
+                destination_addr=address,
+                data_coding=request.data_coding,
+                esm_class=request.esm_class,
+                body=body,
+                sar=sar,
+            )
+            self._recorder.record_message(received)
+            state = self._outcomes.draw()
+            if not wants_receipt(request.registered_delivery, state):
+                continue
+            submitted = SubmittedMessage(
+                message_id=message_id,
+                system_id=system_id,
+                source_addr_ton=request.source_addr_ton,
+                source_addr_npi=request.source_addr_npi,
+                source_addr=request.source_addr,
+                dest_addr_ton=ton,
+                dest_addr_npi=npi,
+                destination_addr=address,
+                registered_delivery=request.registered_delivery,
+                text_preview=received.text[:20],
+                submitted_at=now,
+            )
+            delay = self.receipt_delay
+            pdu = build_receipt(
+                submitted, state, form=self.receipt_form, done_at=now + timedelta(seconds=delay)
+            )
+            delivery = Delivery(
+                pdu=pdu, kind="receipt", system_id=system_id, stat=_STAT_WORD[state]
+            )
+            self._deliverer.schedule(delivery, delay)
+
+
+_SAR: Final = ("msg_ref_num", "total_segments", "segment_seqnum")
+
+
+def _abort(conn: SmppConnection) -> None:
+    """Drop the transport without an unbind (the disconnect fault).
+
+    ``SmppConnection`` has no public abort yet; its ``_kill`` ends the reader and timer,
+    after which the connection closes the stream as after a transport error.
+    """
+    abort = getattr(conn, "abort", None)
+    if callable(abort):
+        abort()
+    else:
+        conn._kill()
