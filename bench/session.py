@@ -188,7 +188,10 @@ def main() -> None:
             "machine": platform.machine(), "results": results,
         }))  # fmt: skip
         return
-    head = f"{'window':>6} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ESME µs/msg':>12} {'SMSC µs/msg':>12}"
+    head = (
+        f"{'window':>6} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'ESME µs/msg':>12} {'SMSC µs/msg':>12}"
+    )
     print(f"session bench: {n} submit_sm per window, loopback TCP, responder in its own process")
     print(head)
     for r in results:

@@ -153,19 +153,26 @@ class SmppConnection:
             raise LocalProtocolError(f"{type(pdu).__name__} has no response; use send()")
         self._check_open()
         wait = window_timeout if window_timeout is not None else self.config.response_timeout
-        with trio.move_on_after(wait) as scope:
-            await self._window.acquire()
-        if scope.cancelled_caught:  # a cancelled acquire() never holds a slot
-            raise WindowTimeout(f"no window slot free within {wait}s")
+        try:
+            self._window.acquire_nowait()  # fast path: a free slot (FIFO: no one waits)
+        except trio.WouldBlock:
+            with trio.move_on_after(wait) as scope:
+                await self._window.acquire()
+            if scope.cancelled_caught:  # a cancelled acquire() never holds a slot
+                raise WindowTimeout(f"no window slot free within {wait}s") from None
         try:
             self._check_open()
-            sent = self._session.send_request(pdu, trio.current_time(), timeout=timeout)
+            now = trio.current_time()
+            sent = self._session.send_request(pdu, now, timeout=timeout)
         except BaseException:
             self._window.release()
             raise
         waiter = _Waiter()
         self._waiters[sent.sequence_number] = waiter
-        self._poke_timer()
+        # The new request's deadline is the only new timer candidate.
+        deadline = now + (timeout if timeout is not None else self.config.response_timeout)
+        if deadline < self._timer_target:
+            self._timer_wakeup.set()
         await self._flush()
         await waiter.done.wait()
         if waiter.error is not None:

@@ -16,6 +16,7 @@ both *return* the events they cause (they never interleave with the input events
 from __future__ import annotations
 
 import collections
+import copy
 from typing import Final
 
 import attrs
@@ -73,6 +74,16 @@ class _InFlight:
     request: Pdu
     deadline: float
     internal: bool  # enquire_link / unbind sent by the session: outside the window
+
+
+def _with_sequence(pdu: Pdu, seq: int) -> Pdu:
+    """``attrs.evolve(pdu, sequence_number=seq)`` without re-running validators: the PDU
+    was valid already and this is the hot path."""
+    if pdu.sequence_number == seq:
+        return pdu
+    clone = copy.copy(pdu)
+    object.__setattr__(clone, "sequence_number", seq)
+    return clone
 
 
 def _response_id(command_id: int) -> int:
@@ -305,7 +316,7 @@ class Session:
         if has_response and not internal and self._window_used >= self.config.window:
             raise WindowFullError(f"window of {self.config.window} is full")
         seq = self._allocate_sequence()
-        pdu = attrs.evolve(pdu, sequence_number=seq)
+        pdu = _with_sequence(pdu, seq)
         self._queue(pdu)  # encodes first: an invalid PDU raises before any bookkeeping
         if command not in _NO_ACTIVITY_COMMANDS:
             self._last_activity = now

@@ -6,9 +6,9 @@ import pytest
 import trio
 import trio.testing
 
-from smppcore.net.client import bind
+from smppcore.net.client import bind, open_bind_client
 from smppcore.net.connection import SmppConnection, open_smpp_connection
-from smppcore.net.errors import RequestTimeout, SessionClosed, WindowTimeout
+from smppcore.net.errors import ConnectionLost, RequestTimeout, SessionClosed, WindowTimeout
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.pdu import BindTransceiver, SubmitSm
 from smppcore.protocol.session import Session
@@ -125,3 +125,33 @@ async def test_session_init_timeout_closes(autojump_clock: trio.testing.MockCloc
             await smsc.wait_closed()
             assert smsc.end_reason is EndReason.SESSION_INIT_TIMEOUT
             assert await left.receive_some(100) == b""
+
+
+async def test_close_unbinds_within_a_bound_even_if_peer_is_dead(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    left, right = trio.testing.memory_stream_pair()
+    cfg = SessionConfig(enquire_link_interval=None)
+    with trio.fail_after(1000):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_bind_then_freeze, right)
+            async with open_smpp_connection(left, Role.ESME, cfg, unbind_timeout=4) as esme:
+                await bind(esme, BindTransceiver())
+                start = trio.current_time()
+            assert esme.is_closed
+            assert 4 <= trio.current_time() - start < 10
+            nursery.cancel_scope.cancel()
+
+
+async def test_errors_leave_as_themselves_not_groups() -> None:
+    left, _right = trio.testing.memory_stream_pair()
+    with trio.fail_after(10), pytest.raises(KeyError):
+        async with open_smpp_connection(left, Role.ESME, SessionConfig()):
+            raise KeyError("body")
+    # connecting to a closed port: our own error, no ExceptionGroup, no OSError
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    await listener.aclose()
+    with trio.fail_after(10), pytest.raises(ConnectionLost):
+        async with open_bind_client("127.0.0.1", port, BindTransceiver()):
+            pass  # pragma: no cover
