@@ -34,9 +34,13 @@ async def serve_smpp_listeners(
     config: SessionConfig | None = None,
     max_connections: int = 1000,
     unbind_timeout: float = 5.0,
+    role: Role = Role.SMSC,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve SMPP on ready-made listeners until cancelled.
+
+    ``role`` is the side we play on accepted connections: SMSC normally, ESME for a
+    listener that accepts outbind.
 
     Connections beyond ``max_connections`` are closed at once.  ``task_status.started``
     receives the listeners (see :func:`listener_port`).
@@ -52,7 +56,7 @@ async def serve_smpp_listeners(
             return
         try:
             async with open_smpp_connection(
-                stream, Role.SMSC, config, unbind_timeout=unbind_timeout
+                stream, role, config, unbind_timeout=unbind_timeout
             ) as conn:
                 await handler(conn)
         except Exception as exc:
@@ -74,6 +78,7 @@ async def serve_smpp(
     config: SessionConfig | None = None,
     max_connections: int = 1000,
     unbind_timeout: float = 5.0,
+    role: Role = Role.SMSC,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Listen on ``host:port`` (port 0: any free port) and serve SMPP until cancelled.
@@ -93,6 +98,7 @@ async def serve_smpp(
         config=config,
         max_connections=max_connections,
         unbind_timeout=unbind_timeout,
+        role=role,
         task_status=task_status,
     )
 

@@ -114,7 +114,7 @@ class Session:
         self._last_rx = now
         self._last_activity = now
         self._pdus_in = self._pdus_out = self._bytes_in = self._bytes_out = 0
-        self._bad_pdus = 0
+        self._bad_pdus = self._rejected = self._unexpected = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -143,6 +143,8 @@ class Session:
             bytes_in=self._bytes_in,
             bytes_out=self._bytes_out,
             bad_pdus=self._bad_pdus,
+            rejected_requests=self._rejected,
+            unexpected_responses=self._unexpected,
             last_activity=self._last_activity,
         )
 
@@ -186,6 +188,7 @@ class Session:
             _response_id(entry.request.command_id),
             CommandId.GENERIC_NACK,
         ):
+            self._unexpected += 1
             self._events.append(UnexpectedResponse(pdu))
             return
         self._settle(pdu.sequence_number)
@@ -247,6 +250,7 @@ class Session:
         self._events.append(RequestReceived(pdu))
 
     def _reject(self, pdu: Pdu, status: int) -> None:
+        self._rejected += 1
         if type(pdu).response_class is not None:
             self._queue(pdu.response(command_status=status))
         self._events.append(RequestRejected(pdu, status))

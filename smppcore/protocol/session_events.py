@@ -167,4 +167,6 @@ class SessionStatistics:
     bytes_in: int
     bytes_out: int
     bad_pdus: int
+    rejected_requests: int
+    unexpected_responses: int
     last_activity: float | None

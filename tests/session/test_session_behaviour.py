@@ -7,10 +7,12 @@ import pytest
 
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.pdu import (
+    BindReceiver,
     BindTransceiver,
     DeliverSm,
     EnquireLink,
     GenericNack,
+    Outbind,
     SubmitSm,
     SubmitSmResp,
     Unbind,
@@ -264,3 +266,24 @@ def test_wrong_state_request_is_answered_not_fatal() -> None:
     assert resp.command_status == CommandStatus.ESME_RINVBNDSTS
     assert esme.state is SessionState.BOUND_TX
     assert esme.ended is None
+
+
+def test_outbind_flow_esme_side() -> None:
+    """SMSC connects and sends outbind; the ESME application answers with a bind."""
+    esme = Session(Role.ESME, now=0)
+    smsc = Session(Role.SMSC, now=0)
+    smsc.send_request(Outbind(system_id="smsc", password="pw"), 0)
+    assert smsc.state is SessionState.OUTBOUND
+    esme.receive_data(smsc.data_to_send(), 0)
+    events = drain(esme)
+    assert isinstance(events[-1], RequestReceived) and esme.state is SessionState.OUTBOUND
+    assert esme.data_to_send() == b""  # outbind has no response
+    bind = esme.send_request(BindReceiver(system_id="e"), 0)
+    smsc.receive_data(esme.data_to_send(), 0)
+    (req,) = [e for e in drain(smsc) if isinstance(e, RequestReceived)]
+    smsc.send_response(req.pdu.response(system_id="smsc"), 0)
+    esme.receive_data(smsc.data_to_send(), 0)
+    assert ResponseReceived(bind, req.pdu.response(system_id="smsc")) in drain(esme)
+    assert esme.state is SessionState.BOUND_RX and smsc.state is SessionState.BOUND_RX
+    stats = esme.statistics()
+    assert stats.rejected_requests == 0 and stats.unexpected_responses == 0
