@@ -1,0 +1,296 @@
+"""The queue worker of one operator connector: lease, segment, submit, map, ack.
+
+Owns :class:`QueueWorker`. One dispatcher task leases ready messages of the connector
+(``lease_mt``, priority then oldest first), polling every ``poll_interval`` seconds and at
+once after :meth:`QueueWorker.wake`. It never holds more than ``max_leased`` messages.
+
+Per-destination order. Messages for one destination address go one at a time: while one is
+being submitted, later ones to the same destination wait in a local FIFO behind it. When a
+message fails transiently it is nacked to ``retry_at`` and the destination is blocked until
+then: the waiting messages, and any later-leased ones, are nacked to the same ``retry_at``,
+so when they become ready together the store hands out the oldest first. A pause
+(``ESME_RTHROTTLED``/``ESME_RMSGQFUL``) or a lost response resends the same segment in place,
+holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
+is the client's explicit request.)
+
+Ordering of the id map. The upstream id is only known from ``submit_sm_resp``. As soon as a
+segment's response arrives the worker writes its map entry (``put_id_maps``, key
+``normalise_message_id(upstream id)``) and waits for it to be durable before it submits the
+next segment and before it acks the message; a receipt that overtakes this write on another
+task is retried briefly by the return path. A resent segment (after a lost response) maps
+the id of the response that finally arrived.
+
+Outcomes: all segments accepted → ``ack_mt(ENROUTE)``; transient status or repeated lost
+responses → ``nack_mt`` with exponential backoff and jitter; permanent status, expiry
+(``validity_until`` passed) or too many attempts → ``sink.mt_final`` then ``ack_mt`` with the
+final state (sink first: a crash in between repeats the final report rather than losing it).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from typing import Any
+
+import structlog
+import trio
+
+from smppcore.connector_api import ConnectorContext
+from smppcore.metrics import ConnectorMetrics
+from smppcore.net.errors import NetError, WindowTimeout
+from smppcore.protocol.enums import CommandStatus
+from smppcore.protocol.errors import SmppError
+from smppcore.protocol.pdu import SubmitSm
+from smppcore.protocol.receipt import normalise_message_id
+from smppcore.store.base import IdMapEntry, MtMessage, MtState
+
+from .classify import Classifier, Outcome
+from .options import OperatorOptions
+from .pool import BindPool
+from .segments import build_submits
+from .throttle import Throttle
+
+__all__ = ["QueueWorker", "WorkerStats"]
+
+log = structlog.get_logger(__name__)
+
+_LEASE_MARGIN = 5.0  # stop resending in place this long before the lease ends
+
+
+class WorkerStats:
+    """Plain counters (read by health/status and the benchmark)."""
+
+    __slots__ = ("acked", "by_status", "expired", "failed", "nacked", "resends", "submits")
+
+    def __init__(self) -> None:
+        self.submits = 0  # submit_sm PDUs answered by the operator
+        self.by_status: dict[int, int] = {}
+        self.resends = 0  # segments sent again after a lost response or a pause
+        self.acked = 0
+        self.nacked = 0
+        self.failed = 0
+        self.expired = 0
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        name: str,
+        ctx: ConnectorContext,
+        pool: BindPool,
+        throttle: Throttle,
+        classifier: Classifier,
+        options: OperatorOptions,
+        metrics: ConnectorMetrics,
+        *,
+        window: int,
+        id_map_seconds: float,
+        rng: random.Random,
+    ) -> None:
+        self.name = name
+        self._store = ctx.store
+        self._sink = ctx.sink
+        self._pool = pool
+        self._throttle = throttle
+        self._classifier = classifier
+        self._options = options
+        self._metrics = metrics
+        self._id_map_seconds = id_map_seconds
+        self._rng = rng
+        self._max_leased = options.max_leased or 2 * window * len(pool.submit_slots)
+        self._leased = 0
+        self._room = trio.Event()
+        self._wake = trio.Event()
+        self._active: dict[str, deque[MtMessage]] = {}
+        self._blocked: dict[str, float] = {}
+        self._nursery: trio.Nursery | None = None
+        self.stats = WorkerStats()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(slot.in_flight for slot in self._pool.submit_slots)
+
+    @property
+    def leased(self) -> int:
+        return self._leased
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------------ dispatcher
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            while True:
+                await self._pool.wait_up()
+                await self._throttle.wait_unpaused()
+                room = self._max_leased - self._leased
+                if room <= 0:
+                    self._room = trio.Event()
+                    await self._room.wait()
+                    continue
+                self._wake = trio.Event()
+                now = time.time()
+                batch = await self._store.lease_mt(
+                    self.name, room, self._options.lease_seconds, now
+                )
+                for message in batch:
+                    self._dispatch(message, now)
+                if len(batch) < room:
+                    with trio.move_on_after(self._options.poll_interval):
+                        await self._wake.wait()
+
+    def _dispatch(self, message: MtMessage, now: float) -> None:
+        assert self._nursery is not None
+        self._leased += 1
+        dest = message.destination_addr
+        blocked = self._blocked.get(dest)
+        if blocked is not None:
+            if blocked > now:
+                self._nursery.start_soon(self._nack_behind, message, blocked)
+                return
+            del self._blocked[dest]
+        waiting = self._active.get(dest)
+        if waiting is not None:
+            waiting.append(message)
+            return
+        self._active[dest] = deque()
+        self._nursery.start_soon(self._run_destination, dest, message)
+
+    def _release(self) -> None:
+        self._leased -= 1
+        self._room.set()
+
+    async def _nack_behind(self, message: MtMessage, retry_at: float) -> None:
+        """Give back a message queued behind a failed one to the same destination."""
+        try:
+            await self._store.nack_mt(message.id, retry_at, message.error_code)
+        finally:
+            self._release()
+
+    async def _run_destination(self, dest: str, message: MtMessage) -> None:
+        current: MtMessage | None = message
+        try:
+            while current is not None:
+                done = await self._process(current)
+                self._release()
+                current = None
+                waiting = self._active[dest]
+                if not done:
+                    retry_at = self._blocked[dest]
+                    while waiting:
+                        await self._nack_behind(waiting.popleft(), retry_at)
+                elif waiting:
+                    current = waiting.popleft()
+        finally:
+            self._active.pop(dest, None)
+            if len(self._blocked) > 10_000:
+                now = time.time()
+                self._blocked = {d: t for d, t in self._blocked.items() if t > now}
+
+    # ------------------------------------------------------------------ one message
+    async def _process(self, message: MtMessage) -> bool:
+        """Submit every segment. True when the message is done with (acked or final),
+        False when it was nacked for a later retry."""
+        now = time.time()
+        if message.validity_until and now >= message.validity_until:
+            self.stats.expired += 1
+            await self._final(message, MtState.EXPIRED, 0)
+            return True
+        if message.attempts > self._options.max_attempts:
+            await self._final(message, MtState.UNDELIVERABLE, message.error_code)
+            return True
+        try:
+            pdus = build_submits(message, self._options.split_mode)
+        except (ValueError, SmppError) as exc:
+            log.warning("connector.unsendable", connector=self.name, error=type(exc).__name__)
+            await self._final(message, MtState.REJECTED, int(CommandStatus.ESME_RSUBMITFAIL))
+            return True
+        total = len(pdus)
+        resend_until = message.lease_until - _LEASE_MARGIN
+        for index, pdu in enumerate(pdus, start=1):
+            outcome, status, upstream_id = await self._submit(pdu, resend_until)
+            if outcome is Outcome.OK:
+                await self._store.put_id_maps([IdMapEntry(
+                    connector=self.name, upstream_id=normalise_message_id(upstream_id),
+                    message_id=message.id, account=message.account, segment=index,
+                    total_segments=total, expires_at=time.time() + self._id_map_seconds,
+                )])  # fmt: skip
+                continue
+            if outcome is Outcome.PERMANENT:
+                await self._final(message, MtState.REJECTED, status)
+                return True
+            retry_at = time.time() + self._retry_delay(message.attempts)
+            self._blocked[message.destination_addr] = retry_at
+            self.stats.nacked += 1
+            await self._store.nack_mt(message.id, retry_at, status)
+            return False
+        await self._store.ack_mt(message.id, MtState.ENROUTE, time.time())
+        self.stats.acked += 1
+        return True
+
+    def _retry_delay(self, attempts: int) -> float:
+        o = self._options
+        ceiling = min(o.retry_max, o.retry_initial * 2.0 ** min(max(attempts - 1, 0), 32))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    async def _final(self, message: MtMessage, state: MtState, error_code: int) -> None:
+        if state is not MtState.EXPIRED:
+            self.stats.failed += 1
+        await self._sink.mt_final(message, state, error_code)
+        await self._store.ack_mt(message.id, state, time.time())
+
+    async def _submit(self, pdu: SubmitSm, resend_until: float) -> tuple[Outcome, int, str]:
+        """Send one segment until the operator answers it (pauses and lost responses resend
+        it in place). Returns the outcome, the status and the upstream message id."""
+        lost = 0
+        have_token = False
+        while True:
+            if not have_token:
+                await self._throttle.acquire()
+                have_token = True
+            slot = self._pool.pick()
+            if slot is None or slot.conn is None:
+                await self._pool.wait_up()
+                continue
+            conn = slot.conn
+            slot.in_flight += 1
+            window = self._metrics.window(slot.label)
+            window.set(slot.in_flight)
+            started = trio.current_time()
+            try:
+                response = await conn.request(pdu)
+            except WindowTimeout:
+                continue  # never sent: keep the token, try again
+            except NetError as exc:
+                have_token = False
+                lost += 1
+                self.stats.resends += 1
+                if lost > self._options.resend_limit or time.time() >= resend_until:
+                    log.info("connector.no_response", connector=self.name,
+                             error=type(exc).__name__)  # fmt: skip
+                    return Outcome.TRANSIENT, 0, ""
+                continue
+            finally:
+                slot.in_flight -= 1
+                window.set(slot.in_flight)
+            have_token = False
+            self._metrics.submit_response_seconds.observe(trio.current_time() - started)
+            status = response.command_status
+            stats = self.stats
+            stats.submits += 1
+            stats.by_status[status] = stats.by_status.get(status, 0) + 1
+            outcome = self._classifier.classify(status)
+            if outcome is Outcome.PAUSE:
+                if self._throttle.pause():
+                    self._metrics.throttled.inc()
+                if time.time() >= resend_until:
+                    return Outcome.TRANSIENT, status, ""
+                stats.resends += 1
+                continue
+            if outcome is Outcome.OK:
+                self._throttle.succeeded()
+                message_id: Any = getattr(response, "message_id", "")
+                return outcome, 0, str(message_id)
+            return outcome, status, ""

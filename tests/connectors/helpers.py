@@ -1,0 +1,175 @@
+"""Shared pieces of the operator-connector tests: config, store, sink, simulator wrapper."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from connectors.simulator import Simulator
+from connectors.smpp_operator import SmppOperatorConnector, create_connector
+from smppcore.config.model import ConnectorConfig, SimulatorConfig
+from smppcore.config.values import HostPort
+from smppcore.connector_api import ConnectorContext
+from smppcore.metrics import Metrics
+from smppcore.protocol.gsm7 import encode_gsm7
+from smppcore.protocol.pdu import Pdu
+from smppcore.store.base import MtMessage, MtState, Store
+from smppcore.store.sqlite import open_sqlite_store
+
+NAME = "op1"
+SYSTEM_ID = "sim"
+PASSWORD = "simpass"
+FAST_OPTIONS: dict[str, Any] = {
+    "poll_interval": 0.05,
+    "pause_initial": 0.02,
+    "pause_max": 0.2,
+    "retry_initial": 0.05,
+    "retry_max": 0.2,
+    "rng_seed": 7,
+}
+
+
+@attrs.define
+class RecordingSink:
+    """A DeliverSink that records every call; ``fail`` makes operator_deliver raise."""
+
+    delivered: list[tuple[str, Pdu]] = attrs.field(factory=list)
+    finals: list[tuple[str, MtState, int]] = attrs.field(factory=list)
+    fail: bool = False
+    failures: int = 0
+
+    async def operator_deliver(self, connector: str, pdu: Any) -> int:
+        await trio.lowlevel.checkpoint()
+        if self.fail:
+            self.failures += 1
+            raise RuntimeError("sink down")
+        self.delivered.append((connector, pdu))
+        return 0
+
+    async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
+        await trio.lowlevel.checkpoint()
+        self.finals.append((message.id, state, error_code))
+
+
+class TimedSimulator(Simulator):
+    """The simulator, plus the trio time at which each submit arrived (for rate bounds)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: list[float] = []
+
+    async def _submit(self, conn: Any, session: Any, request: Any, nursery: Any) -> None:
+        self.arrivals.append(trio.current_time())
+        await super()._submit(conn, session, request, nursery)
+
+
+def sim_settings(port: int = 0) -> SimulatorConfig:
+    return SimulatorConfig(
+        host="127.0.0.1", port=port, control_port=0, system_id=SYSTEM_ID, password=PASSWORD,
+        receipt_delay=0.05,
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def running_simulator(
+    port: int = 0, **options: Any
+) -> AsyncIterator[TimedSimulator]:
+    """A simulator serving on 127.0.0.1 (``port`` 0: any) for the block."""
+    async with trio.open_nursery() as nursery:
+        sim = TimedSimulator(sim_settings(port), **options)
+        await nursery.start(sim.serve)
+        try:
+            yield sim
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def refused_port() -> int:
+    """A loopback port nobody listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def connector_config(ports: Sequence[int], **changes: Any) -> ConnectorConfig:
+    options = dict(FAST_OPTIONS)
+    options.update(changes.pop("options", {}))
+    base: dict[str, Any] = {
+        "name": NAME,
+        "hosts": tuple(HostPort("127.0.0.1", p) for p in ports),
+        "system_id": SYSTEM_ID,
+        "password": PASSWORD,
+        "throughput": 10_000.0,
+        "burst": 100,
+        "reconnect_min": 0.05,
+        "reconnect_max": 0.2,
+        "response_timeout": 5.0,
+        "options": options,
+    }
+    base.update(changes)
+    return ConnectorConfig(**base)
+
+
+@asynccontextmanager
+async def open_store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_sqlite_store(tmp_path / "store.db", hash_secret=b"k" * 32) as store:
+        yield store
+
+
+@asynccontextmanager
+async def running_connector(
+    config: ConnectorConfig, store: Store, sink: RecordingSink
+) -> AsyncIterator[SmppOperatorConnector]:
+    ctx = ConnectorContext(store=store, sink=sink, metrics=Metrics(), retention=None)
+    connector = create_connector(config, ctx)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(connector.run)
+        try:
+            yield connector
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def message(
+    i: int, destination: str, text: str, *, t0: float, **changes: Any
+) -> MtMessage:
+    """Message number ``i`` (queue order follows ``i``) with GSM 7-bit ``text``."""
+    fields: dict[str, Any] = {
+        "id": f"msg-{i:05d}",
+        "account": "acct",
+        "connector": NAME,
+        "source_addr": "447700900000",
+        "destination_addr": destination,
+        "payload": encode_gsm7(text),
+        "submitted_at": t0 + i * 1e-3,
+        "expires_at": t0 + 3600,
+    }
+    fields.update(changes)
+    return MtMessage(**fields)
+
+
+async def wait_settled(store: Store, ids: Sequence[str]) -> dict[str, MtMessage]:
+    """Poll until no message of ``ids`` is QUEUED or LEASED any more."""
+    while True:
+        found: dict[str, MtMessage] = {}
+        for mid in ids:
+            m = await store.get_mt(mid)
+            assert m is not None
+            if m.state in (MtState.QUEUED, MtState.LEASED):
+                break
+            found[mid] = m
+        else:
+            return found
+        await trio.sleep(0.02)
+
+
+def now() -> float:
+    return time.time()
