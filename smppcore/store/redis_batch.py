@@ -23,6 +23,7 @@ import attrs
 import redis
 import trio
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 #: Upper bound on commands per pipeline, so one flush cannot grow without limit.
 MAX_BATCH: Final = 256
@@ -72,22 +73,33 @@ class ScriptBatcher:
     def _flush(self, batch: list[_Pending]) -> None:
         try:
             if len(batch) == 1:
-                item = batch[0]
-                item.result = item.script(keys=[], args=item.args)
+                self._one(batch[0])
                 return
+            # Plain EVALSHA: a pipeline of Script objects would first ask SCRIPT EXISTS,
+            # one more round trip per batch. NOSCRIPT (a restarted server) is handled below.
             pipe = self._client.pipeline(transaction=False)
             for item in batch:
-                item.script(keys=[], args=item.args, client=pipe)
+                pipe.evalsha(item.script.sha, 0, *item.args)
             replies = pipe.execute(raise_on_error=False)
         except Exception as exc:  # the whole batch failed (connection lost, ...)
             for item in batch:
                 item.error = exc
             return
         for item, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, Exception):
+            if isinstance(reply, NoScriptError):
+                self._one(item)  # the script did not run: load it and run it now
+            elif isinstance(reply, Exception):
                 item.error = reply
             else:
                 item.result = reply
+
+    @staticmethod
+    def _one(item: _Pending) -> None:
+        """Run one call on its own (``Script`` loads itself on NOSCRIPT)."""
+        try:
+            item.result = item.script(keys=[], args=item.args)
+        except Exception as exc:
+            item.error = exc
 
     def close(self) -> None:
         self._send.close()

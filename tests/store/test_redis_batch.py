@@ -1,0 +1,65 @@
+"""The group-commit batcher of the Redis store (needs Redis; see redis_support)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import redis
+import trio
+
+from smppcore.store.redis import open_redis_store
+from smppcore.store.redis_batch import ScriptBatcher
+from tests.store.redis_support import (
+    HASH_SECRET,
+    REDIS_MARKS,
+    REDIS_URL,
+    cleaned,
+    new_prefix,
+    require_redis,
+)
+
+pytestmark = REDIS_MARKS
+
+
+async def test_concurrent_calls_each_get_their_own_reply_or_error() -> None:
+    require_redis()
+    client: Any = redis.Redis.from_url(REDIS_URL)
+    # A script text no server has seen yet: the first pipelined EVALSHA gets NOSCRIPT.
+    script = client.register_script(
+        f"-- {uuid.uuid4().hex}\n"
+        "if ARGV[1] == 'boom' then return redis.error_reply('boom') end\n"
+        "return ARGV[1] .. '!'"
+    )
+    batcher = ScriptBatcher(client, trio.CapacityLimiter(4))
+    results: dict[str, object] = {}
+
+    async def one(arg: str) -> None:
+        try:
+            results[arg] = await batcher.call(script, [arg])
+        except redis.ResponseError as exc:
+            results[arg] = f"error {exc}"
+
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(batcher.run_flusher)
+                async with trio.open_nursery() as callers:
+                    for n in range(50):
+                        callers.start_soon(one, "boom" if n % 7 == 0 else f"a{n}")
+                batcher.close()
+    finally:
+        client.close()
+    assert results == {
+        ("boom" if n % 7 == 0 else f"a{n}"): ("error boom" if n % 7 == 0 else f"a{n}!".encode())
+        for n in range(50)
+    }
+
+
+async def test_an_error_in_the_body_leaves_the_store_unwrapped() -> None:
+    require_redis()
+    async with cleaned(new_prefix("unwrap")) as prefix:
+        with trio.fail_after(10), pytest.raises(KeyError):
+            async with open_redis_store(REDIS_URL, hash_secret=HASH_SECRET, key_prefix=prefix):
+                raise KeyError("mine")
