@@ -35,6 +35,7 @@ import trio
 from smppcore.config import Config, ConfigError, SimulatorConfig, load_config
 from smppcore.logs import configure_logging, get_logger
 from smppcore.passwords import hash_password
+from smppcore.status import status_arguments, status_command
 
 __all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_OK", "EXIT_RUNTIME", "main"]
 
@@ -78,16 +79,13 @@ def _call(entry: Callable[..., Any], *args: object) -> int:
     """Run ``entry(*args)`` (an async entry point under ``trio.run``). Ctrl-C is a normal stop;
     any other exception is logged through the redacting logger and means exit code 1."""
     try:
-        if inspect.iscoroutinefunction(entry):
-            trio.run(entry, *args)
-        else:
-            entry(*args)
+        result = trio.run(entry, *args) if inspect.iscoroutinefunction(entry) else entry(*args)
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception:
         get_logger("smppcore.cli").exception("stopped by an unexpected error")
         return EXIT_RUNTIME
-    return EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK  # run_daemon returns its exit code
 
 
 def _config_arguments(parser: argparse.ArgumentParser, *, positional: bool) -> None:
@@ -202,6 +200,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "check-config": ("validate a config file", _check_arguments, _check),
     "hash-password": ("hash a client password for the config", _hash_arguments, _hash),
     "simulate": ("run the built-in SMSC simulator alone", _simulate_arguments, _simulate),
+    "status": ("ask the running daemon how it is", status_arguments, status_command),
 }
 
 
