@@ -35,6 +35,7 @@ from smppcore.store.base import (
 )
 from smppcore.store.hashing import MsisdnHasher
 from smppcore.store.sqlite_engine import EngineStatistics, SqliteEngine, StoreClosedError
+from smppcore.store.sqlite_rows import MT_INSERT, mt_params
 
 __all__ = ["SqliteStore", "StoreClosedError", "open_sqlite_store"]
 
@@ -99,8 +100,7 @@ class SqliteStore:
 
     async def enqueue_mt(self, messages: Sequence[MtMessage]) -> None:
         if messages:
-            batch = list(messages)
-            await self._engine.write(lambda c: ops.enqueue_mt(c, batch))
+            await self._engine.write_rows(MT_INSERT, [mt_params(m) for m in messages])
 
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float

@@ -44,6 +44,10 @@ class EngineStatistics:
 class _Request(Generic[T]):
     fn: Callable[[sqlite3.Connection], T]
     transactional: bool = True
+    # Set for plain inserts: consecutive requests with the same statement are run as one
+    # ``executemany`` (``fn`` does the same for one request alone).
+    sql: str | None = None
+    rows: list[tuple[Any, ...]] | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
     result: Any = None
     error: BaseException | None = None
@@ -108,13 +112,27 @@ class SqliteEngine:
         committed."""
         return await self._submit(_Request(fn))
 
+    async def write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """``executemany(sql, rows)`` in the next group commit, merged with neighbouring
+        requests of the same statement into one call."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql, rows)
+
+        await self._submit(_Request(run, sql=sql, rows=rows))
+
     async def write_outside_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer connection between transactions (checkpoints, vacuum)."""
         return await self._submit(_Request(fn, transactional=False))
 
     async def _submit(self, request: _Request[T]) -> T:
         try:
-            await self._send.send(request)
+            try:
+                # The wait below is the checkpoint; a second one here would cost a task switch
+                # per write.
+                self._send.send_nowait(request)
+            except trio.WouldBlock:
+                await self._send.send(request)  # the writer is behind: back-pressure
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise StoreClosedError("the store is closed") from None
         await request.done.wait()
@@ -179,8 +197,18 @@ class SqliteEngine:
                 request.error = exc
             return
         try:
-            for request in segment:
-                request.result = request.fn(conn)
+            i = 0
+            while i < len(segment):
+                request = segment[i]
+                i += 1
+                if request.sql is None or request.rows is None:
+                    request.result = request.fn(conn)
+                    continue
+                rows = list(request.rows)
+                while i < len(segment) and segment[i].sql == request.sql:
+                    rows.extend(segment[i].rows or ())
+                    i += 1
+                conn.executemany(request.sql, rows)
         except Exception:
             conn.execute("ROLLBACK")
             for request in segment:

@@ -24,7 +24,6 @@ from smppcore.store.base import (
 from smppcore.store.sqlite_rows import (
     DELIVERY_INSERT,
     DELIVERY_SELECT,
-    MT_INSERT,
     MT_SELECT,
     canon_address,
     decode_segments,
@@ -32,17 +31,12 @@ from smppcore.store.sqlite_rows import (
     delivery_params,
     encode_segments,
     mt_from_row,
-    mt_params,
 )
 
 _QUEUED = int(MtState.QUEUED)
 _LEASED = int(MtState.LEASED)
 
 # --- MT queue ---------------------------------------------------------------------------
-
-
-def enqueue_mt(conn: sqlite3.Connection, messages: Sequence[MtMessage]) -> None:
-    conn.executemany(MT_INSERT, [mt_params(m) for m in messages])
 
 
 def lease_mt(
