@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from smppcore.store.base import MtState
+
 #: Shared helpers, prepended to every script.
 _LIB: Final = r"""
 local P = ARGV[1]
 local QUEUED, LEASED = '100', '101'
+local FINAL = {FINAL_STATES}
 
 local function unindex(key)
   local idx = redis.call('HGET', key, '_idx')
@@ -86,6 +89,7 @@ local function mt_set_state(key, id, state, now, final)
     if positive(expires) then redis.call('ZADD', P .. 'exp:mt', expires, id) end
   else
     redis.call('HSET', key, 'state', state, 'lease_until', '0')
+    redis.call('ZREM', P .. 'exp:mt', id)
   end
 end
 
@@ -125,7 +129,10 @@ end
 local function starts(s, head)
   return string.sub(s, 1, #head) == head
 end
-"""
+""".replace(
+    "{FINAL_STATES}",
+    "{" + ", ".join(f"['{int(s)}'] = true" for s in MtState if s.is_final) + "}",
+)
 
 # ARGV: P, then per message: id, connector, account, qm_head, idx, nfields, f1, v1, ...,
 # nsegments, segment, state, ...
@@ -149,7 +156,7 @@ while i <= #ARGV do
     index(key, idx)
     local state = redis.call('HGET', key, 'state')
     mt_place(key, id, f, state)
-    if state ~= QUEUED and state ~= LEASED then
+    if FINAL[state] then
       local expires = redis.call('HGET', key, 'expires_at')
       if positive(expires) then redis.call('ZADD', P .. 'exp:mt', expires, id) end
     end
@@ -397,7 +404,7 @@ local function due(zkey)
 end
 local n_mt, n_map, n_conv, n_dlv, n_pay = 0, 0, 0, 0, 0
 for _, id in ipairs(due(P .. 'exp:mt')) do
-  n_mt = n_mt + drop_mt(id)
+  if FINAL[redis.call('HGET', P .. 'mt:' .. id, 'state') or ''] then n_mt = n_mt + drop_mt(id) end
   redis.call('ZREM', P .. 'exp:mt', id)
 end
 for _, key in ipairs(due(P .. 'exp:idmap')) do n_map = n_map + drop_plain(key, P .. 'exp:idmap') end
