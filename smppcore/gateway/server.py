@@ -1,0 +1,222 @@
+"""The SMSC-role server towards wholesale clients: listener, binds, request dispatch.
+
+Owns: :func:`serve_clients` (one ``[[listeners]]`` entry: TCP or TLS, connection cap, session
+timers from the config) and :func:`handle_client` (one connection: bind, then requests).
+
+Dispatch is a table ``command_id → handler``. Binds run inline (the session allows one
+outstanding bind); every other request runs in the connection's own nursery, at most
+``window`` at a time, so concurrent submits of one client share the store's group commit and
+responses may leave out of order (SMPP allows it). When that many are in flight the reader
+stops taking requests; beyond the session's ``max_inbound_pending`` the session itself answers
+``ESME_RTHROTTLED``.
+
+The listener is built here rather than with :func:`smppcore.net.server.serve_smpp` because
+the handler needs the peer's IP address (allow-lists, lock-out) and ``SmppConnection`` does
+not expose it; the accept loop mirrors ``serve_smpp_listeners`` (connection cap, one failing
+session never reaches the listener).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, NoReturn
+
+import structlog
+import trio
+
+from smppcore.config.model import ListenerConfig
+from smppcore.gateway.accounts import AccountRuntime
+from smppcore.gateway.auth import authenticate
+from smppcore.gateway.binds import BindType
+from smppcore.gateway.client import ClientSession
+from smppcore.gateway.context import Gateway
+from smppcore.gateway.manage import handle_cancel_sm, handle_query_sm, handle_replace_sm
+from smppcore.gateway.rejection import Rejection
+from smppcore.gateway.submit import handle_data_sm, handle_submit_multi, handle_submit_sm
+from smppcore.net.connection import open_smpp_connection
+from smppcore.protocol.enums import CommandId, CommandStatus
+from smppcore.protocol.pdu import Pdu
+from smppcore.protocol.session_events import SessionConfig
+from smppcore.protocol.states import Role
+from smppcore.protocol.tlv import Tlvs
+
+__all__ = ["REQUEST_HANDLERS", "handle_client", "serve_clients", "session_config", "tls_context"]
+
+log = structlog.get_logger(__name__)
+
+RequestHandler = Callable[[ClientSession, AccountRuntime, Pdu], Awaitable[None]]
+
+#: Requests of a bound client, by command id.
+REQUEST_HANDLERS: Final[Mapping[int, RequestHandler]] = {
+    CommandId.SUBMIT_SM: handle_submit_sm,
+    CommandId.DATA_SM: handle_data_sm,
+    CommandId.SUBMIT_MULTI: handle_submit_multi,
+    CommandId.QUERY_SM: handle_query_sm,
+    CommandId.CANCEL_SM: handle_cancel_sm,
+    CommandId.REPLACE_SM: handle_replace_sm,
+}
+
+_BIND_TYPES: Final[Mapping[int, BindType]] = {
+    CommandId.BIND_TRANSMITTER: BindType.TRANSMITTER,
+    CommandId.BIND_RECEIVER: BindType.RECEIVER,
+    CommandId.BIND_TRANSCEIVER: BindType.TRANSCEIVER,
+}
+#: What the submit-side handlers need that a receiver bind lacks.
+_SUBMIT_COMMANDS: Final = frozenset(REQUEST_HANDLERS)
+SYSTEM_ID: Final = "smppcore"
+_INTERFACE_34: Final = 0x34
+_RINVCMDID: Final = int(CommandStatus.ESME_RINVCMDID)
+_RINVBNDSTS: Final = int(CommandStatus.ESME_RINVBNDSTS)
+_RSYSERR: Final = int(CommandStatus.ESME_RSYSERR)
+
+
+def session_config(listener: ListenerConfig) -> SessionConfig:
+    return SessionConfig(
+        window=listener.window,
+        response_timeout=listener.response_timeout,
+        enquire_link_interval=listener.enquire_link_interval,
+        session_init_timeout=listener.session_init_timeout,
+        inactivity_timeout=listener.inactivity_timeout,
+        max_inbound_pending=max(100, 4 * listener.window),
+    )
+
+
+def tls_context(listener: ListenerConfig) -> ssl.SSLContext | None:
+    if listener.tls_cert is None or listener.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(listener.tls_cert), str(listener.tls_key))
+    return context
+
+
+async def _bind(session: ClientSession, pdu: Pdu) -> None:
+    gateway = session.gateway
+    bind_type = _BIND_TYPES[pdu.command_id]
+    system_id: str = getattr(pdu, "system_id", "")
+    password: str = getattr(pdu, "password", "")
+    result = await authenticate(gateway, system_id, password, bind_type, session.peer_ip)
+    if isinstance(result, Rejection):
+        log.info("client.bind_refused", reason=result.reason, peer=session.peer_ip)
+        await session.respond(pdu, pdu.response(result.status))
+        return
+    # No await between the max-binds check in authenticate() and this registration.
+    session.account = result
+    session.bind = gateway.binds.add(system_id, bind_type, session.conn, session.peer)
+    result.metrics.binds[bind_type.value].inc()
+    tlvs = Tlvs.of(sc_interface_version=_INTERFACE_34)
+    if getattr(pdu, "interface_version", 0) < _INTERFACE_34:
+        tlvs = Tlvs()
+    log.info("client.bound", account=system_id, bind_type=bind_type.value, peer=session.peer)
+    await session.respond(pdu, pdu.response(system_id=SYSTEM_ID, tlvs=tlvs))
+
+
+async def _run_request(
+    session: ClientSession,
+    handler: RequestHandler,
+    account: AccountRuntime,
+    pdu: Pdu,
+    limiter: trio.CapacityLimiter,
+) -> None:
+    try:
+        await handler(session, account, pdu)
+    except Exception:
+        # Never acknowledged: the handler answers only after the store returned.
+        log.warning("client.request_failed", command_id=int(pdu.command_id), exc_info=True)
+        await session.respond(pdu, pdu.response(_RSYSERR))
+    finally:
+        limiter.release_on_behalf_of(pdu)
+
+
+async def _dispatch(
+    session: ClientSession, pdu: Pdu, nursery: trio.Nursery, limiter: trio.CapacityLimiter
+) -> None:
+    command = pdu.command_id
+    session.gateway.metrics.count_pdu("in", command)
+    if command in _BIND_TYPES:
+        await _bind(session, pdu)
+        return
+    handler = REQUEST_HANDLERS.get(command)
+    account, bind = session.account, session.bind
+    if handler is None or account is None or bind is None:
+        if type(pdu).response_class is not None:
+            status = _RINVCMDID if handler is None else _RINVBNDSTS
+            await session.respond(pdu, pdu.response(status))
+        return
+    if not bind.bind_type.can_submit and command in _SUBMIT_COMMANDS:
+        await session.respond(pdu, pdu.response(_RINVBNDSTS))
+        return
+    await limiter.acquire_on_behalf_of(pdu)
+    nursery.start_soon(_run_request, session, handler, account, pdu, limiter)
+
+
+async def handle_client(gateway: Gateway, session: ClientSession, window: int) -> None:
+    """Serve one connection until its session ends; unregisters its bind afterwards."""
+    limiter = trio.CapacityLimiter(window)
+    try:
+        async with trio.open_nursery() as nursery:
+            async for pdu in session.conn:
+                await _dispatch(session, pdu, nursery, limiter)
+    finally:
+        bind = session.bind
+        if bind is not None:
+            gateway.binds.remove(bind)
+            if session.account is not None:
+                session.account.metrics.binds[bind.bind_type.value].dec()
+            session.bind = None
+
+
+def _peer_of(stream: trio.abc.Stream) -> tuple[str, str]:
+    inner: Any = stream
+    while isinstance(inner, trio.SSLStream):
+        inner = inner.transport_stream
+    sock = getattr(inner, "socket", None)
+    try:
+        address = sock.getpeername() if sock is not None else ("", 0)
+    except OSError:
+        address = ("", 0)
+    ip, port = str(address[0]), int(address[1])
+    return ip, (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+
+
+async def serve_clients(
+    gateway: Gateway,
+    listener: ListenerConfig,
+    *,
+    port: int | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve one client listener until cancelled; ``task_status.started(bound_port)``.
+
+    ``port`` overrides the configured one (``0`` in tests)."""
+    tcp = await trio.open_tcp_listeners(listener.port if port is None else port, host=listener.host)
+    bound_port = int(tcp[0].socket.getsockname()[1])
+    context = tls_context(listener)
+    listeners: list[trio.abc.Listener[Any]] = list(tcp)
+    if context is not None:
+        listeners = [trio.SSLListener(t, context, https_compatible=False) for t in tcp]
+    config = session_config(listener)
+    connections = trio.CapacityLimiter(listener.max_connections)
+
+    async def serve_one(stream: trio.abc.Stream) -> None:
+        try:
+            connections.acquire_nowait()
+        except trio.WouldBlock:
+            log.warning("client.connection_refused", reason="max_connections")
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            ip, peer = _peer_of(stream)
+            async with open_smpp_connection(stream, Role.SMSC, config) as conn:
+                await handle_client(gateway, ClientSession(gateway, conn, ip, peer), config.window)
+        except Exception as exc:
+            log.warning("client.session_failed", error=type(exc).__name__)
+        finally:
+            connections.release()
+            await trio.aclose_forcefully(stream)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, serve_one, listeners)
+        task_status.started(bound_port)
+        await trio.sleep_forever()
+    raise AssertionError("unreachable")
