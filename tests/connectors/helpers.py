@@ -78,9 +78,7 @@ def sim_settings(port: int = 0) -> SimulatorConfig:
 
 
 @asynccontextmanager
-async def running_simulator(
-    port: int = 0, **options: Any
-) -> AsyncIterator[TimedSimulator]:
+async def running_simulator(port: int = 0, **options: Any) -> AsyncIterator[TimedSimulator]:
     """A simulator serving on 127.0.0.1 (``port`` 0: any) for the block."""
     async with trio.open_nursery() as nursery:
         sim = TimedSimulator(sim_settings(port), **options)
@@ -138,9 +136,7 @@ async def running_connector(
             nursery.cancel_scope.cancel()
 
 
-def message(
-    i: int, destination: str, text: str, *, t0: float, **changes: Any
-) -> MtMessage:
+def message(i: int, destination: str, text: str, *, t0: float, **changes: Any) -> MtMessage:
     """Message number ``i`` (queue order follows ``i``) with GSM 7-bit ``text``."""
     fields: dict[str, Any] = {
         "id": f"msg-{i:05d}",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import trio
 
-from connectors.simulator import Faults
 from smppcore.protocol.receipt import normalise_message_id
 from smppcore.store.base import MtState
 
@@ -18,7 +16,6 @@ from .helpers import (
     message,
     now,
     open_store,
-    refused_port,
     running_connector,
     running_simulator,
     wait_settled,
