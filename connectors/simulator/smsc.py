@@ -84,6 +84,7 @@ class _Session:
     system_id: str | None = None
     answered: int = 0
     dropped: int = 0
+    aborted: bool = False  #: the disconnect fault fired; answer nothing more
 
 
 class Simulator:
@@ -252,6 +253,8 @@ class Simulator:
         try:
             async with trio.open_nursery() as nursery:
                 async for request in conn:
+                    if session.aborted:
+                        break
                     outstanding = conn.statistics().inbound_pending - session.dropped
                     self._recorder.note_outstanding(session.id, outstanding)
                     await self._handle(conn, session, request, nursery)
@@ -331,16 +334,19 @@ class Simulator:
             pass
 
     async def _respond(self, conn: SmppConnection, session: _Session, response: Pdu) -> None:
+        if session.aborted:
+            return
         await conn.send(response)
         if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
             self._recorder.submits[status_name(response.command_status)] += 1
             self._recorder.changed()
         session.answered += 1
         limit = self.faults.disconnect_after
-        if limit and session.answered >= limit and not conn.is_closed:
+        if limit and session.answered >= limit and not session.aborted:
             self._recorder.disconnects_injected += 1
             self._recorder.changed()
             log.info("simulator.disconnect_injected", session=session.id)
+            session.aborted = True
             _abort(conn)
 
     # ------------------------------------------------------------------ receipts
