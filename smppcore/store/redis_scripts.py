@@ -16,6 +16,10 @@ from typing import Final
 
 from smppcore.store.base import MtState
 
+#: Entries a lease call moves from the scheduled/leased sets to the ready queue at most.
+#: Beyond that, priority order holds among what has been moved (the oldest due first).
+MOVE_PER_LEASE: Final = 10_000
+
 #: Shared helpers, prepended to every script.
 _LIB: Final = r"""
 local P = ARGV[1]
@@ -195,6 +199,7 @@ return 1
 
 
 def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str:
+    move = MOVE_PER_LEASE
     check = "local ok = (st == QUEUED or st == LEASED)" if mt else "local ok = true"
     state_get = "local st = redis.call('HGET', key, 'state')" if mt else "local st = nil"
     set_leased = "redis.call('HSET', key, 'state', LEASED)" if mt else ""
@@ -213,12 +218,13 @@ local function requeue(id)
   if qm then redis.call('ZADD', Q, 0, qm) end
 end
 -- scheduled entries whose time has come, and leases that expired (their holder died or
--- stalled), join the ready queue in their original order
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', S, '-inf', now)) do
+-- stalled), join the ready queue in their original order; at most {move} of each per call,
+-- so a huge backlog falling due at once cannot block the server for long
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', S, '-inf', now, 'LIMIT', 0, {move})) do
   requeue(id)
   redis.call('ZREM', S, id)
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', L, '-inf', now)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', L, '-inf', now, 'LIMIT', 0, {move})) do
   requeue(id)
   redis.call('ZREM', L, id)
 end
