@@ -70,9 +70,8 @@ async def test_text_receipt_layout_ids_and_swapped_addresses() -> None:
                 assert Esme.field(pdu, "source_addr") == HANDSET
                 assert Esme.field(pdu, "destination_addr") == SENDER
                 assert pdu.receipted_message_id is None
-            assert sorted(
-                parse_receipt(Esme.receipt_text(p)).message_id for p in esme.delivered
-            ) == (sorted(ids))
+            receipted = [parse_receipt(Esme.receipt_text(p)).message_id for p in esme.delivered]
+            assert sorted(str(i) for i in receipted) == sorted(ids)
             await trio.to_thread.run_sync(esme.close)
 
 
