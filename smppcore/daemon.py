@@ -1,0 +1,318 @@
+"""The daemon's composition root: what runs, in which order, and how it stops.
+
+Owns :func:`run_daemon` (``smppcore run``). One root task opens the store and then three
+nested stages, each a nursery started after the one before is ready::
+
+    store (SQLite or Redis; closed last, which flushes queued writes)
+      infra:      signal watcher, metrics server, purge loop, status sampler, simulator
+        operators:  one task per [[connectors]] entry (the simulator is up first, so a
+                    connector pointing at it binds at once)
+          clients:    delivery workers, then one listener per [[listeners]] entry
+
+When every stage is up the daemon logs one INFO line ``ready`` with the listening ports.
+
+Signals (:func:`trio.open_signal_receiver`):
+
+* SIGTERM / SIGINT - graceful drain, innermost stage first: listeners close and client
+  sessions unbind, then operator binds unbind, then the infra stops and the store is closed
+  (writes flushed). Each session's final unbind is bounded by its own timeout and the whole
+  drain by :data:`DRAIN_TIMEOUT`; a second signal cuts it short. Exit code 0.
+* SIGHUP - re-read the same file and apply accounts, routes and policy
+  (:meth:`Gateway.reload`) without touching binds. A bad file is logged and the running
+  config kept; changes to sections that need a restart are logged as such.
+
+Startup failures (a port taken, the store not opening, an unknown connector type) are one
+``startup failed`` ERROR line naming the component and exit code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import attrs
+import trio
+
+from smppcore.config import Config, ConfigError, ensure_hash_secret, load_config
+from smppcore.connector_api import Connector, ConnectorContext, load_connector_factory
+from smppcore.gateway.context import Gateway, build_gateway
+from smppcore.logs import get_logger
+from smppcore.metrics import Metrics, serve_metrics
+from smppcore.net.server import listener_port
+from smppcore.store.base import Store
+from smppcore.upkeep import Upkeep
+
+__all__ = ["DRAIN_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "StartupError", "run_daemon"]
+
+log = get_logger(__name__)
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+#: Upper bound on a graceful drain (seconds), after which whatever remains is cancelled.
+DRAIN_TIMEOUT: Final = 15.0
+#: Sections a SIGHUP cannot apply (their objects are built once at startup).
+_RESTART_SECTIONS: Final = ("daemon", "listeners", "metrics", "store", "connectors", "simulator")
+
+
+class StartupError(Exception):
+    """A component could not start; ``component`` names it for the log line."""
+
+    def __init__(self, component: str, reason: str) -> None:
+        super().__init__(f"{component}: {reason}")
+        self.component = component
+        self.reason = reason
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, human description of why something failed (no tracebacks, no data)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_reason(e) for e in exc.exceptions)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _find_startup_error(exc: BaseException) -> StartupError | None:
+    if isinstance(exc, StartupError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find_startup_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+async def _start(
+    nursery: trio.Nursery, component: str, fn: Callable[..., Awaitable[Any]], *args: Any
+) -> Any:
+    """``nursery.start(fn, *args)``, turning any failure before ``started`` into a
+    :class:`StartupError` naming ``component``."""
+    try:
+        return await nursery.start(fn, *args)
+    except trio.Cancelled:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, BaseExceptionGroup) and exc.subgroup(trio.Cancelled) is not None:
+            raise
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise StartupError(component, _reason(exc)) from exc
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_store(config: Config) -> AsyncIterator[Store]:
+    """Open the configured store; failures to open become ``StartupError("store", ...)``.
+    Errors raised by the body pass through unchanged."""
+    opened = False
+    try:
+        secret = ensure_hash_secret(config.store, config.daemon.data_dir)
+        manager: Any
+        if config.store.backend == "sqlite":
+            from smppcore.store.sqlite import open_sqlite_store
+
+            config.store.path.parent.mkdir(parents=True, exist_ok=True)
+            manager = open_sqlite_store(config.store.path, hash_secret=secret)
+        else:
+            from smppcore.store.redis import open_redis_store
+
+            manager = open_redis_store(
+                config.store.redis_url, hash_secret=secret, key_prefix=config.store.key_prefix
+            )
+        async with manager as store:
+            opened = True
+            yield store
+    except Exception as exc:
+        if opened or isinstance(exc, StartupError):
+            raise
+        raise StartupError("store", _reason(exc)) from exc
+
+
+# --- the daemon ---------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _Ports:
+    clients: list[int] = attrs.field(factory=list)
+    metrics: int | None = None
+    simulator: int | None = None
+    simulator_control: int | None = None
+
+
+@attrs.define(eq=False)
+class Daemon:
+    """One run of the daemon. Use :func:`run_daemon`."""
+
+    config: Config
+    ports: _Ports = attrs.field(factory=_Ports)
+    ready: bool = False
+    _stop: trio.Event = attrs.field(factory=trio.Event)
+    _all: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    _gateway: Gateway | None = None
+
+    async def run(self) -> int:
+        try:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                async with open_store(self.config) as store:
+                    await self._serve(store, sigs)
+        except BaseException as exc:
+            startup = _find_startup_error(exc)
+            if startup is None:
+                raise
+            log.error("startup failed", component=startup.component, reason=startup.reason)
+            return EXIT_FAILED
+        log.info("stopped")
+        return EXIT_OK
+
+    async def _serve(self, store: Store, signals: AsyncIterator[int]) -> None:
+        config = self.config
+        metrics = Metrics()
+        gateway = build_gateway(config, store, metrics, {})
+        self._gateway = gateway
+        connectors = _build_connectors(config, gateway, metrics, store)
+        upkeep = Upkeep(gateway)
+        with self._all:
+            async with trio.open_nursery() as infra:
+                infra.start_soon(self._watch_signals, signals)
+                if config.metrics.enabled:
+                    self.ports.metrics = await _start(
+                        infra,
+                        "metrics",
+                        serve_metrics,
+                        config.metrics.host,
+                        config.metrics.port,
+                        metrics.registry,
+                    )
+                infra.start_soon(upkeep.run_purge)
+                infra.start_soon(upkeep.run_sampler)
+                if config.simulator.enabled:
+                    await self._start_simulator(infra)
+                async with trio.open_nursery() as operators:
+                    for connector in connectors:
+                        await _start(operators, f"connector {connector.name}", connector.run)
+                    async with trio.open_nursery() as clients:
+                        await self._start_clients(clients, gateway)
+                        self.ready = True
+                        log.info(
+                            "ready",
+                            clients=self.ports.clients,
+                            metrics=self.ports.metrics,
+                            simulator=self.ports.simulator,
+                            simulator_control=self.ports.simulator_control,
+                            connectors=[c.name for c in connectors],
+                            accounts=len(config.accounts),
+                        )
+                        await self._stop.wait()
+                        log.info("draining", stage="clients")
+                        clients.cancel_scope.cancel()
+                    log.info("draining", stage="operators")
+                    operators.cancel_scope.cancel()
+                infra.cancel_scope.cancel()
+
+    async def _start_simulator(self, nursery: trio.Nursery) -> None:
+        try:
+            module = importlib.import_module("connectors.simulator")
+        except ImportError as exc:
+            raise StartupError("simulator", _reason(exc)) from exc
+        sim = await _start(nursery, "simulator", module.serve_simulator, self.config.simulator)
+        self.ports.simulator = int(sim.port)
+        self.ports.simulator_control = int(sim.control_port)
+
+    async def _start_clients(self, nursery: trio.Nursery, gateway: Gateway) -> None:
+        from smppcore.gateway.delivery import serve_deliveries
+        from smppcore.gateway.server import serve_clients
+
+        await _start(nursery, "delivery", serve_deliveries, gateway)
+        for listener in self.config.listeners:
+            started = await _start(
+                nursery, f"listener {listener.name}", serve_clients, gateway, listener
+            )
+            self.ports.clients.append(_port_of(started, listener.port))
+
+    async def _watch_signals(self, signals: AsyncIterator[int]) -> None:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                await self._reload()
+            elif self._stop.is_set() or not self.ready:
+                log.warning("stopping now", signal=signal.Signals(signum).name)
+                self._all.cancel()
+            else:
+                log.info("stopping", signal=signal.Signals(signum).name)
+                self._stop.set()
+                self._all.deadline = trio.current_time() + DRAIN_TIMEOUT
+
+    async def _reload(self) -> None:
+        gateway = self._gateway
+        if gateway is None:
+            return
+        old = gateway.config
+        try:
+            new = await trio.to_thread.run_sync(
+                lambda: load_config(old.source, data_dir=old.daemon.data_dir)
+            )
+            needs_restart = _changed_sections(old, new)
+            # Keep what the running objects were built from; apply the rest.
+            new = attrs.evolve(new, **{name: getattr(old, name) for name in needs_restart})
+            gateway.reload(new)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running config", reason=str(exc))
+            return
+        except Exception as exc:
+            log.error("reload failed, keeping the running config", reason=_reason(exc))
+            return
+        self.config = new
+        if needs_restart:
+            log.warning("reload: these sections need a restart", sections=needs_restart)
+        log.info("reloaded", accounts=len(new.accounts), routes=len(new.routes))
+
+
+def _changed_sections(old: Config, new: Config) -> list[str]:
+    return [name for name in _RESTART_SECTIONS if getattr(old, name) != getattr(new, name)]
+
+
+def _port_of(started: Any, configured: int) -> int:
+    """The port a ``serve_*`` reported through ``task_status`` (an int, or listeners)."""
+    if isinstance(started, int):
+        return started
+    if isinstance(started, list | tuple) and started:
+        return listener_port(started)
+    return configured
+
+
+def _build_connectors(
+    config: Config, gateway: Gateway, metrics: Metrics, store: Store
+) -> list[Connector]:
+    from smppcore.gateway.returnpath import ReturnPath
+
+    context = ConnectorContext(
+        store=store,
+        sink=ReturnPath(gateway),
+        metrics=metrics,
+        retention=config.retention,
+        node_id=config.daemon.node_id,
+    )
+    built: list[Connector] = []
+    for cc in config.connectors:
+        try:
+            factory = load_connector_factory(cc.type)
+        except (LookupError, ImportError) as exc:
+            raise StartupError(f"connector {cc.name}", f"unknown type {cc.type!r}") from exc
+        try:
+            connector = factory(cc, context)
+        except Exception as exc:
+            raise StartupError(f"connector {cc.name}", _reason(exc)) from exc
+        gateway.connectors[cc.name] = connector
+        built.append(connector)
+    return built
+
+
+async def run_daemon(config: Config) -> int:
+    """Run the gateway described by ``config`` until SIGTERM/SIGINT; the exit code."""
+    return await Daemon(config).run()
