@@ -159,10 +159,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         for name, opener in backends:
             for producers in args.producers:
                 for window in args.window:
-                    async with opener() as store:
-                        run = await _run_once(
-                            store, args.messages, producers, window, args.lease_batch
-                        )
+                    best: dict[str, float] = {}
+                    for _ in range(args.repeat):  # the host is shared: keep the best run
+                        async with opener() as store:
+                            run = await _run_once(
+                                store, args.messages, producers, window, args.lease_batch
+                            )
+                        if run["enqueue_per_s"] > best.get("enqueue_per_s", -1):
+                            best = run
+                    run = best
                     results["runs"].append(
                         {"backend": name, "producers": producers, "window": window, **run}
                     )
@@ -180,6 +185,7 @@ def main() -> None:
         "--window", type=int, nargs="+", default=[1, 10], help="in-flight enqueues per producer"
     )
     parser.add_argument("--lease-batch", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; best is kept")
     parser.add_argument("--synchronous", nargs="+", default=["FULL"], choices=["FULL", "NORMAL"])
     parser.add_argument("--dir", default=None, help="where the SQLite files go")
     args = parser.parse_args()

@@ -110,7 +110,8 @@ class SqliteStore:
         )
 
     async def ack_mt(self, message_id: str, state: MtState, now: float) -> None:
-        await self._engine.write(lambda c: ops.ack_mt(c, message_id, state, now))
+        sql, row = ops.ack_mt_row(message_id, state, now)
+        await self._engine.write_rows(sql, [row])
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         await self._engine.write(lambda c: ops.nack_mt(c, message_id, retry_at, error_code))
@@ -200,7 +201,7 @@ class SqliteStore:
         )
 
     async def ack_delivery(self, item_id: str) -> None:
-        await self._engine.write(lambda c: ops.ack_delivery(c, item_id))
+        await self._engine.write_rows(ops.ACK_DELIVERY_SQL, [(item_id,)])
 
     async def nack_delivery(self, item_id: str, retry_at: float) -> None:
         await self._engine.write(lambda c: ops.nack_delivery(c, item_id, retry_at))

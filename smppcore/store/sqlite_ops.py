@@ -81,8 +81,18 @@ def _set_state(
     return cur.rowcount
 
 
-def ack_mt(conn: sqlite3.Connection, message_id: str, state: MtState, now: float) -> None:
-    _set_state(conn, message_id, state, now, f" AND state = {_LEASED}")
+ACK_FINAL_SQL = (
+    "UPDATE mt_messages SET state = ?, lease_until = 0, final_at = ?, payload = X''"
+    f" WHERE id = ? AND state = {_LEASED}"
+)
+ACK_SQL = f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ? AND state = {_LEASED}"
+
+
+def ack_mt_row(message_id: str, state: MtState, now: float) -> tuple[str, tuple[object, ...]]:
+    """``ack_mt`` as a statement and its parameters (the writer merges neighbouring acks)."""
+    if state.is_final:
+        return ACK_FINAL_SQL, (int(state), now, message_id)
+    return ACK_SQL, (int(state), message_id)
 
 
 def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int) -> None:
@@ -295,8 +305,7 @@ def lease_delivery(
     return out
 
 
-def ack_delivery(conn: sqlite3.Connection, item_id: str) -> None:
-    conn.execute("DELETE FROM delivery_items WHERE id = ?", (item_id,))
+ACK_DELIVERY_SQL = "DELETE FROM delivery_items WHERE id = ?"
 
 
 def nack_delivery(conn: sqlite3.Connection, item_id: str, retry_at: float) -> None:
