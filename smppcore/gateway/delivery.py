@@ -223,10 +223,13 @@ async def serve_deliveries(
     gateway: Gateway,
     *,
     policy: DeliveryPolicy | None = None,
+    return_path: bool = True,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a delivery worker per account until cancelled (new accounts after a reload get one
-    within ``policy.accounts_interval``; a removed account's worker ends)."""
+    within ``policy.accounts_interval``; a removed account's worker ends). With
+    ``return_path`` (the default) it also runs the gateway's ``ReturnPath.run`` (pending
+    receipts, reply reassembly time-outs, recovery of stored reply parts)."""
     policy = policy or DeliveryPolicy()
     running: dict[str, _AccountWorker] = {}
 
@@ -244,6 +247,10 @@ async def serve_deliveries(
                 nursery.start_soon(run_worker, worker)
 
     async with trio.open_nursery() as nursery:
+        if return_path:
+            from smppcore.gateway.returnpath import ReturnPath
+
+            await nursery.start(ReturnPath(gateway).run)
         start_new(nursery)
         task_status.started()
         while True:

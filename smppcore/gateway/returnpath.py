@@ -9,10 +9,13 @@ the recovery of stored reply parts after a restart).
 
 Composition (the daemon)::
 
-    return_path = ReturnPath(gateway)
-    # connectors get ConnectorContext(sink=return_path, ...)
-    nursery.start_soon(return_path.run)
-    await nursery.start(serve_deliveries, gateway)
+    sink = ReturnPath(gateway)          # ConnectorContext(sink=sink, ...)
+    await nursery.start(serve_deliveries, gateway)   # also runs ReturnPath.run()
+
+The return path's state (the reassembly table, counters) is one per :class:`Gateway`: every
+``ReturnPath(gateway)`` is a view of the same state (the first one's options win), so the
+object the connectors were given and the one :func:`serve_deliveries` runs the background work
+of are the same whichever is built first.
 
 Every ``operator_deliver`` returns only once what it received is durable in the store (queued
 for the client, or held as a pending receipt or a stored reply part); only then does the
@@ -22,8 +25,10 @@ answers ``ESME_RX_T_APPN`` so the operator retries.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import structlog
 import trio
 
@@ -41,6 +46,17 @@ __all__ = ["ReturnPath"]
 log = structlog.get_logger(__name__)
 
 
+@attrs.define(eq=False)
+class _State:
+    receipts: ReceiptHandler
+    replies: ReplyHandler
+    pending_poll_interval: float
+    running: bool = False
+
+
+_STATES: weakref.WeakKeyDictionary[Gateway, _State] = weakref.WeakKeyDictionary()
+
+
 class ReturnPath:
     """Receipts and replies from operators, to the clients that caused them."""
 
@@ -55,14 +71,22 @@ class ReturnPath:
         pending_poll_interval: float = 0.2,
     ) -> None:
         self.gateway = gateway
-        self.receipts = ReceiptHandler(gateway, pending_seconds=pending_receipt_seconds)
-        self.replies = ReplyHandler(
-            gateway,
-            default_account=default_account,
-            reassembly_timeout=reassembly_timeout,
-            max_partials=max_partials,
-        )
-        self.pending_poll_interval = pending_poll_interval
+        state = _STATES.get(gateway)
+        if state is None:
+            state = _STATES[gateway] = _State(
+                receipts=ReceiptHandler(gateway, pending_seconds=pending_receipt_seconds),
+                replies=ReplyHandler(
+                    gateway,
+                    default_account=default_account,
+                    reassembly_timeout=reassembly_timeout,
+                    max_partials=max_partials,
+                ),
+                pending_poll_interval=pending_poll_interval,
+            )
+        self._state = state
+        self.receipts = state.receipts
+        self.replies = state.replies
+        self.pending_poll_interval = state.pending_poll_interval
 
     async def operator_deliver(self, connector: str, pdu: Any) -> int:
         """Handle an operator ``deliver_sm``/``data_sm``; returns the status to answer with."""
@@ -105,7 +129,17 @@ class ReturnPath:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Background work until cancelled: stored reply parts are reloaded before
-        ``task_status.started()``."""
+        ``task_status.started()``. Runs once per gateway: a second call returns at once."""
+        if self._state.running:
+            task_status.started()
+            return
+        self._state.running = True
+        try:
+            await self._run(task_status)
+        finally:
+            self._state.running = False
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         await self.replies.recover()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.replies.run)

@@ -1,0 +1,186 @@
+"""Delivery receipts from the operator reach the client with our message id."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import trio
+
+from smppcore.gateway.receipts import pending_account
+from smppcore.gateway.returnpath import ReturnPath
+from smppcore.protocol.pdu import DeliverSm
+from smppcore.protocol.receipt import normalise_message_id, parse_receipt
+from smppcore.protocol.tlv import Tlvs
+from smppcore.store.base import MtState
+
+from .test_return_harness import (
+    CONNECTOR,
+    account,
+    make_config,
+    put_message,
+    receive_with_smpplib,
+    running_gateway,
+)
+
+
+def operator_receipt(
+    upstream_id: str, stat: str = "DELIVRD", *, in_tlv: bool = False, state: int | None = None
+) -> DeliverSm:
+    text = (
+        f"id:{upstream_id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201"
+        f" stat:{stat} err:000 text:hello"
+    )
+    tlvs = Tlvs()
+    if in_tlv:
+        tlvs = Tlvs.of(receipted_message_id=upstream_id, message_state=state or 2)
+    return DeliverSm(
+        source_addr="27821234567",
+        destination_addr="27600000001",
+        esm_class=0x04,
+        short_message=text.encode() if not in_tlv else b"",
+        tlvs=tlvs,
+    )
+
+
+async def test_decimal_hex_and_uuid_ids_reach_the_client_as_ours(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            the_uuid = str(uuid.uuid4())
+            # (stored as the connector writes it, sent by the operator as)
+            cases = {
+                "m-dec": (normalise_message_id("0A3F5C"), "0000671580", False),  # hex -> decimal
+                "m-hex": (normalise_message_id("123456789"), "75BCD15", False),  # dec -> hex
+                "m-uuid": (normalise_message_id(the_uuid), the_uuid.upper(), True),
+            }
+            for ours, (stored, _sent, _tlv) in cases.items():
+                await put_message(gw, ours, upstream_ids=[stored])
+            for _ours, (_stored, sent, tlv) in cases.items():
+                status = await sink.operator_deliver(CONNECTOR, operator_receipt(sent, in_tlv=tlv))
+                assert status == 0
+            got = await receive_with_smpplib(run.port, "alpha", 3)
+            ok = [r for r in got if r.status == 0]
+            assert {r.receipted_message_id for r in ok} == set(cases)
+            for r in ok:
+                text = r.short_message.decode()
+                parsed = parse_receipt(text)
+                assert parsed.message_id == r.receipted_message_id
+                assert parsed.stat == "DELIVRD"
+                assert r.message_state == 2
+                assert r.esm_class == 0x04
+                # source = original recipient, destination = original sender
+                assert r.source_addr == "27821234567"
+                assert r.destination_addr == "27600000001"
+            for ours in cases:
+                message = await gw.store.get_mt(ours)
+                assert message is not None and message.state is MtState.DELIVERED
+
+
+@pytest.mark.parametrize("mode", ["final", "each_segment"])
+async def test_three_segments_reported_per_receipt_mode(tmp_path: Path, mode: str) -> None:
+    config = make_config(tmp_path, [account("alpha", "27600000001", receipt_mode=mode)])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            await put_message(gw, "long-1", upstream_ids=["101", "102", "103"])
+            for i, up in enumerate(["101", "102", "103"]):
+                await sink.operator_deliver(CONNECTOR, operator_receipt(up))
+                message = await gw.store.get_mt("long-1")
+                assert message is not None
+                # the message is final only when every segment is
+                assert message.state is (MtState.DELIVERED if i == 2 else MtState.ENROUTE)
+            items = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+            texts = [parse_receipt(i.short_message.decode()) for i in items]
+            if mode == "final":
+                assert len(items) == 1
+                assert (texts[0].sub, texts[0].dlvrd, texts[0].stat) == (3, 3, "DELIVRD")
+            else:
+                assert len(items) == 3
+                assert [t.dlvrd for t in texts] == [1, 2, 3]
+            assert all(t.message_id == "long-1" for t in texts)
+
+
+async def test_final_mode_reports_the_failed_segment(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            await put_message(gw, "long-2", upstream_ids=["201", "202", "203"])
+            for up, stat in [("203", "DELIVRD"), ("201", "DELIVRD"), ("202", "UNDELIV")]:
+                await sink.operator_deliver(CONNECTOR, operator_receipt(up, stat))
+            (item,) = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+            assert parse_receipt(item.short_message.decode()).stat == "UNDELIV"
+            message = await gw.store.get_mt("long-2")
+            assert message is not None and message.state is MtState.UNDELIVERABLE
+
+
+async def test_receipt_before_its_id_map_is_not_lost(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            await put_message(gw, "early-1", upstream_ids=[])
+            # the operator's receipt overtakes the submit_sm_resp handling
+            assert await sink.operator_deliver(CONNECTOR, operator_receipt("777")) == 0
+            assert await gw.store.delivery_depth(pending_account(CONNECTOR)) == 1
+            assert await gw.store.delivery_depth("alpha") == 0
+            await put_message(gw, "early-1b", upstream_ids=[])
+            from smppcore.store.base import IdMapEntry
+
+            await gw.store.put_id_maps([IdMapEntry(CONNECTOR, "777", "early-1", "alpha")])
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+            assert got.receipted_message_id == "early-1"
+            assert await gw.store.delivery_depth(pending_account(CONNECTOR)) == 0
+
+
+@pytest.mark.parametrize(
+    ("registered", "stat", "expected"),
+    [(0, "DELIVRD", 0), (1, "DELIVRD", 1), (2, "DELIVRD", 0), (2, "UNDELIV", 1), (1, "EXPIRED", 1)],
+)
+async def test_receipt_only_when_asked(
+    tmp_path: Path, registered: int, stat: str, expected: int
+) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await put_message(gw, "m1", registered_delivery=registered, upstream_ids=["9"])
+            await ReturnPath(gw).operator_deliver(CONNECTOR, operator_receipt("9", stat))
+            assert await gw.store.delivery_depth("alpha") == expected
+            message = await gw.store.get_mt("m1")
+            assert message is not None and message.state.is_final
+
+
+async def test_duplicate_receipt_is_dropped(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            await put_message(gw, "m1", upstream_ids=["9"])
+            await sink.operator_deliver(CONNECTOR, operator_receipt("9"))
+            await sink.operator_deliver(CONNECTOR, operator_receipt("9"))
+            assert await gw.store.delivery_depth("alpha") == 1
+
+
+async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            message = await put_message(gw, "never-1", upstream_ids=[])
+            await ReturnPath(gw).mt_final(message, MtState.EXPIRED, 0x58)
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+            assert got.receipted_message_id == "never-1"
+            assert got.message_state == int(MtState.EXPIRED)
+            parsed = parse_receipt(got.short_message.decode())
+            assert parsed.stat == "EXPIRED" and parsed.err == "088"
+            stored = await gw.store.get_mt("never-1")
+            assert stored is not None and stored.state is MtState.EXPIRED

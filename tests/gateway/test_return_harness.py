@@ -1,0 +1,269 @@
+"""Shared pieces of the return-path tests (no tests here).
+
+* :func:`make_config`: accounts, one operator connector, keywords;
+* :func:`running_gateway`: a SQLite store in a temp dir, a :class:`Gateway`, a minimal
+  client-facing listener (real TCP on 127.0.0.1, port 0) that registers binds in the
+  gateway's :class:`BindRegistry`, and the delivery workers (``serve_deliveries``);
+* :func:`receive_with_smpplib`: a real third-party ESME (smpplib, in a thread) that binds
+  as a receiver and collects deliver_sm, answering with the statuses it is given.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import smpplib.client
+import trio
+
+from smppcore.config.model import (
+    AccountConfig,
+    Config,
+    ConnectorConfig,
+    DaemonConfig,
+    KeywordSet,
+    PolicyConfig,
+)
+from smppcore.config.values import HostPort, NumberPattern
+from smppcore.gateway.binds import BindType
+from smppcore.gateway.context import Gateway, build_gateway
+from smppcore.gateway.delivery import DeliveryPolicy, serve_deliveries
+from smppcore.metrics import Metrics
+from smppcore.net.connection import SmppConnection
+from smppcore.net.errors import NetError
+from smppcore.net.server import listener_port, serve_smpp
+from smppcore.protocol.pdu import BindReceiver, BindTransceiver, BindTransmitter, Pdu
+from smppcore.store.base import IdMapEntry, MtMessage, MtState
+from smppcore.store.sqlite import open_sqlite_store
+
+SECRET = b"return-path-test-secret-0123456789"
+CONNECTOR = "op"
+FAST = DeliveryPolicy(backoff_min=0.05, backoff_max=0.2, poll_interval=0.05, lease_seconds=30)
+
+
+def account(
+    system_id: str, *numbers: str, receipt_mode: str = "final", temporary: bool = False
+) -> AccountConfig:
+    return AccountConfig(
+        system_id=system_id,
+        password_hash="unused-in-these-tests",
+        source_numbers=tuple(NumberPattern.from_config(n) for n in numbers),
+        receipt_mode=receipt_mode,  # type: ignore[arg-type]
+        temporary=temporary,
+    )
+
+
+def make_config(
+    tmp_path: Path,
+    accounts: Sequence[AccountConfig] = (),
+    *,
+    confirmation_text: str | None = None,
+) -> Config:
+    if not accounts:
+        accounts = (account("alpha", "27600000001-27600000099"),)
+    keywords = {"default": KeywordSet(confirmation_text=confirmation_text)}
+    return Config(
+        daemon=DaemonConfig(data_dir=tmp_path),
+        accounts=tuple(accounts),
+        connectors=(
+            ConnectorConfig(
+                name=CONNECTOR,
+                hosts=(HostPort("127.0.0.1", 1),),
+                system_id="gw",
+                password="x",
+            ),
+        ),
+        policy=PolicyConfig(default_country="ZA", keywords=keywords),
+    )
+
+
+_BIND_TYPES: dict[type[Pdu], BindType] = {
+    BindReceiver: BindType.RECEIVER,
+    BindTransceiver: BindType.TRANSCEIVER,
+    BindTransmitter: BindType.TRANSMITTER,
+}
+
+
+def client_handler(gateway: Gateway) -> Callable[[SmppConnection], Any]:
+    """A stand-in for the client listener: accept any bind, register it, answer the rest."""
+
+    async def handler(conn: SmppConnection) -> None:
+        bind = None
+        try:
+            async for request in conn:
+                bind_type = _BIND_TYPES.get(type(request))
+                if bind_type is not None and isinstance(
+                    request, BindReceiver | BindTransceiver | BindTransmitter
+                ):
+                    await conn.respond(request, request.response(system_id="gw"))
+                    bind = gateway.binds.add(request.system_id, bind_type, conn, "test")
+                elif type(request).response_class is not None:
+                    await conn.respond(request, request.response())
+        except NetError:
+            pass
+        finally:
+            if bind is not None:
+                gateway.binds.remove(bind)
+
+    return handler
+
+
+@attrs.define
+class Running:
+    gateway: Gateway
+    port: int
+    nursery: trio.Nursery
+
+
+@asynccontextmanager
+async def running_gateway(
+    config: Config,
+    db: Path,
+    *,
+    policy: DeliveryPolicy = FAST,
+    deliveries: bool = True,
+) -> AsyncIterator[Running]:
+    async with open_sqlite_store(db, hash_secret=SECRET, synchronous="NORMAL") as store:
+        gateway = build_gateway(config, store, Metrics(), {})
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(serve_smpp, client_handler(gateway), "127.0.0.1", 0)
+            if deliveries:
+                await nursery.start(lambda task_status: serve_deliveries(
+                    gateway, policy=policy, task_status=task_status))  # fmt: skip
+            yield Running(gateway, listener_port(listeners), nursery)
+            nursery.cancel_scope.cancel()
+
+
+async def put_message(
+    gateway: Gateway,
+    message_id: str,
+    *,
+    account_name: str = "alpha",
+    source: str = "27600000001",
+    destination: str = "27821234567",
+    registered_delivery: int = 1,
+    upstream_ids: Sequence[str] = (),
+) -> MtMessage:
+    """A submitted message (ENROUTE) with an id map per upstream id (one per segment)."""
+    now = gateway.clock()
+    message = MtMessage(
+        id=message_id,
+        account=account_name,
+        connector=CONNECTOR,
+        source_addr=source,
+        destination_addr=destination,
+        registered_delivery=registered_delivery,
+        payload=b"hello",
+        submitted_at=now - 5,
+        expires_at=now + 3600,
+        state=MtState.ENROUTE,
+    )
+    await gateway.store.enqueue_mt([message])
+    total = len(upstream_ids)
+    await gateway.store.put_id_maps(
+        [
+            IdMapEntry(CONNECTOR, up, message_id, account_name, i + 1, total, now + 3600)
+            for i, up in enumerate(upstream_ids)
+        ]
+    )
+    return message
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@attrs.frozen
+class Received:
+    """One deliver_sm as smpplib decoded it, and the status the client answered."""
+
+    status: int
+    source_addr: str | None
+    destination_addr: str | None
+    esm_class: int
+    short_message: bytes
+    receipted_message_id: str | None
+    message_state: int | None
+    message_payload: bytes | None
+    data_coding: int
+
+    @property
+    def text(self) -> str:
+        return (self.message_payload or self.short_message).decode("latin-1")
+
+
+def _smpplib_receive(
+    port: int, system_id: str, count: int, statuses: list[int], deadline: float
+) -> list[Received]:
+    received: list[Received] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client = smpplib.client.Client(
+            "127.0.0.1", port, timeout=0.2, allow_unknown_opt_params=True
+        )
+
+    def on_message(pdu: Any) -> int:
+        status = statuses.pop(0) if statuses else 0
+        payload = getattr(pdu, "message_payload", None)
+        received.append(
+            Received(
+                status=status,
+                source_addr=_text(pdu.source_addr),
+                destination_addr=_text(pdu.destination_addr),
+                esm_class=int(pdu.esm_class),
+                short_message=bytes(pdu.short_message or b""),
+                receipted_message_id=_text(getattr(pdu, "receipted_message_id", None)),
+                message_state=getattr(pdu, "message_state", None),
+                message_payload=payload.encode("latin-1") if isinstance(payload, str) else payload,
+                data_coding=int(pdu.data_coding),
+            )
+        )
+        return status
+
+    client.set_message_received_handler(on_message)
+    client.connect()
+    try:
+        client.bind_receiver(system_id=system_id, password="pw")
+        while sum(1 for r in received if r.status == 0) < count and time.monotonic() < deadline:
+            _read(client)
+        try:
+            client.unbind()
+        except Exception:  # a late deliver_sm instead of unbind_resp: just disconnect
+            pass
+    finally:
+        client.disconnect()
+    return received
+
+
+def _read(client: Any) -> None:
+    try:
+        pdu = client.read_pdu()
+    except TimeoutError:
+        return
+    if pdu.command == "deliver_sm":
+        client._message_received(pdu)
+    elif pdu.command == "enquire_link":
+        client._enquire_link_received(pdu)
+
+
+async def receive_with_smpplib(
+    port: int,
+    system_id: str,
+    count: int,
+    *,
+    statuses: Sequence[int] = (),
+    timeout: float = 10.0,
+) -> list[Received]:
+    """Bind as ``system_id`` (receiver) and collect deliver_sm until ``count`` were accepted
+    (answered 0) or ``timeout`` passes; answer the first ones with ``statuses``."""
+    deadline = time.monotonic() + timeout
+    return await trio.to_thread.run_sync(
+        _smpplib_receive, port, system_id, count, list(statuses), deadline
+    )
