@@ -146,27 +146,41 @@ class SqliteEngine:
         await self._send.aclose()
 
     async def run_writer(self) -> None:
-        async with self._recv:
-            async for first in self._recv:
-                batch = [first]
-                while len(batch) < self._batch_max:
-                    try:
-                        batch.append(self._recv.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
+        try:
+            await self._write_batches()
+        finally:
+            # Cancelled or failed: whoever still waits must not wait forever. (No checkpoint
+            # between the drain and the close, so nothing slips in between.)
+            while True:
                 try:
-                    await trio.to_thread.run_sync(self._run_batch, batch)
-                except Exception as exc:  # a bug in the batch runner: fail the batch loudly
-                    for request in batch:
-                        request.error = request.error or exc
-                    raise
-                finally:
-                    # The thread call is not abandoned on cancellation, so every request has
-                    # its outcome recorded by now.
-                    for request in batch:
-                        request.done.set()
-                self._writes += len(batch)
-                self._largest = max(self._largest, len(batch))
+                    request = self._recv.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
+                request.error = StoreClosedError("the store closed before this write ran")
+                request.done.set()
+            self._recv.close()
+
+    async def _write_batches(self) -> None:
+        async for first in self._recv:
+            batch = [first]
+            while len(batch) < self._batch_max:
+                try:
+                    batch.append(self._recv.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            try:
+                await trio.to_thread.run_sync(self._run_batch, batch)
+            except Exception as exc:  # a bug in the batch runner: fail the batch loudly
+                for request in batch:
+                    request.error = request.error or exc
+                raise
+            finally:
+                # The thread call is not abandoned on cancellation, so every request has
+                # its outcome recorded by now.
+                for request in batch:
+                    request.done.set()
+            self._writes += len(batch)
+            self._largest = max(self._largest, len(batch))
 
     def _run_batch(self, batch: list[_Request[Any]]) -> None:
         segment: list[_Request[Any]] = []  # consecutive transactional requests
