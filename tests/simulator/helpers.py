@@ -27,7 +27,11 @@ SENDER = "447700900999"
 async def running_simulator(**settings: Any) -> AsyncIterator[Simulator]:
     """A simulator on free loopback ports; ``settings`` override SimulatorConfig fields
     (receipts immediate by default) and ``faults``/``seed`` go to the Simulator."""
-    options = {k: settings.pop(k) for k in ("faults", "seed", "accounts") if k in settings}
+    options = {
+        k: settings.pop(k)
+        for k in ("faults", "seed", "accounts", "max_pending_deliveries")
+        if k in settings
+    }
     options.setdefault("seed", 1234)
     settings.setdefault("receipt_delay", 0.0)
     config = SimulatorConfig(enabled=True, port=0, control_port=0, **settings)

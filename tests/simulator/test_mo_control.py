@@ -78,8 +78,7 @@ async def test_mo_waits_for_a_receiver() -> None:
 
 async def test_mo_queue_is_bounded() -> None:
     with trio.fail_after(20):
-        async with running_simulator() as sim:
-            sim._deliverer._max_pending = 2  # a small bound for the test
+        async with running_simulator(max_pending_deliveries=2) as sim:
             for text in ("a", "b"):
                 status, _ = await trio.to_thread.run_sync(
                     http,
