@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import structlog.testing
 import trio
 
 from smppcore.protocol.segment import parse_udh
 
-from .helpers import HANDSET, SENDER, Esme, http, running_simulator
+from .helpers import HANDSET, PASSWORD, SENDER, Esme, http, running_simulator
 
 LONG = "Reply " + "abcdefghij" * 40  # 406 GSM characters: 3 parts
 
@@ -127,3 +128,23 @@ async def test_control_rejects_bad_requests() -> None:
             )
             assert reply.startswith(b"HTTP/1.1 400 ")
             assert sim.stats().deliveries_pending == 0
+
+
+async def test_no_numbers_or_text_in_logs() -> None:
+    with trio.fail_after(20), structlog.testing.capture_logs() as logs:
+        async with running_simulator() as sim:
+            esme = Esme(sim.port)
+
+            def run() -> None:
+                esme.bind()
+                esme.submit("secret body")
+                esme.read_until(responses=1, delivered=1)
+
+            await trio.to_thread.run_sync(run)
+            sim.inject_mo(HANDSET, SENDER, "secret reply")
+            await trio.to_thread.run_sync(lambda: esme.read_until(delivered=2))
+            await trio.to_thread.run_sync(esme.close)
+    assert logs, "the simulator logs binds and MO injections"
+    text = repr(logs)
+    for secret in (HANDSET, SENDER, "secret", PASSWORD):
+        assert secret not in text
