@@ -14,14 +14,18 @@ from collections.abc import Iterable
 
 from smppcore.protocol.enums import CommandStatus
 
-__all__ = ["PAUSE_STATUSES", "Classifier", "Outcome"]
+__all__ = ["PAUSE_STATUSES", "REBIND_STATUSES", "Classifier", "Outcome"]
 
 PAUSE_STATUSES = frozenset({int(CommandStatus.ESME_RTHROTTLED), int(CommandStatus.ESME_RMSGQFUL)})
+#: Statuses about the bind, not the message (an SMSC that is unbinding answers
+#: ESME_RINVBNDSTS): the same PDU is sent again on a bind that works.
+REBIND_STATUSES = frozenset({int(CommandStatus.ESME_RINVBNDSTS)})
 
 
 class Outcome(enum.Enum):
     OK = "ok"
     PAUSE = "pause"  #: the operator is overloaded: pause the connector, resend the same PDU
+    REBIND = "rebind"  #: the bind is going away: resend the same PDU (as after a lost response)
     TRANSIENT = "transient"  #: try again later (nack with backoff)
     PERMANENT = "permanent"  #: final failure
 
@@ -39,6 +43,8 @@ class Classifier:
             return Outcome.OK
         if status in PAUSE_STATUSES:
             return Outcome.PAUSE
+        if status in REBIND_STATUSES:
+            return Outcome.REBIND
         if status in self._transient:
             return Outcome.TRANSIENT
         return Outcome.PERMANENT

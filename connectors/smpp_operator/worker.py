@@ -289,6 +289,15 @@ class QueueWorker:
                     return Outcome.TRANSIENT, status, ""
                 stats.resends += 1
                 continue
+            if outcome is Outcome.REBIND:
+                lost += 1
+                stats.resends += 1
+                if lost > self._options.resend_limit or time.time() >= resend_until:
+                    return Outcome.TRANSIENT, status, ""
+                # A bind answering this is on its way out: give it time to go (bounded).
+                with trio.move_on_after(conn.config.response_timeout):
+                    await conn.wait_closed()
+                continue
             if outcome is Outcome.OK:
                 self._throttle.succeeded()
                 message_id: Any = getattr(response, "message_id", "")

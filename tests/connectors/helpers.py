@@ -44,11 +44,13 @@ class RecordingSink:
     finals: list[tuple[str, MtState, int]] = attrs.field(factory=list)
     fail: bool = False
     failures: int = 0
+    failed: trio.Event = attrs.field(factory=trio.Event)
 
     async def operator_deliver(self, connector: str, pdu: Any) -> int:
         await trio.lowlevel.checkpoint()
         if self.fail:
             self.failures += 1
+            self.failed.set()
             raise RuntimeError("sink down")
         self.delivered.append((connector, pdu))
         return 0

@@ -57,6 +57,7 @@ async def test_smsc_restart_mid_traffic(tmp_path: Path) -> None:
                     assert sum(slot.binds for slot in connector.pool.slots) > binds_before
                     assert connector.health().binds_up == 2
                 stats = connector.stats
+    assert sink.finals == []
     assert all(m.state is MtState.ENROUTE for m in settled.values())
     seen = _texts([first, second])
     assert set(seen) == {f"restart {i}" for i in range(n)}
