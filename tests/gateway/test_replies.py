@@ -1,0 +1,231 @@
+"""Handset replies: the right account, reassembled, consent recorded, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from smppcore.gateway.replies import MO_PARTS_ACCOUNT, normalise_mo_address
+from smppcore.gateway.returnpath import ReturnPath
+from smppcore.protocol.pdu import DeliverSm
+from smppcore.protocol.segment import build_concat_udh
+from smppcore.protocol.tlv import Tlvs
+from smppcore.store.base import UNROUTABLE_ACCOUNT, Conversation
+
+from .test_return_harness import (
+    CONNECTOR,
+    account,
+    make_config,
+    receive_with_smpplib,
+    running_gateway,
+)
+
+HANDSET = "27821234567"
+
+
+def mo(
+    text: bytes, *, source: str = HANDSET, dest: str = "27600000001", **fields: object
+) -> DeliverSm:
+    return DeliverSm(
+        source_addr_ton=1, source_addr_npi=1, source_addr=source,
+        dest_addr_ton=1, dest_addr_npi=1, destination_addr=dest,
+        short_message=text, **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("addr", "ton", "expected"),
+    [
+        ("27821234567", 1, "27821234567"),
+        ("+27821234567", 0, "27821234567"),
+        ("0821234567", 2, "27821234567"),
+        ("0821234567", 0, "27821234567"),
+        ("0027821234567", 0, "27821234567"),
+        ("ACME", 5, None),
+    ],
+)
+def test_mo_addresses_are_normalised(addr: str, ton: int, expected: str | None) -> None:
+    assert normalise_mo_address(addr, ton, "ZA") == expected
+
+
+async def test_stop_reply_reaches_client_and_suppresses_then_start_lifts(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            # national format from the operator: normalised before any look-up
+            stop = attrs.evolve(mo(b"stop ", source="0821234567"), source_addr_ton=2)
+            assert await sink.operator_deliver(CONNECTOR, stop) == 0
+            assert await gw.store.is_suppressed(["27600000001"], HANDSET)
+            assert not await gw.store.is_suppressed(["27600000002"], HANDSET)
+            got = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+            assert [g.short_message for g in got] == [b"stop "]
+            assert got[0].source_addr == HANDSET and got[0].destination_addr == "27600000001"
+
+            assert await sink.operator_deliver(CONNECTOR, mo(b"START")) == 0
+            assert not await gw.store.is_suppressed(["27600000001"], HANDSET)
+            actions = [e.action for e in await gw.store.list_audit()]
+            assert "optout" in actions and "optin" in actions
+            for event in await gw.store.list_audit():
+                assert HANDSET not in event.detail and HANDSET not in event.subject_hash
+
+
+async def test_stopall_suppresses_every_number_of_the_account(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOPALL"))
+            assert await gw.store.is_suppressed(["27600000002", "alpha"], HANDSET)
+            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"start"))
+            assert not await gw.store.is_suppressed(["27600000001", "alpha"], HANDSET)
+
+
+async def test_confirmation_is_queued_as_mt_from_the_same_number(tmp_path: Path) -> None:
+    config = make_config(tmp_path, confirmation_text="You will get no more messages.")
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOP"))
+            (mt,) = await gw.store.lease_mt(CONNECTOR, 10, 10, gw.clock())
+            assert (mt.source_addr, mt.destination_addr) == ("27600000001", HANDSET)
+            assert mt.payload.startswith(b"You will get")
+            assert mt.registered_delivery == 0
+
+
+async def test_two_accounts_one_handset_each_reply_to_its_account(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        [account("alpha", "27600000001"), account("beta", "27600000002")],
+    )
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            now = gw.clock()
+            # each account wrote to the handset from its own number
+            await gw.store.put_conversations(
+                [
+                    Conversation("27600000001", HANDSET, "alpha", now, now + 3600),
+                    Conversation("27600000002", HANDSET, "beta", now, now + 3600),
+                ]
+            )
+            sink = ReturnPath(gw)
+            await sink.operator_deliver(CONNECTOR, mo(b"to alpha", dest="27600000001"))
+            await sink.operator_deliver(CONNECTOR, mo(b"to beta", dest="27600000002"))
+            async with trio.open_nursery() as nursery:
+                results: dict[str, list[bytes]] = {}
+
+                async def collect(name: str) -> None:
+                    got = await receive_with_smpplib(run.port, name, 1)
+                    results[name] = [g.short_message for g in got if g.status == 0]
+
+                nursery.start_soon(collect, "alpha")
+                nursery.start_soon(collect, "beta")
+            assert results == {"alpha": [b"to alpha"], "beta": [b"to beta"]}
+
+
+async def test_conversation_beats_ownership_and_expired_one_does_not(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, [account("alpha", "27600000001"), account("beta", "27600000002")]
+    )
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            now = gw.clock()
+            await gw.store.put_conversations(
+                [
+                    Conversation("27600000001", HANDSET, "beta", now, now + 3600),
+                    Conversation("27600000002", "27821111111", "alpha", now - 7200, now - 3600),
+                ]
+            )
+            sink = ReturnPath(gw)
+            await sink.operator_deliver(CONNECTOR, mo(b"a"))  # conversation: beta
+            await sink.operator_deliver(
+                CONNECTOR, mo(b"b", source="27821111111", dest="27600000002")
+            )
+            assert await gw.store.delivery_depth("beta") == 2  # the expired one fell to owner beta
+            assert await gw.store.delivery_depth("alpha") == 0
+
+
+async def test_unroutable_reply_is_kept_and_counted(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            assert await sink.operator_deliver(CONNECTOR, mo(b"hi", dest="27609999999")) == 0
+            assert await gw.store.delivery_depth(UNROUTABLE_ACCOUNT) == 1
+            assert sink.replies.unroutable == 1
+            assert b'result="unroutable"' in gw.metrics.render()
+
+
+def _parts(text: bytes, ref: int, *, sar: bool = False) -> list[DeliverSm]:
+    chunks = [text[i : i + 153] for i in range(0, len(text), 153)]
+    out = []
+    for seq, chunk in enumerate(chunks, 1):
+        if sar:
+            tlvs = Tlvs.of(
+                sar_msg_ref_num=ref, sar_total_segments=len(chunks), sar_segment_seqnum=seq
+            )
+            out.append(mo(chunk, tlvs=tlvs))
+        else:
+            udh = build_concat_udh(ref, len(chunks), seq, ref_bits=16 if ref > 255 else 8)
+            out.append(mo(udh + chunk, esm_class=0x40))
+    return out
+
+
+@pytest.mark.parametrize(("ref", "sar"), [(7, False), (0x1234, False), (42, True)])
+async def test_long_reply_out_of_order_is_joined(tmp_path: Path, ref: int, sar: bool) -> None:
+    text = bytes(ord("a") + i % 26 for i in range(400))
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            sink = ReturnPath(run.gateway)
+            parts = _parts(text, ref, sar=sar)
+            assert len(parts) == 3
+            for part in (parts[2], parts[0], parts[2], parts[1]):  # out of order, one resent
+                assert await sink.operator_deliver(CONNECTOR, part) == 0
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+            assert got.message_payload == text and got.short_message == b""
+            assert got.esm_class & 0x40 == 0
+            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
+
+
+async def test_partial_reply_survives_restart(tmp_path: Path) -> None:
+    text = bytes(ord("A") + i % 26 for i in range(300))
+    parts = _parts(text, 9)
+    config = make_config(tmp_path)
+    db = tmp_path / "gw.db"
+    with trio.fail_after(30):
+        async with running_gateway(config, db, deliveries=False) as run:
+            sink = ReturnPath(run.gateway)
+            assert await sink.operator_deliver(CONNECTOR, parts[1]) == 0
+            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
+        # store closed; a new process starts with an empty reassembly table
+        async with running_gateway(config, db) as run:
+            sink = ReturnPath(run.gateway)
+            assert await sink.operator_deliver(CONNECTOR, parts[0]) == 0
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+            assert got.message_payload == text
+
+
+async def test_incomplete_reply_is_delivered_in_parts_after_the_timeout(tmp_path: Path) -> None:
+    text = bytes(ord("A") + i % 26 for i in range(300))
+    parts = _parts(text, 11)
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            sink = ReturnPath(run.gateway, reassembly_timeout=0.2)
+            await sink.operator_deliver(CONNECTOR, parts[0])
+            async with trio.open_nursery() as nursery:
+                await nursery.start(sink.run)
+                while await run.gateway.store.delivery_depth("alpha") == 0:
+                    await run.gateway.binds.wait_for_change("alpha", 0.05)
+                nursery.cancel_scope.cancel()
+            (item,) = await run.gateway.store.lease_delivery("alpha", 10, 10, run.gateway.clock())
+            assert item.short_message == parts[0].short_message and item.esm_class & 0x40
+            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
