@@ -413,13 +413,5 @@ _SAR: Final = ("msg_ref_num", "total_segments", "segment_seqnum")
 
 
 def _abort(conn: SmppConnection) -> None:
-    """Drop the transport without an unbind (the disconnect fault).
-
-    ``SmppConnection`` has no public abort yet; its ``_kill`` ends the reader and timer,
-    after which the connection closes the stream as after a transport error.
-    """
-    abort = getattr(conn, "abort", None)
-    if callable(abort):
-        abort()
-    else:
-        conn._kill()
+    """Drop the transport without an unbind (the disconnect fault)."""
+    conn.abort("simulator fault: disconnect")

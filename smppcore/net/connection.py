@@ -234,6 +234,14 @@ class SmppConnection:
         if not self._terminated:
             await self.unbind()
 
+    def abort(self, detail: str = "aborted locally") -> None:
+        """Drop the connection now, without an unbind (fault injection, shutting out a peer).
+
+        Requests in flight fail with :class:`ConnectionLost`; the owner's context exits.
+        """
+        self._note_end(EndReason.LOCAL_CLOSE, detail)
+        self._kill()
+
     # ------------------------------------------------------------------ internals
     def _check_open(self) -> None:
         if self._terminated or self._session.ended is not None:
