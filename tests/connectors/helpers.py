@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -171,3 +171,11 @@ async def wait_settled(store: Store, ids: Sequence[str]) -> dict[str, MtMessage]
 
 def now() -> float:
     return time.time()
+
+
+async def wait_for(condition: Callable[[], bool], interval: float = 0.01) -> None:
+    """Poll ``condition`` (for state that has no event to wait on); bound it by fail_after."""
+    while True:
+        if condition():
+            return
+        await trio.sleep(interval)
