@@ -58,6 +58,7 @@ from smppcore.store.redis_codec import (
     queue_head,
     segments_from,
     to_fields,
+    unpack_pairs,
 )
 
 P_ = ParamSpec("P_")
@@ -167,7 +168,7 @@ class RedisStore:
         rows = await self._script(
             "LEASE_MT", connector, str(limit), repr(now), repr(now + lease_seconds)
         )
-        return [mt_from(pairs_to_dict(h), pairs_to_dict(s)) for h, s in rows]
+        return [mt_from(unpack_pairs(h), unpack_pairs(s)) for h, s in rows]
 
     async def _set_state(
         self, message_id: str, state: MtState, now: float, error_code: int, only_leased: bool
@@ -339,7 +340,7 @@ class RedisStore:
         rows = await self._script(
             "LEASE_DELIVERY", account, str(limit), repr(now), repr(now + lease_seconds)
         )
-        return [from_fields(DeliveryItem, pairs_to_dict(r[0])) for r in rows]
+        return [from_fields(DeliveryItem, unpack_pairs(r[0])) for r in rows]
 
     async def ack_delivery(self, item_id: str) -> None:
         await self._script("ACK_DELIVERY", item_id)

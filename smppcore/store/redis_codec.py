@@ -39,6 +39,7 @@ oldest ``submitted_at``, then enqueue order (the SQLite order).
 from __future__ import annotations
 
 import enum
+import itertools
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
@@ -129,6 +130,17 @@ def _decoder(cls: type[Any]) -> _Decoder:
 def pairs_to_dict(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     """A flat ``HGETALL`` reply from Lua (``[f1, v1, f2, v2, ...]``) as a dict."""
     return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+
+
+def unpack_pairs(blob: bytes) -> dict[bytes, bytes]:
+    """A hash packed by the Lua ``packed`` helper (``<len>,<len>,...;`` then the fields and
+    values back to back) as a dict."""
+    head, _, body = blob.partition(b";")
+    if not head:
+        return {}
+    offsets = list(itertools.accumulate((int(n) for n in head.split(b",")), initial=0))
+    items = [body[a:b] for a, b in itertools.pairwise(offsets)]
+    return dict(zip(items[::2], items[1::2], strict=True))
 
 
 def from_fields(cls: type[R], fields: Mapping[Any, Any], **extra: object) -> R:

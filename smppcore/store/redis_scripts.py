@@ -130,6 +130,14 @@ local function drop_plain(key, expkey)
   return 1
 end
 
+-- a flat HGETALL reply as one string, '<len>,<len>,...;' then the items back to back: one
+-- bulk string to parse instead of sixty (see redis_codec.unpack_pairs)
+local function packed(flat)
+  local lens = {}
+  for i, item in ipairs(flat) do lens[i] = #item end
+  return table.concat(lens, ',') .. ';' .. table.concat(flat)
+end
+
 local function starts(s, head)
   return string.sub(s, 1, #head) == head
 end
@@ -204,9 +212,9 @@ def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str
     state_get = "local st = redis.call('HGET', key, 'state')" if mt else "local st = nil"
     set_leased = "redis.call('HSET', key, 'state', LEASED)" if mt else ""
     result = (
-        "{redis.call('HGETALL', key), redis.call('HGETALL', P .. 'mtseg:' .. id)}"
+        "{packed(redis.call('HGETALL', key)), packed(redis.call('HGETALL', P .. 'mtseg:' .. id))}"
         if mt
-        else "{redis.call('HGETALL', key)}"
+        else "{packed(redis.call('HGETALL', key))}"
     )
     return (
         _LIB
