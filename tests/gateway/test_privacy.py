@@ -1,0 +1,100 @@
+"""Erasure and export by MSISDN over everything the return path stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import trio
+
+from smppcore.gateway.privacy import (
+    erase_msisdn,
+    export_msisdn,
+    list_optouts,
+    record_opt_in,
+    record_opt_out,
+)
+from smppcore.gateway.replies import MO_PARTS_ACCOUNT
+from smppcore.gateway.returnpath import ReturnPath
+from smppcore.protocol.segment import build_concat_udh
+from smppcore.store.base import Conversation
+
+from .test_receipts import operator_receipt
+from .test_replies import mo
+from .test_return_harness import CONNECTOR, make_config, put_message, running_gateway
+
+HANDSET = "27821234567"
+TRACES = ("821234567",)  # the national significant number, in any written form
+
+
+async def _traffic(run_gateway: object) -> None:
+    from smppcore.gateway.context import Gateway
+
+    assert isinstance(run_gateway, Gateway)
+    gw = run_gateway
+    now = gw.clock()
+    sink = ReturnPath(gw)
+    await put_message(gw, "m1", destination=HANDSET, upstream_ids=["41"])
+    await gw.store.put_conversations([Conversation("27600000001", HANDSET, "alpha", now, now + 60)])
+    assert await sink.operator_deliver(CONNECTOR, operator_receipt("41")) == 0  # receipt queued
+    assert await sink.operator_deliver(CONNECTOR, operator_receipt("42")) == 0  # pending
+    assert await sink.operator_deliver(CONNECTOR, mo(b"STOP")) == 0  # suppression + audit
+    part = mo(build_concat_udh(3, 2, 1) + b"first half", esm_class=0x40)
+    assert await sink.operator_deliver(CONNECTOR, part) == 0  # a stored part
+    assert await gw.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
+
+
+def _rows_mentioning(db: Path, needle: str) -> list[tuple[str, tuple[object, ...]]]:
+    found = []
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                    if needle in text:
+                        found.append((table, row))
+    return found
+
+
+async def test_export_lists_every_record_then_erase_leaves_no_trace(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = tmp_path / "gw.db"
+    with trio.fail_after(30):
+        async with running_gateway(config, db, deliveries=False) as run:
+            await _traffic(run.gateway)
+            exported = await export_msisdn(run.gateway.store, "+27 82 123 4567")
+            for kind in ("mt_messages", "id_maps", "conversations", "delivery_items"):
+                assert exported[kind], kind
+            assert exported["suppressions"] and exported["audit"]
+            counts = await erase_msisdn(run.gateway.store, "0027821234567", run.gateway.clock())
+            assert counts["mt_messages"] == 1 and counts["delivery_items"] >= 4
+            # the hashed opt-out survives erasure, so the handset stays protected
+            assert await run.gateway.store.is_suppressed(["27600000001"], HANDSET)
+            after = await export_msisdn(run.gateway.store, HANDSET)
+            assert not any(after[k] for k in ("mt_messages", "id_maps", "conversations"))
+            assert not after["delivery_items"]
+            actions = [e.action for e in await run.gateway.store.list_audit()]
+            assert "erase" in actions
+    for needle in TRACES:
+        assert _rows_mentioning(db, needle) == []
+        for file in tmp_path.glob("gw.db*"):  # free pages and the WAL too
+            assert needle.encode() not in file.read_bytes(), file
+
+
+async def test_optout_helpers_audit_without_numbers(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            store = run.gateway.store
+            now = run.gateway.clock()
+            assert await record_opt_out(store, "alpha", HANDSET, "CLI", now, source="cli")
+            assert not await record_opt_out(store, "alpha", HANDSET, "CLI", now, source="cli")
+            listed = await list_optouts(store)
+            assert len(listed) == 1 and listed[0]["keyword"] == "CLI"
+            assert HANDSET not in repr(listed)
+            assert await record_opt_in(store, ["alpha", "27600000001"], HANDSET, "CLI", now) == 1
+            assert await list_optouts(store) == []
+            events = await store.list_audit()
+            assert [e.action for e in events].count("optin") == 2
+            assert all(HANDSET not in repr(e) for e in events)
