@@ -9,8 +9,11 @@ Subcommands::
     smppcore hash-password                        read a password (stdin or prompt), print hash
     smppcore simulate [--config FILE]             run the SMSC simulator alone
 
-Data commands (``erase``, ``export``, ``optout``, ``status``) are added to ``COMMANDS`` below
-when the store-facing code exists: each entry is ``name -> (help, add_arguments, handler)``.
+    smppcore erase MSISDN --config FILE           erase a number's records, print counts
+    smppcore export MSISDN --config FILE          print every record held about a number
+    smppcore optout list|add|remove --config FILE opt-outs (list shows hashes only)
+
+Each ``COMMANDS`` entry is ``name -> (help, add_arguments, handler)``.
 
 Exit codes:
 
@@ -25,7 +28,9 @@ import argparse
 import getpass
 import importlib
 import inspect
+import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -192,6 +197,124 @@ def _simulate(args: argparse.Namespace) -> int:
     return _call(run_simulator, settings)
 
 
+# --- data commands: erase, export, optout ---------------------------------------------
+# They open the store the config names directly (no daemon needed; SQLite allows a second
+# process), print JSON, and never print a number other than the one the operator typed.
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("msisdn", metavar="MSISDN", help="the number (any written form)")
+    _config_arguments(parser, positional=False)
+
+
+def _msisdn_forms(config: Config, typed: str) -> list[str]:
+    """The typed number, and its E.164 form when it was written nationally."""
+    from smppcore.gateway.replies import normalise_mo_address
+
+    forms = [typed]
+    e164 = normalise_mo_address(typed.replace(" ", ""), 0, config.policy.default_country)
+    if e164 and e164 not in forms:
+        forms.append(e164)
+    return forms
+
+
+def _with_store(config: Config, work: Callable[[Any], Any]) -> Any:
+    from smppcore.gateway.privacy import open_configured_store
+
+    async def run() -> Any:
+        async with open_configured_store(config) as store:
+            return await work(store)
+
+    try:
+        return trio.run(run)
+    except (OSError, ConnectionError) as exc:
+        raise _Failure(f"cannot use the store: {type(exc).__name__}: {exc}", EXIT_RUNTIME) from None
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from smppcore.gateway.privacy import erase_msisdn
+
+    config = _load(args)
+
+    async def work(store: Any) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for form in _msisdn_forms(config, args.msisdn):
+            for kind, count in (await erase_msisdn(store, form, time.time())).items():
+                totals[kind] = totals.get(kind, 0) + count
+        return totals
+
+    _print_json({"erased": _with_store(config, work)})
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from smppcore.gateway.privacy import export_msisdn
+
+    config = _load(args)
+
+    async def work(store: Any) -> dict[str, list[object]]:
+        merged: dict[str, list[object]] = {}
+        for form in _msisdn_forms(config, args.msisdn):
+            for kind, records in (await export_msisdn(store, form)).items():
+                bucket = merged.setdefault(kind, [])
+                bucket.extend(r for r in records if r not in bucket)
+        return merged
+
+    _print_json(_with_store(config, work))
+    return EXIT_OK
+
+
+def _optout_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="optout_action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="opt-outs as hashes, keyword and time")
+    _config_arguments(listing, positional=False)
+    for name, help_text in (("add", "suppress a number"), ("remove", "lift a suppression")):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("msisdn", metavar="MSISDN", help="the handset's number")
+        action.add_argument(
+            "--scope", action="append", required=True, metavar="NUMBER|ACCOUNT",
+            help="our sender number or an account's system_id (repeatable)",
+        )  # fmt: skip
+        if name == "add":
+            action.add_argument("--keyword", default="CLI", help="recorded with the entry")
+        _config_arguments(action, positional=False)
+
+
+def _scope(config: Config, scope: str) -> str:
+    if config.account(scope) is not None:
+        return scope
+    forms = _msisdn_forms(config, scope)
+    return forms[-1]
+
+
+def _optout(args: argparse.Namespace) -> int:
+    from smppcore.gateway.privacy import list_optouts, record_opt_in, record_opt_out
+
+    config = _load(args)
+    if args.optout_action == "list":
+        _print_json(_with_store(config, list_optouts))
+        return EXIT_OK
+    handset = _msisdn_forms(config, args.msisdn)[-1]
+    scopes = [_scope(config, scope) for scope in args.scope]
+
+    async def work(store: Any) -> dict[str, int]:
+        now = time.time()
+        if args.optout_action == "add":
+            added = 0
+            for scope in scopes:
+                added += int(await record_opt_out(store, scope, handset, args.keyword, now,
+                                                  source="cli"))  # fmt: skip
+            return {"added": added}
+        return {"removed": await record_opt_in(store, scopes, handset, "CLI", now, source="cli")}
+
+    _print_json(_with_store(config, work))
+    return EXIT_OK
+
+
 # --- the table ----------------------------------------------------------------------------
 
 #: name -> (help, add_arguments, handler). Data commands (erase, export, optout, status) go here.
@@ -201,6 +324,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "hash-password": ("hash a client password for the config", _hash_arguments, _hash),
     "simulate": ("run the built-in SMSC simulator alone", _simulate_arguments, _simulate),
     "status": ("ask the running daemon how it is", status_arguments, status_command),
+    "erase": ("erase every record of a number (keeps its hashed opt-out)", _data_arguments, _erase),
+    "export": ("print every record held about a number, as JSON", _data_arguments, _export),
+    "optout": ("list, add or remove opt-outs (suppression list)", _optout_arguments, _optout),
 }
 
 
