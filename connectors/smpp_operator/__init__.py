@@ -61,9 +61,9 @@ class SmppOperatorConnector:
         self.config = config
         self.options: OperatorOptions = parse_options(config.options)
         rng = random.Random(self.options.rng_seed)
-        metrics = ctx.metrics if ctx.metrics is not None else Metrics()
+        metrics: Metrics = ctx.metrics if ctx.metrics is not None else Metrics()
         self._metrics = metrics.connector(config.name)
-        self.intake = Intake(config.name, ctx.sink, self._metrics)
+        self.intake = Intake(config.name, ctx.sink)
         session = SessionConfig(
             window=config.window,
             response_timeout=config.response_timeout,
@@ -104,6 +104,7 @@ class SmppOperatorConnector:
             Classifier(config.transient_statuses),
             self.options,
             self._metrics,
+            metrics.count_pdu,
             window=config.window,
             id_map_seconds=float(id_map_hours) * 3600.0,
             rng=rng,

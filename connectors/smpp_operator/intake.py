@@ -4,7 +4,8 @@ Owns :class:`Intake`: for each incoming request on a receiving bind it awaits
 ``sink.operator_deliver(connector, pdu)`` - which returns only once the item is durable - and
 only then answers with the status the sink returned. If the sink raises, the operator gets
 ``ESME_RX_T_APPN`` (retry later) and the failure is counted; the bind stays up. Requests an
-ESME cannot serve are answered ``ESME_RINVCMDID``.
+ESME cannot serve are answered ``ESME_RINVCMDID``. A failing sink is logged once when it
+starts failing (and again after it recovered and fails anew), not once per PDU.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ log = structlog.get_logger(__name__)
 
 
 class Intake:
-    def __init__(self, name: str, sink: DeliverSink, metrics: object | None) -> None:
+    def __init__(self, name: str, sink: DeliverSink) -> None:
         self.name = name
         self._sink = sink
-        self._metrics = metrics
         self.delivered = 0
         self.sink_failures = 0
+        self._failing = False
 
     async def __call__(self, conn: SmppConnection) -> None:
         """Serve incoming requests on ``conn`` until the session ends."""
@@ -52,7 +53,14 @@ class Intake:
             raise
         except Exception as exc:  # the sink's failure must not take the bind down
             self.sink_failures += 1
-            log.error("connector.intake_failed", connector=self.name, error=type(exc).__name__)
+            if not self._failing:
+                self._failing = True
+                log.error("connector.intake_failing", connector=self.name,
+                          error=type(exc).__name__)  # fmt: skip
             return int(CommandStatus.ESME_RX_T_APPN)
+        if self._failing:
+            self._failing = False
+            log.info("connector.intake_recovered", connector=self.name,
+                     failures=self.sink_failures)  # fmt: skip
         self.delivered += 1
         return status

@@ -20,7 +20,7 @@ __all__ = ["OperatorOptions", "parse_options"]
 class OperatorOptions:
     poll_interval: float = 0.5  #: seconds between queue polls when nobody calls wake()
     lease_seconds: float = 120.0  #: how long a leased message stays ours
-    max_leased: int = 0  #: messages leased at once; 0 = 2 x binds x window
+    max_leased: int = 0  #: messages leased at once; 0 = max(64, 2 x binds x window)
     pause_initial: float = 1.0  #: first pause after ESME_RTHROTTLED / ESME_RMSGQFUL
     pause_max: float = 30.0
     retry_initial: float = 5.0  #: first nack delay after a transient failure

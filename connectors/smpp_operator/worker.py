@@ -31,6 +31,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -39,7 +40,7 @@ import trio
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import ConnectorMetrics
 from smppcore.net.errors import NetError, WindowTimeout
-from smppcore.protocol.enums import CommandStatus
+from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
 from smppcore.protocol.pdu import SubmitSm
 from smppcore.protocol.receipt import normalise_message_id
@@ -55,7 +56,10 @@ __all__ = ["QueueWorker", "WorkerStats"]
 
 log = structlog.get_logger(__name__)
 
-_LEASE_MARGIN = 5.0  # stop resending in place this long before the lease ends
+_LEASE_MARGIN = 5.0
+_SUBMIT_SM_RESP = int(
+    CommandId.SUBMIT_SM_RESP
+)  # stop resending in place this long before the lease ends
 
 
 class WorkerStats:
@@ -83,6 +87,7 @@ class QueueWorker:
         classifier: Classifier,
         options: OperatorOptions,
         metrics: ConnectorMetrics,
+        count_pdu: Callable[[str, int, int], None],
         *,
         window: int,
         id_map_seconds: float,
@@ -96,9 +101,10 @@ class QueueWorker:
         self._classifier = classifier
         self._options = options
         self._metrics = metrics
+        self._count_pdu = count_pdu
         self._id_map_seconds = id_map_seconds
         self._rng = rng
-        self._max_leased = options.max_leased or 2 * window * len(pool.submit_slots)
+        self._max_leased = options.max_leased or max(64, 2 * window * len(pool.submit_slots))
         self._leased = 0
         self._room = trio.Event()
         self._wake = trio.Event()
@@ -281,6 +287,7 @@ class QueueWorker:
             stats = self.stats
             stats.submits += 1
             stats.by_status[status] = stats.by_status.get(status, 0) + 1
+            self._count_pdu("in", _SUBMIT_SM_RESP, status)
             outcome = self._classifier.classify(status)
             if outcome is Outcome.PAUSE:
                 if self._throttle.pause():
