@@ -96,7 +96,6 @@ class RedisStore:
         self._hash = hasher
         self._p = prefix
         self._limiter = trio.CapacityLimiter(max_threads)
-        self._batcher = ScriptBatcher(client, self._limiter)
         self._scripts = {
             name: client.register_script(getattr(lua, name))
             for name in (
@@ -117,6 +116,13 @@ class RedisStore:
                 "ERASE",
             )
         }
+        # Every script a caller runs through the batcher also exists in a batch variant.
+        merged = {
+            script: client.register_script(lua.multi(getattr(lua, name)))
+            for name, script in self._scripts.items()
+            if name not in ("PURGE", "ERASE")
+        }
+        self._batcher = ScriptBatcher(client, self._limiter, merged)
 
     # --- plumbing ----------------------------------------------------------------------------
     async def _run(self, fn: Callable[P_, T], *args: P_.args, **kwargs: P_.kwargs) -> T:

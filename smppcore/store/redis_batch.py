@@ -16,7 +16,7 @@ the cancellation is seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -25,8 +25,10 @@ import trio
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
-#: Upper bound on commands per pipeline, so one flush cannot grow without limit.
+#: Upper bound on calls per pipeline, so one flush cannot grow without limit.
 MAX_BATCH: Final = 256
+#: Upper bound on the arguments of one merged call, so it cannot hold the server for long.
+MAX_MERGED_ARGS: Final = 20_000
 
 
 @attrs.define(eq=False)
@@ -41,9 +43,17 @@ class _Pending:
 class ScriptBatcher:
     """Queue of script calls flushed in pipelines by a few tasks of the owner's nursery."""
 
-    def __init__(self, client: redis.Redis, limiter: trio.CapacityLimiter) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        limiter: trio.CapacityLimiter,
+        multi: Mapping[Script, Script] | None = None,
+    ) -> None:
+        """``multi`` maps a script to its batch variant: ARGV ``P, n, args..., n, args...``
+        (each call's arguments without its first, shared one), reply one result per call."""
         self._client = client
         self._limiter = limiter
+        self._multi = {id(k): v for k, v in (multi or {}).items()}
         self._send, self._receive = trio.open_memory_channel[_Pending](MAX_BATCH * 4)
 
     async def call(self, script: Script, args: Sequence[bytes | str]) -> Any:
@@ -71,27 +81,55 @@ class ScriptBatcher:
                     item.done.set()
 
     def _flush(self, batch: list[_Pending]) -> None:
+        """Send ``batch`` in one round trip: calls of the same script are merged into one call
+        of its multi variant (see :func:`smppcore.store.redis_scripts.multi`) when it has one,
+        the rest go as plain ``EVALSHA`` (not Script objects in a pipeline, which would first
+        ask SCRIPT EXISTS, one more round trip). NOSCRIPT (a restarted server) is handled by
+        running the affected calls again through their Script object, which loads it."""
+        groups: dict[int, list[_Pending]] = {}
+        for item in batch:
+            groups.setdefault(id(item.script), []).append(item)
+        if len(groups) == 1 and len(batch) == 1:
+            self._one(batch[0])
+            return
+        sends: list[tuple[Script, list[_Pending]]] = []
         try:
-            if len(batch) == 1:
-                self._one(batch[0])
-                return
-            # Plain EVALSHA: a pipeline of Script objects would first ask SCRIPT EXISTS,
-            # one more round trip per batch. NOSCRIPT (a restarted server) is handled below.
             pipe = self._client.pipeline(transaction=False)
-            for item in batch:
-                pipe.evalsha(item.script.sha, 0, *item.args)
+            for items in groups.values():
+                merged = self._multi.get(id(items[0].script))
+                if merged is not None and len(items) > 1:
+                    for chunk in _chunks(items):
+                        pipe.evalsha(merged.sha, 0, *_merge(chunk))
+                        sends.append((merged, chunk))
+                else:
+                    for item in items:
+                        pipe.evalsha(item.script.sha, 0, *item.args)
+                        sends.append((item.script, [item]))
             replies = pipe.execute(raise_on_error=False)
         except Exception as exc:  # the whole batch failed (connection lost, ...)
             for item in batch:
                 item.error = exc
             return
-        for item, reply in zip(batch, replies, strict=True):
+        for (script, items), reply in zip(sends, replies, strict=True):
             if isinstance(reply, NoScriptError):
-                self._one(item)  # the script did not run: load it and run it now
-            elif isinstance(reply, Exception):
-                item.error = reply
+                if len(items) == 1:
+                    self._one(items[0])
+                    continue
+                try:
+                    reply = script(keys=[], args=_merge(items))
+                except Exception as exc:
+                    reply = exc
+            if isinstance(reply, Exception):
+                for item in items:
+                    item.error = reply
+            elif len(items) == 1 and script is items[0].script:
+                items[0].result = reply
             else:
-                item.result = reply
+                for item, result in zip(items, reply, strict=True):
+                    if isinstance(result, Exception):  # an error reply of that call only
+                        item.error = result
+                    else:
+                        item.result = result
 
     @staticmethod
     def _one(item: _Pending) -> None:
@@ -103,3 +141,26 @@ class ScriptBatcher:
 
     def close(self) -> None:
         self._send.close()
+
+
+def _merge(items: Sequence[_Pending]) -> list[bytes | str]:
+    """The arguments of a multi call: the shared first argument, then each call's count and
+    other arguments."""
+    out: list[bytes | str] = [items[0].args[0]]
+    for item in items:
+        out.append(str(len(item.args) - 1))
+        out.extend(item.args[1:])
+    return out
+
+
+def _chunks(items: list[_Pending]) -> list[list[_Pending]]:
+    """``items`` cut so that no merged call carries more than ``MAX_MERGED_ARGS`` arguments."""
+    out: list[list[_Pending]] = [[]]
+    size = 0
+    for item in items:
+        if out[-1] and size + len(item.args) > MAX_MERGED_ARGS:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += len(item.args)
+    return out

@@ -467,3 +467,29 @@ counts[5] = redis.call('SCARD', ikey)
 return counts
 """
 )
+
+
+_MULTI_LOOP: Final = r"""
+local out = {}
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local a = {P}
+  for k = 1, n do a[k + 1] = ARGV[i + k] end
+  local r = body(a)
+  if r == nil then r = false end
+  out[#out + 1] = r
+  i = i + n + 1
+end
+return out
+"""
+
+
+def multi(source: str) -> str:
+    """The script that runs ``source`` once per call of a batch, in one ``EVALSHA``.
+
+    ARGV: P, then per call its argument count and arguments (without P). Returns the replies
+    in call order. The body sees its call's arguments as ``ARGV`` (a function parameter that
+    shadows the global), so every script above works unchanged."""
+    assert source.startswith(_LIB)
+    return _LIB + "local function body(ARGV)\n" + source[len(_LIB) :] + "\nend\n" + _MULTI_LOOP

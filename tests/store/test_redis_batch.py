@@ -9,6 +9,7 @@ import pytest
 import redis
 import trio
 
+from smppcore.store import redis_scripts as lua
 from smppcore.store.redis import open_redis_store
 from smppcore.store.redis_batch import ScriptBatcher
 from tests.store.redis_support import (
@@ -63,3 +64,51 @@ async def test_an_error_in_the_body_leaves_the_store_unwrapped() -> None:
         with trio.fail_after(10), pytest.raises(KeyError):
             async with open_redis_store(REDIS_URL, hash_secret=HASH_SECRET, key_prefix=prefix):
                 raise KeyError("mine")
+
+
+async def test_calls_of_one_script_merge_into_its_batch_variant() -> None:
+    require_redis()
+    client: Any = redis.Redis.from_url(REDIS_URL)
+    tag = uuid.uuid4().hex  # never loaded before: the merged call meets NOSCRIPT first
+    lib = f"local P = ARGV[1]\n-- {tag}\n"
+    body = "if ARGV[2] == 'boom' then return redis.error_reply('boom') end\nreturn P .. ARGV[2]"
+    plain = client.register_script(lib + body)
+    merged = client.register_script(
+        lib + "local function body(ARGV)\n" + body + "\nend\n" + lua._MULTI_LOOP
+    )
+    batcher = ScriptBatcher(client, trio.CapacityLimiter(4), {plain: merged})
+    merged_calls: list[int] = []
+    send = batcher._flush
+
+    def counting(batch: Any) -> None:
+        merged_calls.append(len(batch))
+        send(batch)
+
+    batcher._flush = counting  # type: ignore[method-assign]
+    results: dict[str, object] = {}
+
+    async def one(arg: str) -> None:
+        try:
+            results[arg] = await batcher.call(plain, ["x:", arg])
+        except redis.ResponseError as exc:
+            results[arg] = f"error {exc}"
+
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(batcher.run_flusher)
+                async with trio.open_nursery() as callers:
+                    for n in range(40):
+                        callers.start_soon(one, f"a{n}")
+                assert results == {f"a{n}": f"x:a{n}".encode() for n in range(40)}
+                assert max(merged_calls) > 1, "the calls were never batched"
+                # an error reply reaches its own caller only
+                results.clear()
+                async with trio.open_nursery() as callers:
+                    for arg in ("b0", "boom", "b1"):
+                        callers.start_soon(one, arg)
+                assert str(results.pop("boom")).startswith("error")
+                assert results == {"b0": b"x:b0", "b1": b"x:b1"}
+                batcher.close()
+    finally:
+        client.close()
