@@ -1,112 +1,235 @@
-"""Hand-inlined happy path for the submit_sm / deliver_sm body (the gateway's hot path).
+"""Per-class encode/decode fast paths, generated once at import from the codec's layouts.
 
-Owns nothing but speed: both functions return None at the first anomaly, and the codec then
-re-runs the generic, field-by-field encoder/decoder, which raises the precise error. So the
-behaviour (including every error and status) is defined once, in :mod:`.codec`.
+Owns nothing but speed. For each PDU class whose layout has only C-strings, times, integers
+and sm_length+short_message, :func:`compile_fast` builds (with ``exec``) two straight-line
+functions specialised to that class's field list:
+
+* the decoder decodes the whole PDU to Latin-1 once, finds each NUL with ``str.find``,
+  reads one-octet integers by index (wider ones with a precompiled ``struct.Struct``) and
+  installs the finished field dict as the frozen instance's ``__dict__`` (no ``__init__``);
+* the encoder reads the instance dict, encodes each string once and packs header and body
+  with one ``struct.Struct`` per combination of field lengths (cached, bounded), so the
+  NUL terminators, sm_length and command_length come out of a single ``pack`` call.
+
+Both return None at the first anomaly (missing NUL, over-long or truncated field, error
+response, …) and may raise on a value out of range; the codec then re-runs the generic,
+field-by-field encoder/decoder, which raises the precise error. So every behaviour, error
+and status is defined once, in :mod:`.codec`: a fast path only ever agrees or steps aside.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from struct import Struct
 from typing import Any
 
-_NUL = b"\0"
+import attrs
+
+from .pdu import Pdu, is_response
+from .tlv import EMPTY_TLVS, Tlvs, decode_tlvs, encode_tlvs
+
+__all__ = ["FastDecoder", "FastEncoder", "Layout", "compile_fast"]
+
+#: The codec's field layout mini-language (see ``codec._LAYOUTS``).
+Layout = tuple[tuple[Any, ...], ...]
+#: ``(data, end, command_status, sequence_number) -> Pdu | None``; header already checked.
+FastDecoder = Callable[[bytes, int, int, int], Pdu | None]
+#: ``(pdu) -> wire bytes | None``; may raise on out-of-range values.
+FastEncoder = Callable[[Pdu], bytes | None]
+
+_INT_FMT = {1: "B", 2: "H", 4: "I"}
+_MAX_SHORT_MESSAGE = 254
+#: Distinct field-length combinations cached per class before the cache starts over.
+_CACHE_LIMIT = 4096
+_FAST_KINDS = frozenset({"c", "t", "i", "sm"})
 
 
-def encode_sm_body(d: dict[str, Any]) -> bytes | None:
-    """Body of a submit_sm/deliver_sm from the instance dict, or None to fall back."""
-    try:
-        st = d["service_type"].encode("latin-1")
-        src = d["source_addr"].encode("latin-1")
-        dst = d["destination_addr"].encode("latin-1")
-        sched = d["schedule_delivery_time"].encode("latin-1")
-        val = d["validity_period"].encode("latin-1")
-        sm = d["short_message"]
-        if (
-            len(st) > 5
-            or len(src) > 20
-            or len(dst) > 20
-            or len(sched) not in (0, 16)
-            or len(val) not in (0, 16)
-            or type(sm) is not bytes
-            or len(sm) > 254
-            or _NUL in st
-            or _NUL in src
-            or _NUL in dst
-            or _NUL in sched
-            or _NUL in val
-        ):
-            return None
-        return b"".join(
-            (
-                st,
-                bytes((0, d["source_addr_ton"], d["source_addr_npi"])),
-                src,
-                bytes((0, d["dest_addr_ton"], d["dest_addr_npi"])),
-                dst,
-                bytes((0, d["esm_class"], d["protocol_id"], d["priority_flag"])),
-                sched,
-                _NUL,
-                val,
-                bytes(
-                    (
-                        0,
-                        d["registered_delivery"],
-                        d["replace_if_present_flag"],
-                        d["data_coding"],
-                        d["sm_default_msg_id"],
-                        len(sm),
-                    )
-                ),
-                sm,
-            )
-        )
-    except (AttributeError, UnicodeEncodeError, ValueError, TypeError):
-        return None
+def _tlv_bytes(tlvs: Tlvs) -> bytes:
+    parts: list[bytes] = []
+    encode_tlvs(tlvs, parts)
+    return b"".join(parts)
 
 
-def decode_sm_body(data: bytes, end: int, out: dict[str, Any]) -> int | None:
-    """Decode the mandatory submit_sm/deliver_sm fields into *out*; the end position, or
-    None at the first anomaly (then the generic decoder reports it)."""
-    find = data.find
-    pos = 16
-    n = find(_NUL, pos, end)
-    if n < 0 or n - pos > 5 or n + 3 > end:
+def _int_groups(layout: Layout) -> list[tuple[int, Layout]]:
+    """(index of first item, run of consecutive integer items) for every integer run."""
+    groups: list[tuple[int, Layout]] = []
+    i = 0
+    while i < len(layout):
+        if layout[i][0] != "i":
+            i += 1
+            continue
+        start = i
+        while i < len(layout) and layout[i][0] == "i":
+            i += 1
+        groups.append((start, layout[start:i]))
+    return groups
+
+
+def _decoder_lines(layout: Layout, env: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if any(item[0] in ("c", "t") for item in layout):
+        lines += ["s = data.decode('latin-1')", "find = s.find"]
+    lines.append("p = 16")
+    groups = dict(_int_groups(layout))
+    i = 0
+    while i < len(layout):
+        kind = layout[i][0]
+        if kind == "i":
+            group = groups[i]
+            i += len(group)
+            size = sum(g[2] for g in group)
+            lines.append(f"if p + {size} > end: return None")
+            if all(g[2] == 1 for g in group):
+                lines += [f"v_{g[1]} = data[p + {k}]" for k, g in enumerate(group)]
+            else:
+                st = f"_unpack{len(env)}"
+                env[st] = Struct(">" + "".join(_INT_FMT[g[2]] for g in group)).unpack_from
+                lines.append(f"({', '.join(f'v_{g[1]}' for g in group)},) = {st}(data, p)")
+            lines.append(f"p += {size}")
+            continue
+        item = layout[i]
+        i += 1
+        if kind == "sm":
+            lines += [
+                "if p >= end: return None",
+                "n = p + 1 + data[p]",
+                "if n > end: return None",
+                "v_short_message = data[p + 1 : n]",
+                "p = n",
+            ]
+            continue
+        lines.append("n = find('\\0', p, end)")
+        if kind == "c":
+            lines.append(f"if n < 0 or n - p >= {item[2]}: return None")
+        else:
+            lines.append("if n < 0 or (n != p and n - p != 16): return None")
+        lines += [f"v_{item[1]} = s[p:n]", "p = n + 1"]
+    return lines
+
+
+def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecoder:
+    env: dict[str, Any] = {
+        "_EMPTY": EMPTY_TLVS,
+        "_decode_tlvs": decode_tlvs,
+        "_new": object.__new__,
+        "_setattr": object.__setattr__,
+        "_cls": cls,
+    }
+    lines = _decoder_lines(layout, env)
+    entries = ["'sequence_number': seq", "'command_status': status", "'tlvs': tlvs"]
+    entries += [f"{name!r}: v_{name}" for name in names]
+    src = "\n    ".join(
+        [
+            "def decode(data, end, status, seq):",
+            *lines,
+            "tlvs = _EMPTY if p == end else _decode_tlvs(data, p, end)",
+            "pdu = _new(_cls)",
+            "_setattr(pdu, '__dict__', {" + ", ".join(entries) + "})",
+            "return pdu",
+        ]
+    )
+    exec(compile(src, f"<smppcore fast decode {cls.__name__}>", "exec"), env)
+    fn: FastDecoder = env["decode"]
+    return fn
+
+
+def _struct_for(layout: Layout) -> Callable[[tuple[int, ...]], Struct | None]:
+    """Factory of the whole-PDU Struct for one combination of string/message lengths,
+    or None when a length breaks a field limit (the generic encoder then says which)."""
+
+    def make(key: tuple[int, ...]) -> Struct | None:
+        lengths = iter(key)
+        fmt = [">IIII"]
+        for item in layout:
+            kind = item[0]
+            if kind == "i":
+                fmt.append(_INT_FMT[item[2]])
+                continue
+            n = next(lengths)
+            if kind == "c" and n >= item[2]:
+                return None
+            if kind == "t" and n not in (0, 16):
+                return None
+            if kind == "sm":
+                if n > _MAX_SHORT_MESSAGE:
+                    return None
+                fmt.append(f"B{n}s")
+            else:
+                fmt.append(f"{n + 1}s")
+        return Struct("".join(fmt))
+
+    return make
+
+
+def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
+    cache: dict[tuple[int, ...], Struct] = {}
+    make = _struct_for(layout)
+
+    def lookup(key: tuple[int, ...]) -> Struct | None:
+        st = make(key)
+        if st is not None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = st
+        return st
+
+    env: dict[str, Any] = {
+        "_get": cache.get,
+        "_lookup": lookup,
+        "_tlv_bytes": _tlv_bytes,
+        "_bytes": bytes,
+    }
+    lines = ["d = pdu.__dict__"]
+    if is_response(cls.command_id):  # error responses may go header-only: generic decides
+        lines.append("if d['command_status']: return None")
+    strs: list[str] = []
+    lens: list[str] = []
+    args: list[str] = []
+    for item in layout:
+        kind = item[0]
+        if kind == "i":
+            args.append(f"d[{item[1]!r}]")
+        elif kind == "sm":
+            lines += ["sm = d['short_message']", "if type(sm) is not _bytes: return None"]
+            lens.append("len(sm)")
+            args += ["len(sm)", "sm"]
+        else:
+            var = f"b_{item[1]}"
+            lines.append(f"{var} = d[{item[1]!r}].encode('latin-1')")
+            strs.append(var)
+            lens.append(f"len({var})")
+            args.append(var)
+    key = "(" + "".join(f"{x}, " for x in lens) + ")"
+    lines += [
+        f"st = _get({key})",
+        "if st is None:",
+        f"    st = _lookup({key})",
+        "    if st is None: return None",
+    ]
+    if strs:
+        lines.append("if " + " or ".join(f"0 in {v}" for v in strs) + ": return None")
+    head = f"{int(cls.command_id)}, d['command_status'], d['sequence_number']"
+    tail = "".join(f", {a}" for a in args)
+    lines += [
+        "tlvs = d['tlvs']",
+        "if tlvs:",
+        "    t = _tlv_bytes(tlvs)",
+        f"    return st.pack(st.size + len(t), {head}{tail}) + t",
+        f"return st.pack(st.size, {head}{tail})",
+    ]
+    src = "\n    ".join(["def encode(pdu):", *lines])
+    exec(compile(src, f"<smppcore fast encode {cls.__name__}>", "exec"), env)
+    fn: FastEncoder = env["encode"]
+    return fn
+
+
+def compile_fast(cls: type[Pdu], layout: Layout) -> tuple[FastEncoder, FastDecoder] | None:
+    """Generated (encoder, decoder) for *cls*, or None when its layout has composite
+    fields or does not name exactly the class's body fields in order."""
+    if any(item[0] not in _FAST_KINDS for item in layout):
         return None
-    out["service_type"] = data[pos:n].decode("latin-1")
-    out["source_addr_ton"] = data[n + 1]
-    out["source_addr_npi"] = data[n + 2]
-    pos = n + 3
-    n = find(_NUL, pos, end)
-    if n < 0 or n - pos > 20 or n + 3 > end:
+    names = [f.name for f in attrs.fields(cls)][3:]  # after seq, status, tlvs
+    laid = [item[1] if item[0] != "sm" else "short_message" for item in layout]
+    if names != laid:
         return None
-    out["source_addr"] = data[pos:n].decode("latin-1")
-    out["dest_addr_ton"] = data[n + 1]
-    out["dest_addr_npi"] = data[n + 2]
-    pos = n + 3
-    n = find(_NUL, pos, end)
-    if n < 0 or n - pos > 20 or n + 4 > end:
-        return None
-    out["destination_addr"] = data[pos:n].decode("latin-1")
-    out["esm_class"] = data[n + 1]
-    out["protocol_id"] = data[n + 2]
-    out["priority_flag"] = data[n + 3]
-    pos = n + 4
-    n = find(_NUL, pos, end)
-    if n < 0 or (n != pos and n - pos != 16):
-        return None
-    out["schedule_delivery_time"] = data[pos:n].decode("latin-1") if n != pos else ""
-    pos = n + 1
-    n = find(_NUL, pos, end)
-    if n < 0 or (n != pos and n - pos != 16) or n + 6 > end:
-        return None
-    out["validity_period"] = data[pos:n].decode("latin-1") if n != pos else ""
-    out["registered_delivery"] = data[n + 1]
-    out["replace_if_present_flag"] = data[n + 2]
-    out["data_coding"] = data[n + 3]
-    out["sm_default_msg_id"] = data[n + 4]
-    pos = n + 6
-    stop = pos + data[n + 5]
-    if stop > end:
-        return None
-    out["short_message"] = data[pos:stop]
-    return stop
+    return _make_encoder(cls, layout), _make_decoder(cls, layout, names)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ._fastpath import decode_sm_body, encode_sm_body
+from ._fastpath import FastDecoder, FastEncoder, compile_fast
 from .enums import CommandStatus as S
 from .errors import (
     InvalidCommandId,
@@ -417,7 +417,6 @@ class _Compiled:
     body_values: Callable[[Pdu], Any] | None
     default_body: Any
     defaults: dict[str, Any]
-    fast: bool
 
 
 def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
@@ -459,17 +458,22 @@ def _compile(cls: type[Pdu], layout: _Layout) -> _Compiled:
         body_values=getter,
         default_body=default,
         defaults=dict(cls().__dict__),
-        fast=layout is _SM,
     )
 
 
 _BY_ID: dict[int, _Compiled] = {}
 _BY_CLASS: dict[type[Pdu], _Compiled] = {}
+# Generated straight-line paths for the common case (see _fastpath); None -> generic path.
+_FAST_DECODE: dict[int, FastDecoder] = {}
+_FAST_ENCODE: dict[type[Pdu], FastEncoder] = {}
 for _cid, _cls in PDU_CLASSES.items():
     _c = _compile(_cls, _LAYOUTS[_cls.__name__])
     _BY_ID[_cid] = _c
     _BY_CLASS[_cls] = _c
-del _cid, _cls, _c
+    _fast = compile_fast(_cls, _LAYOUTS[_cls.__name__])
+    if _fast is not None:
+        _FAST_ENCODE[_cls], _FAST_DECODE[_cid] = _fast
+del _cid, _cls, _c, _fast
 
 _pack_header = HEADER.pack
 _unpack_header = HEADER.unpack_from
@@ -484,26 +488,25 @@ def encode(pdu: Pdu) -> bytes:
     An error response (command_status != 0) whose mandatory fields are all at their
     defaults and that has no TLVs is sent header-only (reference §1.1).
     """
+    fast = _FAST_ENCODE.get(type(pdu))
+    if fast is not None:
+        try:
+            wire = fast(pdu)
+        except _FAST_ERRORS:
+            wire = None
+        if wire is not None:
+            return wire
+    return _encode_generic(pdu)
+
+
+# Anything a generated fast path may raise on bad input; the generic path then reports it.
+_FAST_ERRORS = (ProtocolError, AttributeError, LookupError, TypeError, ValueError, struct.error)
+
+
+def _encode_generic(pdu: Pdu) -> bytes:
     comp = _BY_CLASS.get(type(pdu))
     if comp is None:
         raise LocalProtocolError(f"cannot encode {type(pdu).__name__}")
-    if comp.fast:
-        body = encode_sm_body(pdu.__dict__)
-        if body is not None:
-            tlvs = pdu.tlvs
-            if tlvs:
-                parts = [body]
-                encode_tlvs(tlvs, parts)
-                body = b"".join(parts)
-            try:
-                header = _pack_header(
-                    16 + len(body), comp.cls.command_id, pdu.command_status, pdu.sequence_number
-                )
-            except struct.error:
-                raise LocalProtocolError(
-                    "command_status or sequence_number out of 32-bit range"
-                ) from None
-            return header + body
     out: list[bytes] = []
     if not (
         comp.response
@@ -526,12 +529,6 @@ def encode(pdu: Pdu) -> bytes:
 
 
 def _decode_body(comp: _Compiled, data: bytes, end: int, out: dict[str, Any]) -> int:
-    if comp.fast:
-        fast_pos = decode_sm_body(data, end, out)
-        if fast_pos is not None:
-            if fast_pos < end:
-                out["tlvs"] = decode_tlvs(data, fast_pos, end)
-            return fast_pos
     pos = 16
     if comp.response:
         for op in comp.dec_ops:
@@ -552,6 +549,21 @@ def decode(data: bytes) -> Pdu:
     Raises a :class:`RemoteProtocolError` subclass with ``command_status``,
     ``command_id`` and ``sequence_number`` set as far as they could be read.
     """
+    end = len(data)
+    if end >= 16:
+        length, command_id, status, seq = _unpack_header(data, 0)
+        fast = _FAST_DECODE.get(command_id)
+        if fast is not None and length == end:
+            try:
+                pdu = fast(data, end, status, seq)
+            except _FAST_ERRORS:
+                pdu = None
+            if pdu is not None:
+                return pdu
+    return _decode_generic(data)
+
+
+def _decode_generic(data: bytes) -> Pdu:
     end = len(data)
     if end < 16:
         raise InvalidCommandLength(f"PDU of {end} octets is shorter than the 16-octet header")
