@@ -3,12 +3,21 @@
 Why the synchronous redis-py client in worker threads (and not redis-py's asyncio API under
 trio-asyncio): redis-py's asyncio client needs an asyncio loop; trio-asyncio provides one
 inside trio, but every call then crosses two event loops. Measured on the 2-core CI box with
-a two-command MULTI pipeline per call (3000 calls): threads 3,980/s with one caller and
-3,000-3,400/s with eight; trio-asyncio 1,840/s and 2,060/s. The thread hop costs less than the
-loop bridge, needs no extra dependency, and the store keeps it to one hop per operation: every
-method is one script call or one pipeline (a batch of records travels as one ``EVALSHA``).
-Calls are not abandoned on cancellation, so a write either completes or was never sent before
-the caller sees the cancellation (no half-known state).
+a two-command MULTI pipeline per call (3000 calls, redis-py 8.1, trio-asyncio 0.16 in a
+scratch venv): threads 3,980/s with one caller and 3,000-3,400/s with eight; trio-asyncio
+1,840/s and 2,060/s. The thread hop costs less than the loop bridge and needs no extra
+dependency. The store keeps hops few: every method is one script call or one pipeline, and
+concurrent calls are group-committed (:mod:`smppcore.store.redis_batch`): one hop and one
+round trip carry every call queued meanwhile, calls of the same script merged into one
+``EVALSHA``. Calls are not abandoned on cancellation, so a write either completes or was
+never sent before the caller sees the cancellation (no half-known state).
+
+Installing ``hiredis`` (``redis[hiredis]``) is recommended: redis-py then parses replies and
+packs commands in C; measured here it cut a 100-message lease from 22 ms to 5 ms and a
+pipeline of 100 small calls from 7 ms to 2.4 ms. Nothing in this module depends on it.
+
+Not supported: Redis Cluster (scripts build keys from the prefix instead of declaring them;
+one primary with replicas/Sentinel is fine).
 
 Atomicity: everything two daemons could race on (enqueue, lease with reclaim of expired
 leases, ack/nack, receipt states, cancel/replace, purge, erase) is one Lua script
