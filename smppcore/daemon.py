@@ -36,7 +36,7 @@ from typing import Any, Final
 import attrs
 import trio
 
-from smppcore.config import Config, ConfigError, ensure_hash_secret, load_config
+from smppcore.config import Config, ConfigError, load_config
 from smppcore.connector_api import Connector, ConnectorContext, load_connector_factory
 from smppcore.gateway.context import Gateway, build_gateway
 from smppcore.logs import get_logger
@@ -109,24 +109,14 @@ async def _start(
 
 @asynccontextmanager
 async def open_store(config: Config) -> AsyncIterator[Store]:
-    """Open the configured store; failures to open become ``StartupError("store", ...)``.
+    """The configured store (:func:`smppcore.gateway.privacy.open_configured_store`, which the
+    data commands use too); a failure to open it becomes ``StartupError("store", ...)``.
     Errors raised by the body pass through unchanged."""
+    from smppcore.gateway.privacy import open_configured_store
+
     opened = False
     try:
-        secret = ensure_hash_secret(config.store, config.daemon.data_dir)
-        manager: Any
-        if config.store.backend == "sqlite":
-            from smppcore.store.sqlite import open_sqlite_store
-
-            config.store.path.parent.mkdir(parents=True, exist_ok=True)
-            manager = open_sqlite_store(config.store.path, hash_secret=secret)
-        else:
-            from smppcore.store.redis import open_redis_store
-
-            manager = open_redis_store(
-                config.store.redis_url, hash_secret=secret, key_prefix=config.store.key_prefix
-            )
-        async with manager as store:
+        async with open_configured_store(config) as store:
             opened = True
             yield store
     except Exception as exc:

@@ -30,6 +30,8 @@ from typing import Any
 import attrs
 import smpplib.client
 import smpplib.consts
+import smpplib.exceptions
+import smpplib.smpp
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -239,19 +241,21 @@ async def scrape(port: int) -> str:
     return text
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """The sum of samples called ``name`` whose labels include ``labels`` (0 if none)."""
+def metric(text: str, sample_name: str, /, **labels: str) -> float:
+    """The sum of samples called ``sample_name`` whose labels include ``labels`` (0 if none)."""
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+            if sample.name == sample_name and all(
+                sample.labels.get(k) == v for k, v in labels.items()
+            ):
                 total += sample.value
     return total
 
 
-async def wait_metric(port: int, name: str, at_least: float, **labels: str) -> float:
+async def wait_metric(port: int, sample_name: str, at_least: float, /, **labels: str) -> float:
     while True:
-        value = metric(await scrape(port), name, **labels)
+        value = metric(await scrape(port), sample_name, **labels)
         if value >= at_least:
             return value
         await trio.sleep(0.1)
@@ -355,6 +359,11 @@ class Esme:
                 raise TimeoutError(f"{len(self.delivered)} of {n} deliver_sm")
             self.client.read_once()
         return list(self.delivered)
+
+    def answer_unbind(self, unbind: Any) -> None:
+        self.client.send_pdu(
+            smpplib.smpp.make_pdu("unbind_resp", client=self.client, sequence=unbind.sequence)
+        )
 
     def close(self) -> None:
         try:

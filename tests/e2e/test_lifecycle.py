@@ -150,8 +150,13 @@ async def test_sigterm_drains_exits_0_and_logs_hold_no_personal_data(daemon: Run
         await trio.to_thread.run_sync(esme.bind)
         text = await scrape(daemon.ports.metrics)
         assert metric(text, "smppcore_client_binds", account="demo") >= 1
-        code = await daemon.daemon.stop()
-        await trio.to_thread.run_sync(esme.close)
+        daemon.daemon.send(signal.SIGTERM)
+        # The drain unbinds the client (and waits, bounded, for our unbind_resp).
+        unbind = await trio.to_thread.run_sync(esme.client.read_pdu)
+        assert unbind.command == "unbind"
+        await trio.to_thread.run_sync(esme.answer_unbind, unbind)
+        code = await daemon.daemon.wait_exit()
+        await trio.to_thread.run_sync(esme.client.disconnect)
     assert code == 0
     events = [e.get("event") for e in daemon.daemon.events()]
     assert "stopping" in events and "stopped" in events
