@@ -1,8 +1,16 @@
-"""Codec micro-benchmark: smppcore vs smpplib 2.2.4, encode+decode per PDU, same run.
+"""Codec micro-benchmark: smppcore vs smpplib 2.2.4, per PDU, same run, same machine.
 
-Each case builds the PDU object, encodes it and decodes the bytes back (the work a
-gateway does per message on each side). Loops are bounded: every measurement runs a
-fixed number of iterations (calibrated to ~0.1 s) and the best of ``--repeat`` runs is kept.
+Three measurements per PDU and library (issue 2's goal is the first one):
+
+* ``codec``: encode + decode of an already-built PDU object (ours: ``decode(encode(pdu))``;
+  smpplib: ``parse_pdu(pdu.generate())``) -- the wire work a gateway does per message;
+* ``build``: constructing the PDU object alone;
+* ``total``: build + encode + decode, the old single number, kept for comparison.
+
+Each timing run has a fixed iteration count (calibrated to ``--budget`` seconds); runs of
+all cases are interleaved so both libraries see the same background load, and the best
+and the median of ``--repeat`` runs are reported (the best is the least disturbed by
+other load on a shared machine, the median shows the spread).
 
     python bench/codec.py            # table
     python bench/codec.py --json     # exactly one JSON object on stdout
@@ -13,10 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import timeit
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import smpplib.smpp
 
@@ -52,60 +61,102 @@ DELIVER = dict(
 BIND = dict(system_id="esme1", password="secret12", system_type="", addr_ton=0, addr_npi=0)
 
 
-def _ours() -> dict[str, Callable[[], object]]:
+class _Case(NamedTuple):
+    build: Callable[[], Any]
+    codec: Callable[[Any], object]
+
+
+def _ours() -> dict[str, _Case]:
     receipt_tlvs = Tlvs.of(receipted_message_id="0123456789", message_state=2)
+
+    def codec(pdu: Any) -> object:
+        return decode(encode(pdu))
+
     return {
-        "submit_sm": lambda: decode(encode(SubmitSm(sequence_number=2, **SUBMIT))),  # type: ignore[arg-type]
-        "deliver_sm_receipt": lambda: decode(
-            encode(DeliverSm(sequence_number=3, tlvs=receipt_tlvs, **DELIVER))  # type: ignore[arg-type]
+        "submit_sm": _Case(lambda: SubmitSm(sequence_number=2, **SUBMIT), codec),  # type: ignore[arg-type]
+        "deliver_sm_receipt": _Case(
+            lambda: DeliverSm(sequence_number=3, tlvs=receipt_tlvs, **DELIVER),  # type: ignore[arg-type]
+            codec,
         ),
-        "bind_transceiver": lambda: decode(encode(BindTransceiver(sequence_number=1, **BIND))),  # type: ignore[arg-type]
+        "bind_transceiver": _Case(lambda: BindTransceiver(sequence_number=1, **BIND), codec),  # type: ignore[arg-type]
     }
 
 
-def _smpplib() -> dict[str, Callable[[], object]]:
+def _smpplib() -> dict[str, _Case]:
     client = _Client()
     make, parse = smpplib.smpp.make_pdu, smpplib.smpp.parse_pdu
 
-    def submit() -> object:
-        pdu = make("submit_sm", client=client, sequence=2, **SUBMIT)
+    def codec(pdu: Any) -> object:
         return parse(pdu.generate(), client=client)
 
-    def deliver() -> object:
-        pdu = make(
-            "deliver_sm", client=client, sequence=3,
-            receipted_message_id="0123456789", message_state=2, **DELIVER,
-        )  # fmt: skip
-        return parse(pdu.generate(), client=client)
+    return {
+        "submit_sm": _Case(lambda: make("submit_sm", client=client, sequence=2, **SUBMIT), codec),
+        "deliver_sm_receipt": _Case(
+            lambda: make(
+                "deliver_sm",
+                client=client,
+                sequence=3,
+                receipted_message_id="0123456789",
+                message_state=2,
+                **DELIVER,
+            ),
+            codec,
+        ),
+        "bind_transceiver": _Case(
+            lambda: make(
+                "bind_transceiver", client=client, sequence=1, interface_version=0x34, **BIND
+            ),
+            codec,
+        ),
+    }
 
-    def bind() -> object:
-        pdu = make("bind_transceiver", client=client, sequence=1, interface_version=0x34, **BIND)
-        return parse(pdu.generate(), client=client)
 
-    return {"submit_sm": submit, "deliver_sm_receipt": deliver, "bind_transceiver": bind}
+def _number(fn: Callable[[], object], budget: float) -> int:
+    """Iterations per timing run so that one run takes about *budget* seconds."""
+    once = min(timeit.Timer(fn).repeat(repeat=3, number=20)) / 20
+    return max(10, min(200_000, int(budget / max(once, 1e-9))))
 
 
-def _time(fn: Callable[[], object], repeat: int, budget: float) -> float:
-    """Best-of-*repeat* seconds per call, each run a fixed iteration count (~budget s)."""
-    timer = timeit.Timer(fn)
-    once = min(timer.repeat(repeat=3, number=20)) / 20
-    number = max(10, min(200_000, int(budget / max(once, 1e-9))))
-    return min(timer.repeat(repeat=repeat, number=number)) / number
+def _cases(case: _Case) -> dict[str, Callable[[], object]]:
+    pdu = case.build()
+    codec, build = case.codec, case.build
+    return {"codec": lambda: codec(pdu), "build": build, "total": lambda: codec(build())}
 
 
 def run(repeat: int, budget: float) -> dict[str, Any]:
     ours, theirs = _ours(), _smpplib()
+    fns: dict[tuple[str, str, str], Callable[[], object]] = {}
+    for name in ours:
+        for lib, cases in (("smppcore", ours), ("smpplib", theirs)):
+            for what, fn in _cases(cases[name]).items():
+                fns[(name, what, lib)] = fn
+    numbers = {key: _number(fn, budget) for key, fn in fns.items()}
+    runs: dict[tuple[str, str, str], list[float]] = {key: [] for key in fns}
+    for _ in range(repeat):  # interleaved, so both libraries see the same background load
+        for key, fn in fns.items():
+            runs[key].append(timeit.Timer(fn).timeit(numbers[key]) / numbers[key] * 1e6)
     results: dict[str, Any] = {}
     for name in ours:
-        a = _time(ours[name], repeat, budget) * 1e6
-        b = _time(theirs[name], repeat, budget) * 1e6
-        results[name] = {
-            "smppcore_us": round(a, 3),
-            "smpplib_us": round(b, 3),
-            "ratio": round(b / a, 1),
-        }
+        row: dict[str, Any] = {}
+        for what in ("codec", "build", "total"):
+            a, b = runs[(name, what, "smppcore")], runs[(name, what, "smpplib")]
+            a_best, a_med, b_best, b_med = (
+                min(a),
+                statistics.median(a),
+                min(b),
+                statistics.median(b),
+            )
+            row[what] = {
+                "smppcore_us": round(a_best, 3),
+                "smppcore_median_us": round(a_med, 3),
+                "smpplib_us": round(b_best, 3),
+                "smpplib_median_us": round(b_med, 3),
+                "ratio": round(b_best / a_best, 1),
+                "ratio_median": round(b_med / a_med, 1),
+            }
+        results[name] = row
     return {
-        "benchmark": "codec encode+decode (object build + encode + decode)",
+        "benchmark": "codec: encode+decode of a built PDU (codec), build alone, both (total)",
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "repeat": repeat,
@@ -116,17 +167,22 @@ def run(repeat: int, budget: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--budget", type=float, default=0.1, help="seconds per timing run")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--budget", type=float, default=0.02, help="seconds per timing run")
     args = parser.parse_args(argv)
     report = run(args.repeat, args.budget)
     if args.json:
         json.dump(report, sys.stdout)
         sys.stdout.write("\n")
         return 0
-    print(f"{'PDU':<22}{'smppcore µs':>14}{'smpplib µs':>14}{'ratio':>9}")
-    for name, r in report["results"].items():
-        print(f"{name:<22}{r['smppcore_us']:>14.2f}{r['smpplib_us']:>14.2f}{r['ratio']:>8.1f}x")
+    print("µs per PDU, best (median) of runs; ratio = smpplib / smppcore")
+    print(f"{'PDU':<20}{'measure':<9}{'smppcore':>16}{'smpplib':>18}{'ratio':>15}")
+    for name, row in report["results"].items():
+        for what, r in row.items():
+            ours = f"{r['smppcore_us']:.2f} ({r['smppcore_median_us']:.2f})"
+            theirs = f"{r['smpplib_us']:.2f} ({r['smpplib_median_us']:.2f})"
+            ratio = f"{r['ratio']:.1f}x ({r['ratio_median']:.1f}x)"
+            print(f"{name:<20}{what:<9}{ours:>16}{theirs:>18}{ratio:>15}")
     return 0
 
 
