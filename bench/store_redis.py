@@ -78,6 +78,7 @@ async def _scenario(
                     acks.start_soon(store.ack_mt, m.id, MtState.ENROUTE, time.time())
             acked += len(got)
 
+    stats0 = store.statistics()
     start = time.perf_counter()
     cpu_start = time.process_time()
     async with trio.open_nursery() as nursery:
@@ -89,6 +90,7 @@ async def _scenario(
         done_producing.set()
     end = time.perf_counter()
     cpu = time.process_time() - cpu_start
+    stats = store.statistics()
     latencies.sort()
     return {
         "producers": producers,
@@ -98,6 +100,9 @@ async def _scenario(
         "enqueue_p50_ms": round(statistics.median(latencies) * 1000, 3),
         "enqueue_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
         "client_cpu_us_per_msg": round(cpu / messages * 1e6),
+        "calls_per_round_trip": round(
+            (stats.calls - stats0.calls) / max(1, stats.round_trips - stats0.round_trips), 2
+        ),
     }
 
 
@@ -134,5 +139,6 @@ if __name__ == "__main__":
                 f"{s['producers']} producer(s): {s['end_to_end_msgs_per_s']} msg/s end to end,"
                 f" {s['enqueue_calls_per_s']} enqueues/s,"
                 f" enqueue p50 {s['enqueue_p50_ms']} ms p99 {s['enqueue_p99_ms']} ms,"
-                f" client CPU {s['client_cpu_us_per_msg']} us/msg"
+                f" client CPU {s['client_cpu_us_per_msg']} us/msg,"
+                f" {s['calls_per_round_trip']} calls per round trip"
             )

@@ -56,7 +56,7 @@ from smppcore.store.base import (
     Suppression,
 )
 from smppcore.store.hashing import MsisdnHasher
-from smppcore.store.redis_batch import ScriptBatcher
+from smppcore.store.redis_batch import BatchStatistics, ScriptBatcher
 from smppcore.store.redis_codec import (
     canon_address,
     encode_value,
@@ -154,6 +154,10 @@ class RedisStore:
 
     def hash_msisdn(self, value: str) -> str:
         return self._hash(value)
+
+    def statistics(self) -> BatchStatistics:
+        """Group-commit counters: script calls, the round trips that carried them."""
+        return self._batcher.statistics()
 
     async def ping(self) -> None:
         await self._run(self._r.ping)

@@ -31,6 +31,24 @@ MAX_BATCH: Final = 256
 MAX_MERGED_ARGS: Final = 20_000
 
 
+@attrs.frozen
+class BatchStatistics:
+    """Counters of the batcher. ``commits``/``writes`` are the names the SQLite engine's
+    statistics use (round trips and calls here), so one benchmark reads both stores."""
+
+    round_trips: int
+    calls: int
+    largest_batch: int
+
+    @property
+    def commits(self) -> int:
+        return self.round_trips
+
+    @property
+    def writes(self) -> int:
+        return self.calls
+
+
 @attrs.define(eq=False)
 class _Pending:
     script: Script
@@ -54,7 +72,13 @@ class ScriptBatcher:
         self._client = client
         self._limiter = limiter
         self._multi = {id(k): v for k, v in (multi or {}).items()}
+        self._round_trips = 0
+        self._calls = 0
+        self._largest = 0
         self._send, self._receive = trio.open_memory_channel[_Pending](MAX_BATCH * 4)
+
+    def statistics(self) -> BatchStatistics:
+        return BatchStatistics(self._round_trips, self._calls, self._largest)
 
     async def call(self, script: Script, args: Sequence[bytes | str]) -> Any:
         item = _Pending(script, args)
@@ -74,6 +98,9 @@ class ScriptBatcher:
                     batch.append(self._receive.receive_nowait())
                 except trio.WouldBlock:
                     break
+            self._round_trips += 1
+            self._calls += len(batch)
+            self._largest = max(self._largest, len(batch))
             try:
                 await trio.to_thread.run_sync(self._flush, batch, limiter=self._limiter)
             finally:
