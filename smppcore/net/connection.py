@@ -1,14 +1,27 @@
 """The trio shell around one :class:`~smppcore.protocol.session.Session`.
 
-Owns: :class:`SmppConnection` (one reader task, one timer task, writes coalesced under a
-``trio.StrictFIFOLock``, the window as a FIFO semaphore, incoming requests as a bounded
-channel) and :func:`open_smpp_connection`, the async context manager that owns those
-tasks.  Transport errors become :mod:`smppcore.net.errors` here; no exception group
-leaves :func:`open_smpp_connection`.
+Owns: :class:`SmppConnection` (one reader task, one writer task, one timer task, the
+window as a FIFO semaphore, incoming requests as a bounded channel) and
+:func:`open_smpp_connection`, the async context manager that owns those tasks.
+Transport errors become :mod:`smppcore.net.errors` here; no exception group leaves
+:func:`open_smpp_connection`.
+
+Writes are coalesced: :meth:`~SmppConnection.request`, :meth:`~SmppConnection.respond` and
+the reader only queue bytes and wake the writer task, which sends everything pending in
+one ``send_all`` (under a ``trio.StrictFIFOLock`` it shares with the final flush).  So N
+PDUs produced in one scheduler batch cost one ``send`` syscall, and no caller's
+cancellation can interrupt a send half-way.  Should a send be interrupted anyway (the
+connection being torn down mid-write), the stream's framing is gone: the session is marked
+broken and nothing more is written.
 
 Request flow: ``await conn.request(pdu)`` waits (bounded) for a window slot, queues the
-PDU on the session, flushes and waits for the response the reader task hands over.
+PDU on the session and parks until the reader task hands over the response.
 Incoming requests: ``async for pdu in conn: await conn.respond(pdu, pdu.response(...))``.
+``respond`` returns once the response is queued (it waits only while more than
+``_HIGH_WATER`` bytes are pending); a send failure afterwards ends the connection and the
+next call raises.  Neither iterating nor responding yields to the scheduler on every PDU
+(both are cancellation points, and yield at least every ``_YIELD_EVERY`` calls), so a
+handler works through a whole read's worth of requests in one scheduling step.
 The session answers enquire_link, unbind and bad input itself, so those answers never
 wait behind application work; when the application lags ``max_inbound_pending`` behind,
 further requests are answered ``ESME_RTHROTTLED``.
@@ -56,6 +69,10 @@ __all__ = ["SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
 log = structlog.get_logger(__name__)
 
 _RECEIVE_SIZE: Final = 65536
+# respond()/send() wait for the writer while this many bytes are queued (back-pressure).
+_HIGH_WATER: Final = 65536
+# Iterating / responding skip the scheduler's yield, but not more often than this in a row.
+_YIELD_EVERY: Final = 64
 _FINAL_FLUSH_TIMEOUT: Final = 2.0
 TRANSPORT_ERRORS: Final = (
     trio.BrokenResourceError,
@@ -66,11 +83,37 @@ TRANSPORT_ERRORS: Final = (
 )
 
 
-@attrs.define
 class _Waiter:
-    done: trio.Event = attrs.field(factory=trio.Event)
-    response: Pdu | None = None
-    error: NetError | None = None
+    """One request's caller, parked until the reader settles it (cheaper than an Event)."""
+
+    __slots__ = ("error", "response", "task")
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task: trio.lowlevel.Task | None = task  # None: the caller was cancelled
+        self.response: Pdu | None = None
+        self.error: NetError | None = None
+
+    def abandon(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self.task = None  # the window slot frees when the response (or failure) arrives
+        return trio.lowlevel.Abort.SUCCEEDED
+
+
+class _IncomingRequests:
+    """``async for`` over a connection's requests (see :meth:`SmppConnection.__aiter__`)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: SmppConnection) -> None:
+        self._conn = conn
+
+    def __aiter__(self) -> _IncomingRequests:
+        return self
+
+    async def __anext__(self) -> Pdu:
+        try:
+            return await self._conn._next_request()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
 
 
 class SmppConnection:
@@ -92,6 +135,11 @@ class SmppConnection:
         self._tasks_scope = trio.CancelScope(shield=True)
         self._unbind_timeout = unbind_timeout
         self._send_lock = trio.StrictFIFOLock()
+        self._outbuf = bytearray()  # encoded PDUs the writer has not taken yet
+        self._writer_task: trio.lowlevel.Task | None = None  # set while the writer is parked
+        self._drained: trio.Event | None = None  # exists while someone waits on back-pressure
+        self._send_broken = False  # a send was interrupted half-way: framing is gone
+        self._budget = _YIELD_EVERY
         self._window = trio.Semaphore(config.window)
         self._waiters: dict[int, _Waiter] = {}
         # Capacity: every request with a response is counted by the session, which
@@ -167,14 +215,14 @@ class SmppConnection:
         except BaseException:
             self._window.release()
             raise
-        waiter = _Waiter()
+        waiter = _Waiter(trio.lowlevel.current_task())
         self._waiters[sent.sequence_number] = waiter
         # The new request's deadline is the only new timer candidate.
         deadline = now + (timeout if timeout is not None else self.config.response_timeout)
         if deadline < self._timer_target:
             self._timer_wakeup.set()
-        await self._flush()
-        await waiter.done.wait()
+        self._queued()
+        await trio.lowlevel.wait_task_rescheduled(waiter.abandon)
         if waiter.error is not None:
             raise waiter.error
         assert waiter.response is not None
@@ -182,38 +230,69 @@ class SmppConnection:
 
     async def send(self, pdu: Pdu) -> None:
         """Send a response (to a request from :meth:`__aiter__`) or a request that has no
-        response (outbind, alert_notification)."""
+        response (outbind, alert_notification).
+
+        Returns once the PDU is queued for the writer task; waits first (cancellable,
+        nothing queued then) while more than ``_HIGH_WATER`` bytes are pending.  A send
+        failure after that ends the connection: the next call raises."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
+        if len(self._outbuf) >= _HIGH_WATER:
+            await self._wait_drained()
+            self._check_open()
+        session = self._session
+        state = session.state
         try:
             if pdu.command_id & 0x80000000:
-                self._session.send_response(pdu, trio.current_time())
+                session.send_response(pdu, trio.current_time())
             else:
                 if type(pdu).response_class is not None:
                     raise LocalProtocolError(f"{type(pdu).__name__} expects a response: request()")
-                self._session.send_request(pdu, trio.current_time())
+                session.send_request(pdu, trio.current_time())
         except SessionStateError as exc:
-            if self._session.ended is not None:
+            if session.ended is not None:
                 raise SessionClosed(str(exc)) from exc
             raise
-        self._poke_timer()
-        await self._flush()
+        if session.state is not state:  # a bind answered, an outbind sent: new timers
+            self._poke_timer()
+        self._queued()
+        self._budget -= 1
+        if self._budget <= 0:
+            self._budget = _YIELD_EVERY
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def respond(self, request: Pdu, response: Pdu) -> None:
-        """Answer ``request``; the response gets the request's sequence number."""
+        """Answer ``request``; the response gets the request's sequence number.  Returns
+        once the response is queued (see :meth:`send`)."""
         if response.sequence_number != request.sequence_number:
             response = attrs.evolve(response, sequence_number=request.sequence_number)
         await self.send(response)
 
     def __aiter__(self) -> AsyncIterator[Pdu]:
         """Incoming requests until the session ends."""
-        return self._incoming
+        return _IncomingRequests(self)
 
     async def receive_request(self) -> Pdu:
         """The next incoming request; :class:`SessionClosed` once the session is over."""
         try:
-            return await self._incoming.receive()
+            return await self._next_request()
         except trio.EndOfChannel:
             raise SessionClosed(self._describe_end()) from None
+
+    async def _next_request(self) -> Pdu:
+        # A request already buffered is returned without a trip through the scheduler
+        # (but never more than _YIELD_EVERY times in a row): the handler then answers a
+        # whole read's worth of requests before the writer sends them all at once.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._budget -= 1
+        if self._budget > 0:
+            try:
+                return self._incoming.receive_nowait()
+            except trio.WouldBlock:
+                pass
+        else:
+            self._budget = _YIELD_EVERY
+        return await self._incoming.receive()
 
     # ------------------------------------------------------------------ closing
     async def unbind(self) -> None:
@@ -244,7 +323,7 @@ class SmppConnection:
 
     # ------------------------------------------------------------------ internals
     def _check_open(self) -> None:
-        if self._terminated or self._session.ended is not None:
+        if self._terminated or self._end_reason is not None or self._session.ended is not None:
             raise self._closed_error()
 
     def _describe_end(self) -> str:
@@ -295,23 +374,65 @@ class SmppConnection:
         waiter = self._waiters.pop(seq, None)
         if waiter is None:
             return
-        waiter.response, waiter.error = response, error
-        waiter.done.set()
         self._window.release()
+        if waiter.task is not None:
+            waiter.response, waiter.error = response, error
+            trio.lowlevel.reschedule(waiter.task)
+            waiter.task = None
+
+    def _queued(self) -> None:
+        """Move what the session encoded to our buffer and wake the writer (no yield)."""
+        data = self._session.data_to_send()
+        if data:
+            self._outbuf += data
+            task = self._writer_task
+            if task is not None:
+                self._writer_task = None
+                trio.lowlevel.reschedule(task)
+
+    def _park_abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self._writer_task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def _wait_drained(self) -> None:
+        while len(self._outbuf) >= _HIGH_WATER and not self._terminated:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+
+    def _wake_drained(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
+
+    async def _writer(self) -> None:
+        """Send whatever is queued, in one ``send_all`` per wake-up."""
+        try:
+            while True:
+                if not self._outbuf:
+                    self._writer_task = trio.lowlevel.current_task()
+                    await trio.lowlevel.wait_task_rescheduled(self._park_abort)
+                await self._flush()
+        except NetError:
+            return
 
     async def _flush(self) -> None:
         async with self._send_lock:
-            data = self._session.data_to_send()
-            if not data:
+            self._queued()
+            if not self._outbuf or self._send_broken:
                 return
+            data, self._outbuf = self._outbuf, bytearray()
+            self._wake_drained()
             try:
                 await self._stream.send_all(data)
             except TRANSPORT_ERRORS as exc:
+                self._send_broken = True
                 self._note_end(EndReason.TRANSPORT_ERROR, repr(exc))
                 self._kill()
                 raise ConnectionLost(f"send failed: {exc!r}") from exc
             except BaseException:
                 # Cancelled half-way: the peer may hold a partial PDU, framing is gone.
+                self._send_broken = True
                 self._note_end(EndReason.TRANSPORT_ERROR, "send interrupted")
                 self._kill()
                 raise
@@ -328,6 +449,7 @@ class SmppConnection:
         with self._tasks_scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
                 nursery.start_soon(self._timer)
         await self._terminate(self._end_reason or EndReason.TRANSPORT_ERROR)
 
@@ -338,7 +460,7 @@ class SmppConnection:
         self._terminated = True
         self._note_end(reason, detail)
         try:
-            if self._end_reason is not EndReason.TRANSPORT_ERROR:
+            if self._end_reason is not EndReason.TRANSPORT_ERROR and not self._send_broken:
                 with trio.CancelScope(shield=True), trio.move_on_after(_FINAL_FLUSH_TIMEOUT):
                     try:
                         await self._flush()
@@ -350,6 +472,7 @@ class SmppConnection:
                 self._dispatch(event)
             self._incoming_send.close()
             self._closed.set()
+            self._wake_drained()
             self._tasks_scope.cancel()
             await trio.aclose_forcefully(self._stream)
 
@@ -366,7 +489,7 @@ class SmppConnection:
                     self._dispatch(event)
                     if isinstance(event, StateChanged):
                         self._poke_timer()
-                await self._flush()
+                self._queued()
                 if session.ended is not None:
                     reason = session.ended
                     break
@@ -386,10 +509,7 @@ class SmppConnection:
                 continue
             for event in self._session.handle_timer(now):
                 self._dispatch(event)
-            try:
-                await self._flush()
-            except NetError:
-                return
+            self._queued()
             ended = self._session.ended
             if ended is not None:
                 await self._terminate(ended)

@@ -1,0 +1,122 @@
+"""The writer task: coalesced sends, back-pressure, and a send interrupted half-way."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from smppcore.net.connection import open_smpp_connection
+from smppcore.net.errors import SessionClosed
+from smppcore.net.testing import SmscResponder
+from smppcore.protocol.codec import encode
+from smppcore.protocol.enums import CommandId
+from smppcore.protocol.pdu import BindTransceiver, SubmitSm
+from smppcore.protocol.session_events import SessionConfig
+from smppcore.protocol.states import Role
+
+from .helpers import RawPeer
+
+
+class _CountingStream(trio.abc.Stream):
+    """A real stream, passed through; records every ``send_all`` it was asked for."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.sends: list[bytes] = []
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.sends.append(bytes(data))
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _StallingStream(_CountingStream):
+    """Once armed, the next send writes half its bytes and then never returns."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        super().__init__(inner)
+        self.armed = False
+        self.stalled = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.armed:
+            await super().send_all(data)
+            return
+        self.sends.append(bytes(data))
+        await self.inner.send_all(bytes(data)[: len(data) // 2])
+        self.stalled.set()
+        await trio.sleep_forever()
+
+
+def _submit(i: int) -> SubmitSm:
+    return SubmitSm(
+        sequence_number=i, source_addr="12345", destination_addr="0", short_message=b"x"
+    )
+
+
+async def test_responses_to_one_read_share_few_sends() -> None:
+    """100 submits arriving in one write are answered in far fewer than 100 sends."""
+    responder = SmscResponder()
+    cfg = SessionConfig(max_inbound_pending=1000, enquire_link_interval=None)
+    with trio.fail_after(10):
+        listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+        port = listener.socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            peer = RawPeer(await trio.open_tcp_stream("127.0.0.1", port))
+            counting = _CountingStream(await listener.accept())
+
+            async def serve() -> None:
+                async with open_smpp_connection(counting, Role.SMSC, cfg) as conn:
+                    await responder(conn)
+
+            nursery.start_soon(serve)
+            await peer.send(BindTransceiver(sequence_number=1))
+            bind_resp = await peer.read()
+            assert bind_resp is not None and bind_resp.command_status == 0
+            sends_before = len(counting.sends)
+            await peer.send(b"".join(encode(_submit(i)) for i in range(2, 102)))
+            seen = set()
+            for _ in range(100):
+                resp = await peer.read()
+                assert resp is not None and resp.command_id == CommandId.SUBMIT_SM_RESP
+                seen.add(resp.sequence_number)
+            assert seen == set(range(2, 102))
+            assert len(counting.sends) - sends_before < 20
+            await peer.stream.aclose()
+        await listener.aclose()
+
+
+async def test_send_interrupted_half_way_breaks_the_session() -> None:
+    """A write cut off mid-PDU: nothing more is written (not even an unbind), the
+    connection ends and further calls raise."""
+    left, right = trio.testing.memory_stream_pair()
+    stalling = _StallingStream(right)
+    cfg = SessionConfig(enquire_link_interval=None)
+    with trio.fail_after(10):
+        async with open_smpp_connection(stalling, Role.SMSC, cfg) as smsc:
+            peer = RawPeer(left)
+            await peer.send(BindTransceiver(sequence_number=1))
+            bind_request = await smsc.receive_request()
+            await smsc.respond(bind_request, bind_request.response(system_id="s"))
+            assert await peer.read() is not None  # bind_resp, whole
+            await peer.send(_submit(2))
+            request = await smsc.receive_request()
+            stalling.armed = True
+            sends = len(stalling.sends)
+            await smsc.respond(request, request.response(message_id="1"))
+            await stalling.stalled.wait()  # the writer is now stuck half-way
+            smsc.abort("test")
+            await smsc.wait_closed()
+            assert len(stalling.sends) == sends + 1  # no final flush, no unbind
+            with pytest.raises(SessionClosed):
+                await smsc.respond(request, request.response(message_id="2"))
+        assert await peer.read() is None  # half a PDU, then EOF
