@@ -15,6 +15,7 @@ The direct run binds to the simulator as its operator account and sends the same
 
     python bench/e2e.py                  # table
     python bench/e2e.py -n 5000 --json   # exactly one JSON object on stdout
+    python bench/e2e.py --profile d.prof # the daemon under cProfile (slower; CPU includes it)
 """
 
 from __future__ import annotations
@@ -96,11 +97,16 @@ def _configs(directory: Path, window: int) -> tuple[Path, Path, dict[str, int]]:
                                    "control": control}  # fmt: skip
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` from /proc/<pid>/stat."""
+def _cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` in seconds, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    return int(fields[11]) / _CLK_TCK, int(fields[12]) / _CLK_TCK
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid``."""
+    return sum(_cpu_times(pid))
 
 
 def _http_json(port: int, path: str) -> dict[str, Any]:
@@ -175,7 +181,7 @@ def _summary(n: int, wall: float, latencies: list[float]) -> dict[str, Any]:
     }
 
 
-def run(n: int, window: int) -> dict[str, Any]:
+def run(n: int, window: int, profile: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="smppcore-bench-") as tmp:
         directory = Path(tmp)
         daemon_cfg, sim_cfg, ports = _configs(directory, window)
@@ -186,8 +192,9 @@ def run(n: int, window: int) -> dict[str, Any]:
         daemon = None
         try:
             _wait_port(ports["control"], sim)
+            profiler = [] if profile is None else [sys.executable, "-m", "cProfile", "-o", profile]
             daemon = subprocess.Popen(
-                [str(SMPPCORE), "run", "--config", str(daemon_cfg),
+                [*profiler, str(SMPPCORE), "run", "--config", str(daemon_cfg),
                  "--data-dir", str(directory / "data")],
                 stdout=quiet, stderr=quiet, env=env,
             )  # fmt: skip
@@ -200,16 +207,18 @@ def run(n: int, window: int) -> dict[str, Any]:
                 time.sleep(0.05)
             base = _http_json(ports["control"], "/stats")["submits_received"]
 
-            cpu0 = _cpu_seconds(daemon.pid)
+            user0, sys0 = _cpu_times(daemon.pid)
             start = time.perf_counter()
             wall, latencies = trio.run(_load, ports["client"], "demo", "demopass", n, window)
             while _http_json(ports["control"], "/stats")["submits_received"] < base + n:
                 time.sleep(0.01)
             e2e_wall = time.perf_counter() - start
-            cpu = _cpu_seconds(daemon.pid) - cpu0
+            user1, sys1 = _cpu_times(daemon.pid)
             through = _summary(n, wall, latencies)
             through["e2e_msg_per_s"] = round(n / e2e_wall, 1)
-            through["daemon_cpu_us_per_msg"] = round(cpu / n * 1e6, 1)
+            through["daemon_cpu_us_per_msg"] = round((user1 - user0 + sys1 - sys0) / n * 1e6, 1)
+            through["daemon_user_us_per_msg"] = round((user1 - user0) / n * 1e6, 1)
+            through["daemon_sys_us_per_msg"] = round((sys1 - sys0) / n * 1e6, 1)
 
             sim_cpu0 = _cpu_seconds(sim.pid)
             wall, latencies = trio.run(_load, ports["sim"], "sim", "simpass", n, window)
@@ -234,9 +243,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5000, help=f"submits per run (<= {MAX_N})")
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="run the daemon under cProfile, stats to FILE"
+    )
     args = parser.parse_args()
     n = max(1, min(args.n, MAX_N))
-    result = run(n, max(1, args.window))
+    result = run(n, max(1, args.window), args.profile)
     if args.json:
         print(json.dumps({"bench": "e2e", "python": platform.python_version(),
                           "machine": platform.machine(), **result}))  # fmt: skip
