@@ -9,6 +9,11 @@ nor does it need to be. A lone caller pays one hop as before; eight concurrent c
 hop between them instead of eight, which is what bounds throughput on a small box (a thread
 hop costs about as much as a Redis round trip there).
 
+Calls of one script are merged into one call of its batch variant (one ``EVALSHA`` for the
+group). An error reply reaches only its own caller; a Lua runtime error (a bug, a key of the
+wrong type) aborts the merged call and every caller in it gets the error, knowing as little
+about what was written as after a lost connection (Redis does not roll scripts back).
+
 A caller that is cancelled while its command is queued or in flight still waits for the
 reply (shielded, bounded by the socket timeout), so a write either happened or did not before
 the cancellation is seen.
