@@ -4,9 +4,10 @@ Owns nothing but speed. For each PDU class whose layout has only C-strings, time
 and sm_length+short_message, :func:`compile_fast` builds (with ``exec``) two straight-line
 functions specialised to that class's field list:
 
-* the decoder decodes the whole PDU to Latin-1 once, finds each NUL with ``str.find``,
-  reads one-octet integers by index (wider ones with a precompiled ``struct.Struct``) and
-  installs the finished field dict as the frozen instance's ``__dict__`` (no ``__init__``);
+* the decoder decodes the whole PDU to Latin-1 once, matches one precompiled regex that
+  finds, bounds and extracts every string field, reads the one-octet integers by index
+  and installs the finished field dict as the frozen instance's ``__dict__`` (no
+  ``__init__``, no per-field calls);
 * the encoder reads the instance dict, encodes each string once and packs header and body
   with one ``struct.Struct`` per combination of field lengths (cached, bounded), so the
   NUL terminators, sm_length and command_length come out of a single ``pack`` call.
@@ -19,6 +20,7 @@ and status is defined once, in :mod:`.codec`: a fast path only ever agrees or st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from struct import Struct
 from typing import Any
@@ -41,7 +43,6 @@ _INT_FMT = {1: "B", 2: "H", 4: "I"}
 _MAX_SHORT_MESSAGE = 254
 #: Distinct field-length combinations cached per class before the cache starts over.
 _CACHE_LIMIT = 4096
-_FAST_KINDS = frozenset({"c", "t", "i", "sm"})
 
 
 def _tlv_bytes(tlvs: Tlvs) -> bytes:
@@ -50,61 +51,66 @@ def _tlv_bytes(tlvs: Tlvs) -> bytes:
     return b"".join(parts)
 
 
-def _int_groups(layout: Layout) -> list[tuple[int, Layout]]:
-    """(index of first item, run of consecutive integer items) for every integer run."""
-    groups: list[tuple[int, Layout]] = []
-    i = 0
-    while i < len(layout):
-        if layout[i][0] != "i":
-            i += 1
-            continue
-        start = i
-        while i < len(layout) and layout[i][0] == "i":
-            i += 1
-        groups.append((start, layout[start:i]))
-    return groups
+def _plus(expr: str, off: int) -> str:
+    return f"{expr} + {off}" if off else expr
 
 
-def _decoder_lines(layout: Layout, env: dict[str, Any]) -> list[str]:
+def _decoder_lines(layout: Layout) -> tuple[list[str], str | None]:
+    """Source lines of a decoder body, and the regular expression it uses (if any).
+
+    The layout up to its last string field becomes one anchored regex over the Latin-1
+    text of the PDU: each C-string a NUL-free group of bounded length plus its NUL, each
+    time a group of 0 or 16 characters plus NUL, each integer one character. One
+    ``match`` thus finds, bounds and extracts every string; integers are then read by
+    index from the bytes at offsets derived from the string lengths.
+    """
+    last_str = max((k for k, item in enumerate(layout) if item[0] in ("c", "t")), default=-1)
     lines: list[str] = []
-    if any(item[0] in ("c", "t") for item in layout):
-        lines += ["s = data.decode('latin-1')", "find = s.find"]
-    lines.append("p = 16")
-    groups = dict(_int_groups(layout))
-    i = 0
-    while i < len(layout):
-        kind = layout[i][0]
-        if kind == "i":
-            group = groups[i]
-            i += len(group)
-            size = sum(g[2] for g in group)
-            lines.append(f"if p + {size} > end: return None")
-            if all(g[2] == 1 for g in group):
-                lines += [f"v_{g[1]} = data[p + {k}]" for k, g in enumerate(group)]
-            else:
-                st = f"_unpack{len(env)}"
-                env[st] = Struct(">" + "".join(_INT_FMT[g[2]] for g in group)).unpack_from
-                lines.append(f"({', '.join(f'v_{g[1]}' for g in group)},) = {st}(data, p)")
-            lines.append(f"p += {size}")
-            continue
-        item = layout[i]
-        i += 1
-        if kind == "sm":
-            lines += [
-                "if p >= end: return None",
-                "n = p + 1 + data[p]",
-                "if n > end: return None",
-                "v_short_message = data[p + 1 : n]",
-                "p = n",
-            ]
-            continue
-        lines.append("n = find('\\0', p, end)")
-        if kind == "c":
-            lines.append(f"if n < 0 or n - p >= {item[2]}: return None")
+    pattern: list[str] = []
+    groups: list[str] = []
+    for item in layout[: last_str + 1]:
+        if item[0] == "c":
+            pattern.append(f"([^\\0]{{0,{item[2] - 1}}})\\0")
+            groups.append(f"v_{item[1]}")
+        elif item[0] == "t":
+            pattern.append("((?:[^\\0]{16})?)\\0")
+            groups.append(f"v_{item[1]}")
         else:
-            lines.append("if n < 0 or (n != p and n - p != 16): return None")
-        lines += [f"v_{item[1]} = s[p:n]", "p = n + 1"]
-    return lines
+            pattern.append(".")
+    if groups:
+        lines += [
+            "m = _match(data.decode('latin-1'), 16)",
+            "if m is None: return None",
+            f"({', '.join(groups)},) = m.groups()",
+        ]
+    pos, off = "16", 0  # offset expression just past the previous NUL, plus constant octets
+    head = layout[: last_str + 1]
+    for k, item in enumerate(head):
+        if item[0] == "i":
+            lines.append(f"v_{item[1]} = data[{_plus(pos, off)}]")
+            off += 1
+            continue
+        nxt = f"{_plus(pos, off)} + len(v_{item[1]}) + 1"
+        if any(later[0] == "i" for later in head[k + 1 :]):  # needed by integers: materialise
+            lines.append(f"q = {nxt}")
+            nxt = "q"
+        pos, off = nxt, 0
+    lines.append("p = m.end()" if groups else "p = 16")
+    tail = layout[last_str + 1 :]
+    ints = [item for item in tail if item[0] == "i"]
+    if ints:
+        lines.append(f"if p + {len(ints)} > end: return None")
+        lines += [f"v_{item[1]} = data[p + {k}]" for k, item in enumerate(ints)]
+        lines.append(f"p += {len(ints)}")
+    if any(item[0] == "sm" for item in tail):
+        lines += [
+            "if p >= end: return None",
+            "n = p + 1 + data[p]",
+            "if n > end: return None",
+            "v_short_message = data[p + 1 : n]",
+            "p = n",
+        ]
+    return lines, "".join(pattern) if groups else None
 
 
 def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecoder:
@@ -115,7 +121,9 @@ def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecod
         "_setattr": object.__setattr__,
         "_cls": cls,
     }
-    lines = _decoder_lines(layout, env)
+    lines, pattern = _decoder_lines(layout)
+    if pattern is not None:
+        env["_match"] = re.compile(pattern, re.DOTALL).match
     entries = ["'sequence_number': seq", "'command_status': status", "'tlvs': tlvs"]
     entries += [f"{name!r}: v_{name}" for name in names]
     src = "\n    ".join(
@@ -226,7 +234,10 @@ def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
 def compile_fast(cls: type[Pdu], layout: Layout) -> tuple[FastEncoder, FastDecoder] | None:
     """Generated (encoder, decoder) for *cls*, or None when its layout has composite
     fields or does not name exactly the class's body fields in order."""
-    if any(item[0] not in _FAST_KINDS for item in layout):
+    kinds = "".join(item[0][0] for item in layout)  # c, t, i, s(m)
+    if not re.fullmatch(r"[cti]*i*s?", kinds) or any(
+        item[0] == "i" and item[2] != 1 for item in layout
+    ):
         return None
     names = [f.name for f in attrs.fields(cls)][3:]  # after seq, status, tlvs
     laid = [item[1] if item[0] != "sm" else "short_message" for item in layout]
