@@ -57,6 +57,10 @@ class Throttle:
 
     async def acquire(self) -> None:
         """Wait until no pause is active and one token is there; take it."""
+        if not self._lock.locked():  # nobody queued: take a token without the lock
+            now = trio.current_time()
+            if now >= self.paused_until and self._bucket.try_acquire(1, now=now):
+                return
         async with self._lock:
             while True:
                 await self.wait_unpaused()

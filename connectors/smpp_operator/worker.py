@@ -110,6 +110,7 @@ class QueueWorker:
         self._wake = trio.Event()
         self._active: dict[str, deque[MtMessage]] = {}
         self._blocked: dict[str, float] = {}
+        self._held: set[str] = set()  # ids leased and not yet finished here
         self._nursery: trio.Nursery | None = None
         self.stats = WorkerStats()
 
@@ -138,9 +139,15 @@ class QueueWorker:
                     continue
                 self._wake = trio.Event()
                 now = time.time()
-                batch = await self._store.lease_mt(
-                    self.name, room, self._options.lease_seconds, now
-                )
+                try:
+                    batch = await self._store.lease_mt(
+                        self.name, room, self._options.lease_seconds, now
+                    )
+                except Exception as exc:  # the store is unwell: try again at the next poll
+                    log.error("connector.lease_failed", connector=self.name,
+                              error=type(exc).__name__)  # fmt: skip
+                    await trio.sleep(max(self._options.poll_interval, 1.0))
+                    continue
                 for message in batch:
                     self._dispatch(message, now)
                 if len(batch) < room:
@@ -149,6 +156,11 @@ class QueueWorker:
 
     def _dispatch(self, message: MtMessage, now: float) -> None:
         assert self._nursery is not None
+        if message.id in self._held:
+            # Its lease ran out while it waited here and we leased it again: it is already
+            # on its way, so it must not be sent twice. (The newer lease is the one we ack.)
+            return
+        self._held.add(message.id)
         self._leased += 1
         dest = message.destination_addr
         blocked = self._blocked.get(dest)
@@ -164,7 +176,8 @@ class QueueWorker:
         self._active[dest] = deque()
         self._nursery.start_soon(self._run_destination, dest, message)
 
-    def _release(self) -> None:
+    def _release(self, message: MtMessage) -> None:
+        self._held.discard(message.id)
         self._leased -= 1
         self._room.set()
 
@@ -172,15 +185,25 @@ class QueueWorker:
         """Give back a message queued behind a failed one to the same destination."""
         try:
             await self._store.nack_mt(message.id, retry_at, message.error_code)
+        except Exception as exc:  # left leased: it comes back when its lease ends
+            log.error("connector.nack_failed", connector=self.name, error=type(exc).__name__)
         finally:
-            self._release()
+            self._release(message)
 
     async def _run_destination(self, dest: str, message: MtMessage) -> None:
         current: MtMessage | None = message
         try:
             while current is not None:
-                done = await self._process(current)
-                self._release()
+                try:
+                    done = await self._process(current)
+                except Exception as exc:  # a store failure must not end the connector
+                    log.error("connector.message_failed", connector=self.name,
+                              error=type(exc).__name__)  # fmt: skip
+                    # Left leased: it comes back when the lease ends; hold its destination
+                    # until then so nothing overtakes it.
+                    self._blocked[dest] = max(self._blocked.get(dest, 0.0), current.lease_until)
+                    done = False
+                self._release(current)
                 current = None
                 waiting = self._active[dest]
                 if not done:
