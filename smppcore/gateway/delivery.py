@@ -145,42 +145,45 @@ class _AccountWorker:
         ).inc()
 
     async def run(self) -> None:
-        gateway = self.gateway
         async with trio.open_nursery() as nursery:
-            while gateway.directory.get(self.account) is not None:
-                binds = gateway.binds.receivers(self.account)
-                if not binds:
-                    await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
-                    continue
-                free = self._capacity(binds) - self.in_flight
-                if free <= 0:
-                    self._slot_freed = trio.Event()
-                    with trio.move_on_after(self.policy.poll_interval):
-                        await self._slot_freed.wait()
-                    continue
-                now = gateway.clock()
-                items = await gateway.store.lease_delivery(
-                    self.account, free, self.policy.lease_seconds, now
-                )
-                if not items:
-                    await self._refresh_depth()
-                    await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
-                    continue
-                for item in items:
-                    if item.expires_at and item.expires_at <= now:
-                        await gateway.store.ack_delivery(item.id)
-                        self._count(item, "expired")
-                        continue
-                    bind = binds[next(self._rr) % len(binds)]
-                    self.in_flight += 1
-                    nursery.start_soon(self._send, item, bind.connection)
+            while self.gateway.directory.get(self.account) is not None:
+                try:
+                    await self._pass(nursery)
+                except Exception as exc:  # the store failed: the items stay queued; retry
+                    log.error(
+                        "delivery.pass_failed", account=self.account, error=type(exc).__name__
+                    )
+                    await trio.sleep(self.policy.poll_interval)
             nursery.cancel_scope.cancel()
 
-    async def _refresh_depth(self) -> None:
-        runtime = self.gateway.directory.get(self.account)
-        if runtime is not None:
-            depth = await self.gateway.store.delivery_depth(self.account)
-            runtime.metrics.delivery_queue.set(depth)
+    async def _pass(self, nursery: trio.Nursery) -> None:
+        """Lease what the free window slots allow and start sending it."""
+        gateway = self.gateway
+        binds = gateway.binds.receivers(self.account)
+        if not binds:
+            await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
+            return
+        free = self._capacity(binds) - self.in_flight
+        if free <= 0:
+            self._slot_freed = trio.Event()
+            with trio.move_on_after(self.policy.poll_interval):
+                await self._slot_freed.wait()
+            return
+        now = gateway.clock()
+        items = await gateway.store.lease_delivery(
+            self.account, free, self.policy.lease_seconds, now
+        )
+        if not items:
+            await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
+            return
+        for item in items:
+            if item.expires_at and item.expires_at <= now:
+                await gateway.store.ack_delivery(item.id)
+                self._count(item, "expired")
+                continue
+            bind = binds[next(self._rr) % len(binds)]
+            self.in_flight += 1
+            nursery.start_soon(self._send, item, bind.connection)
 
     async def _send(self, item: DeliveryItem, connection: Any) -> None:
         try:
@@ -191,7 +194,10 @@ class _AccountWorker:
                 log.info("delivery.send_failed", account=self.account, error=type(exc).__name__)
                 status = -1
             outcome = outcome_of(status) if status >= 0 else DeliveryOutcome.RETRY
-            await self._settle(item, outcome)
+            try:
+                await self._settle(item, outcome)
+            except Exception as exc:  # the lease ends and the item comes back: a duplicate
+                log.error("delivery.settle_failed", account=self.account, error=type(exc).__name__)
         finally:
             self.in_flight -= 1
             self._slot_freed.set()
