@@ -34,7 +34,8 @@ Decisions:
 * The client's receipt: source = the original recipient, destination = the original sender,
   ``esm_class`` 0x04, text ``id:<our id> ...``, TLVs ``receipted_message_id`` (our id) and
   ``message_state``. Item ids are derived from (message, segment, state), so a receipt the
-  operator sends twice replaces its queued copy instead of doubling it.
+  operator sends twice replaces its queued copy instead of doubling it; a repeated final
+  receipt of a multi-segment message, or one arriving after the message is final, is dropped.
 """
 
 from __future__ import annotations
@@ -252,21 +253,33 @@ class ReceiptHandler:
         """Record the receipt's state and queue what the client should get."""
         gateway = self.gateway
         store = gateway.store
+        total = max(1, entry.total_segments)
+        if total == 1 and receipt.is_final:
+            # The common case in one store call: set_mt_state returns the message. A repeated
+            # final receipt is not detected here; its client item has the same id as the
+            # first one's, so it replaces it while queued (after delivery it goes out again).
+            state = MtState(int(receipt.state))
+            message = await store.set_mt_state(entry.message_id, state, now, 0)
+            if message is None:
+                self._count(entry.account, "unmatched")
+                return
+            if wants_receipt(message.registered_delivery, receipt.state):
+                expires = gateway.expires_at(message.account, "delivery", now)
+                await gateway.queue_delivery([self._client(message, receipt, now, expires)])
+            self._observe_latency(entry.connector, message, now)
+            return
         message = await store.get_mt(entry.message_id)
         if message is None:  # purged: nobody left to tell
             self._count(entry.account, "unmatched")
             return
         already_final = message.state.is_final and message.state is not MtState.ACCEPTED
-        if already_final and (entry.total_segments <= 1 or receipt.is_final):
+        if already_final and (total <= 1 or receipt.is_final):
             self.duplicates += 1
             self._count(message.account, "duplicate")
             return
         expires = gateway.expires_at(message.account, "delivery", now)
         items: list[DeliveryItem] = []
-        total = max(1, entry.total_segments)
-        if total == 1:
-            if receipt.is_final:
-                await store.set_mt_state(message.id, MtState(int(receipt.state)), now, 0)
+        if total == 1:  # an intermediate receipt: the state does not change
             if wants_receipt(message.registered_delivery, receipt.state):
                 items.append(self._client(message, receipt, now, expires))
         else:
