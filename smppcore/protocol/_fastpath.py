@@ -6,7 +6,7 @@ functions specialised to that class's field list:
 
 * the decoder decodes the whole PDU to Latin-1 once, matches one precompiled regex that
   finds, bounds and extracts every string field, reads the one-octet integers by index
-  and installs the finished field dict as the frozen instance's ``__dict__`` (no
+  and stores the values straight into a fresh instance's own ``__dict__`` (no
   ``__init__``, no per-field calls);
 * the encoder reads the instance dict, encodes each string once and packs header and body
   with one ``struct.Struct`` per combination of field lengths (cached, bounded), so the
@@ -118,21 +118,25 @@ def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecod
         "_EMPTY": EMPTY_TLVS,
         "_decode_tlvs": decode_tlvs,
         "_new": object.__new__,
-        "_setattr": object.__setattr__,
         "_cls": cls,
     }
     lines, pattern = _decoder_lines(layout)
     if pattern is not None:
         env["_match"] = re.compile(pattern, re.DOTALL).match
-    entries = ["'sequence_number': seq", "'command_status': status", "'tlvs': tlvs"]
-    entries += [f"{name!r}: v_{name}" for name in names]
+    # Stores into the fresh instance's own (key-sharing) __dict__ in attrs' field order:
+    # cheaper than building a dict and installing it, and no __init__ call.
+    stores = [f"d[{name!r}] = v_{name}" for name in names]
     src = "\n    ".join(
         [
             "def decode(data, end, status, seq):",
             *lines,
             "tlvs = _EMPTY if p == end else _decode_tlvs(data, p, end)",
             "pdu = _new(_cls)",
-            "_setattr(pdu, '__dict__', {" + ", ".join(entries) + "})",
+            "d = pdu.__dict__",
+            "d['sequence_number'] = seq",
+            "d['command_status'] = status",
+            "d['tlvs'] = tlvs",
+            *stores,
             "return pdu",
         ]
     )
