@@ -120,3 +120,58 @@ async def test_send_interrupted_half_way_breaks_the_session() -> None:
             with pytest.raises(SessionClosed):
                 await smsc.respond(request, request.response(message_id="2"))
         assert await peer.read() is None  # half a PDU, then EOF
+
+
+class _GatedStream(_CountingStream):
+    """Sends pass through only while ``gate`` is set (a peer that stopped reading)."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        super().__init__(inner)
+        self.gate = trio.Event()
+        self.gate.set()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.gate.wait()
+        await super().send_all(data)
+
+
+async def test_respond_waits_while_the_writer_is_far_behind() -> None:
+    """With the peer not reading, respond() stops returning once ~64 KiB are queued, and
+    carries on when the peer reads again; every response arrives, in order."""
+    left, right = trio.testing.memory_stream_pair()
+    gated = _GatedStream(right)
+    total = 5000  # ~100 KiB of submit_sm_resp: beyond the back-pressure mark
+    cfg = SessionConfig(max_inbound_pending=total + 10, enquire_link_interval=None)
+    answered = 0
+    with trio.fail_after(30):
+        async with (
+            open_smpp_connection(gated, Role.SMSC, cfg) as smsc,
+            trio.open_nursery() as nursery,
+        ):
+            peer = RawPeer(left)
+            await peer.send(BindTransceiver(sequence_number=1))
+            bind_request = await smsc.receive_request()
+            await smsc.respond(bind_request, bind_request.response(system_id="s"))
+            assert await peer.read() is not None
+            gated.gate = trio.Event()  # the peer stops reading
+
+            async def answer_all() -> None:
+                nonlocal answered
+                async for request in smsc:
+                    await smsc.respond(request, request.response(message_id=f"{answered:08x}"))
+                    answered += 1
+
+            nursery.start_soon(answer_all)
+            await peer.send(b"".join(encode(_submit(i)) for i in range(2, total + 2)))
+            while answered == 0:
+                await trio.testing.wait_all_tasks_blocked()
+            await trio.testing.wait_all_tasks_blocked()
+            assert 0 < answered < total  # held back, not buffering everything
+            gated.gate.set()
+            for i in range(2, total + 2):
+                resp = await peer.read()
+                assert resp is not None and resp.sequence_number == i
+            assert answered == total
+            await peer.stream.aclose()  # no unbind handshake to wait for
+            await smsc.wait_closed()
+            nursery.cancel_scope.cancel()
