@@ -7,6 +7,7 @@ Windows 1, 10 and 100 by default; the window is kept full by that many sender ta
 
     python bench/session.py                 # table
     python bench/session.py --json          # exactly one JSON object on stdout
+    python bench/session.py --repeat 5      # each window 5 times: median [min-max]
     python bench/session.py --profile 100   # cProfile both sides at window 100 (stderr)
 """
 
@@ -19,6 +20,7 @@ import json
 import logging
 import platform
 import pstats
+import statistics
 import subprocess
 import sys
 import time
@@ -172,6 +174,7 @@ def main() -> None:
     parser.add_argument("--role", choices=["driver", "responder"], default="driver")
     parser.add_argument("-n", type=int, default=20_000, help=f"submits per window (<= {MAX_N})")
     parser.add_argument("--windows", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per window (median, range)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", type=int, metavar="WINDOW", help="cProfile this window")
     parser.add_argument("--profile-self", action="store_true", help=argparse.SUPPRESS)
@@ -181,22 +184,49 @@ def main() -> None:
         return
     n = max(1, min(args.n, MAX_N))
     windows = [args.profile] if args.profile else args.windows
-    results = [run_one(n, w, profile=args.profile is not None) for w in windows]
+    repeat = 1 if args.profile else max(1, args.repeat)
+    runs = [
+        [run_one(n, w, profile=args.profile is not None) for _ in range(repeat)] for w in windows
+    ]
+    results = [_summarise(per_window) for per_window in runs]
     if args.json:
         print(json.dumps({
             "bench": "session", "python": platform.python_version(),
-            "machine": platform.machine(), "results": results,
+            "machine": platform.machine(), "repeat": repeat, "results": results,
         }))  # fmt: skip
         return
     head = (
-        f"{'window':>6} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'ESME µs/msg':>12} {'SMSC µs/msg':>12}"
+        f"{'window':>6} {'msg/s':>22} {'p50 ms':>20} {'p99 ms':>20}"
+        f" {'ESME µs/msg':>20} {'SMSC µs/msg':>20}"
     )
     print(f"session bench: {n} submit_sm per window, loopback TCP, responder in its own process")
+    if repeat > 1:
+        print(f"median [min-max] of {repeat} runs")
     print(head)
     for r in results:
-        print(f"{r['window']:>6} {r['msg_per_s']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['esme_cpu_us_per_msg']:>12} {r['smsc_cpu_us_per_msg']:>12}")  # fmt: skip
+        cells = [_cell(r, key) for key in _KEYS]
+        print(f"{r['window']:>6} " + " ".join(f"{c:>22}" for c in cells))
+
+
+_KEYS = ("msg_per_s", "p50_ms", "p99_ms", "esme_cpu_us_per_msg", "smsc_cpu_us_per_msg")
+
+
+def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One window's runs: the median of each measure, plus ``<key>_range`` [min, max]."""
+    summary: dict[str, Any] = {"window": runs[0]["window"], "n": runs[0]["n"]}
+    for key in ("wall_s", *_KEYS):
+        values = [r[key] for r in runs]
+        summary[key] = round(statistics.median(values), 3)
+        if len(runs) > 1:
+            summary[f"{key}_range"] = [min(values), max(values)]
+    return summary
+
+
+def _cell(result: dict[str, Any], key: str) -> str:
+    span = result.get(f"{key}_range")
+    if span is None:
+        return f"{result[key]}"
+    return f"{result[key]:g} [{span[0]:g}-{span[1]:g}]"
 
 
 if __name__ == "__main__":
