@@ -83,14 +83,27 @@ def _decoder_lines(layout: Layout) -> tuple[list[str], str | None]:
             "if m is None: return None",
             f"({', '.join(groups)},) = m.groups()",
         ]
+    # Values go straight into the new instance's own (key-sharing) __dict__, in attrs'
+    # field order: no __init__, no intermediate dict, no per-field locals.
+    lines += [
+        "pdu = _new(_cls)",
+        "d = pdu.__dict__",
+        "d['sequence_number'] = seq",
+        "d['command_status'] = status",
+        "d['tlvs'] = _EMPTY",
+    ]
     pos, off = "16", 0  # offset expression just past the previous NUL, plus constant octets
     head = layout[: last_str + 1]
     for k, item in enumerate(head):
         if item[0] == "i":
-            lines.append(f"v_{item[1]} = data[{_plus(pos, off)}]")
+            lines.append(f"d[{item[1]!r}] = data[{_plus(pos, off)}]")
             off += 1
             continue
-        nxt = f"{_plus(pos, off)} + len(v_{item[1]}) + 1"
+        lines.append(f"d[{item[1]!r}] = v_{item[1]}")
+        if pos.isdigit():  # constant base: fold it
+            nxt = f"len(v_{item[1]}) + {int(pos) + off + 1}"
+        else:
+            nxt = f"{pos} + len(v_{item[1]}) + {off + 1}"
         if any(later[0] == "i" for later in head[k + 1 :]):  # needed by integers: materialise
             lines.append(f"q = {nxt}")
             nxt = "q"
@@ -100,20 +113,21 @@ def _decoder_lines(layout: Layout) -> tuple[list[str], str | None]:
     ints = [item for item in tail if item[0] == "i"]
     if ints:
         lines.append(f"if p + {len(ints)} > end: return None")
-        lines += [f"v_{item[1]} = data[p + {k}]" for k, item in enumerate(ints)]
+        lines += [f"d[{item[1]!r}] = data[p + {k}]" for k, item in enumerate(ints)]
         lines.append(f"p += {len(ints)}")
     if any(item[0] == "sm" for item in tail):
         lines += [
             "if p >= end: return None",
             "n = p + 1 + data[p]",
             "if n > end: return None",
-            "v_short_message = data[p + 1 : n]",
+            "d['short_message'] = data[p + 1 : n]",
             "p = n",
         ]
+    lines += ["if p != end: d['tlvs'] = _decode_tlvs(data, p, end)", "return pdu"]
     return lines, "".join(pattern) if groups else None
 
 
-def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecoder:
+def _make_decoder(cls: type[Pdu], layout: Layout) -> FastDecoder:
     env: dict[str, Any] = {
         "_EMPTY": EMPTY_TLVS,
         "_decode_tlvs": decode_tlvs,
@@ -123,23 +137,7 @@ def _make_decoder(cls: type[Pdu], layout: Layout, names: list[str]) -> FastDecod
     lines, pattern = _decoder_lines(layout)
     if pattern is not None:
         env["_match"] = re.compile(pattern, re.DOTALL).match
-    # Stores into the fresh instance's own (key-sharing) __dict__ in attrs' field order:
-    # cheaper than building a dict and installing it, and no __init__ call.
-    stores = [f"d[{name!r}] = v_{name}" for name in names]
-    src = "\n    ".join(
-        [
-            "def decode(data, end, status, seq):",
-            *lines,
-            "tlvs = _EMPTY if p == end else _decode_tlvs(data, p, end)",
-            "pdu = _new(_cls)",
-            "d = pdu.__dict__",
-            "d['sequence_number'] = seq",
-            "d['command_status'] = status",
-            "d['tlvs'] = tlvs",
-            *stores,
-            "return pdu",
-        ]
-    )
+    src = "\n    ".join(["def decode(data, end, status, seq):", *lines])
     exec(compile(src, f"<smppcore fast decode {cls.__name__}>", "exec"), env)
     fn: FastDecoder = env["decode"]
     return fn
@@ -247,4 +245,4 @@ def compile_fast(cls: type[Pdu], layout: Layout) -> tuple[FastEncoder, FastDecod
     laid = [item[1] if item[0] != "sm" else "short_message" for item in layout]
     if names != laid:
         return None
-    return _make_encoder(cls, layout), _make_decoder(cls, layout, names)
+    return _make_encoder(cls, layout), _make_decoder(cls, layout)
