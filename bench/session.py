@@ -196,8 +196,8 @@ def main() -> None:
         }))  # fmt: skip
         return
     head = (
-        f"{'window':>6} {'msg/s':>22} {'p50 ms':>20} {'p99 ms':>20}"
-        f" {'ESME µs/msg':>20} {'SMSC µs/msg':>20}"
+        f"{'window':>6} {'msg/s':>22} {'p50 ms':>22} {'p99 ms':>22}"
+        f" {'ESME µs/msg':>22} {'SMSC µs/msg':>22}"
     )
     print(f"session bench: {n} submit_sm per window, loopback TCP, responder in its own process")
     if repeat > 1:
