@@ -70,7 +70,7 @@ async def _scenario(
             if not got:
                 if done_producing.is_set() and acked >= messages:
                     break
-                await trio.sleep(0.001)
+                await trio.sleep(0.01)  # idle poll interval of a worker
                 continue
             # acks arrive concurrently, as submit_sm_resp do for a window of submits
             async with trio.open_nursery() as acks:
