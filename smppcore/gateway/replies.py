@@ -78,6 +78,7 @@ log = structlog.get_logger(__name__)
 MO_PARTS_ACCOUNT: Final = "__mo_parts__"
 _UDHI: Final = 0x40
 _MAX_SHORT_MESSAGE: Final = 254
+_RECOVERY_LEASE: Final = 300.0
 _SAR_TAGS: Final = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum")
 _TON_INTERNATIONAL, _TON_NATIONAL = 1, 2
 
@@ -450,23 +451,34 @@ class ReplyHandler:
     # --- background: recovery and timeouts ------------------------------------------------
 
     async def recover(self) -> int:
-        """Reload the stored parts of incomplete replies (after a restart)."""
+        """Reload the stored parts of incomplete replies (after a restart).
+
+        The parts are leased to read them all once, then given back (lease cleared) so the
+        next start finds them again if this process dies before they are used."""
         store = self.gateway.store
+        held: list[DeliveryItem] = []
+        try:
+            while True:
+                items = await store.lease_delivery(
+                    MO_PARTS_ACCOUNT, 500, _RECOVERY_LEASE, self.gateway.clock()
+                )
+                if not items:
+                    break
+                held.extend(items)
+        finally:
+            now = self.gateway.clock()
+            for item in held:
+                await store.nack_delivery(item.id, now)
         count = 0
-        while True:
-            items = await store.lease_delivery(
-                MO_PARTS_ACCOUNT, 500, 10 * 365 * 86400.0, self.gateway.clock()
-            )
-            if not items:
-                return count
-            for item in items:
-                reply = self._reply(item.message_id, _item_pdu(item))
-                part = split_part(reply.pdu)
-                if part.total <= 1:
-                    await self._deliver_parts([item])
-                    continue
-                await self._feed(reply, part, item, trio.current_time())
-                count += 1
+        for item in held:
+            reply = self._reply(item.message_id, _item_pdu(item))
+            part = split_part(reply.pdu)
+            if part.total <= 1:
+                await self._deliver_parts([item])
+                continue
+            await self._feed(reply, part, item, trio.current_time())
+            count += 1
+        return count
 
     async def expire_due(self, now: float) -> int:
         """Deliver the parts of messages incomplete for ``reassembly_timeout``."""

@@ -195,9 +195,10 @@ async def test_long_reply_out_of_order_is_joined(tmp_path: Path, ref: int, sar: 
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
 
 
-async def test_partial_reply_survives_restart(tmp_path: Path) -> None:
-    text = bytes(ord("A") + i % 26 for i in range(300))
+async def test_partial_reply_survives_restarts(tmp_path: Path) -> None:
+    text = bytes(ord("A") + i % 26 for i in range(400))
     parts = _parts(text, 9)
+    assert len(parts) == 3
     config = make_config(tmp_path)
     db = tmp_path / "gw.db"
     with trio.fail_after(30):
@@ -205,12 +206,18 @@ async def test_partial_reply_survives_restart(tmp_path: Path) -> None:
             sink = ReturnPath(run.gateway)
             assert await sink.operator_deliver(CONNECTOR, parts[1]) == 0
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
-        # store closed; a new process starts with an empty reassembly table
+        # store closed; a new process starts with an empty table and reloads the part
+        async with running_gateway(config, db) as run:
+            sink = ReturnPath(run.gateway)
+            assert await sink.operator_deliver(CONNECTOR, parts[2]) == 0
+            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 2
+        # and once more: the recovered part is found again
         async with running_gateway(config, db) as run:
             sink = ReturnPath(run.gateway)
             assert await sink.operator_deliver(CONNECTOR, parts[0]) == 0
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.message_payload == text
+            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
 
 
 async def test_incomplete_reply_is_delivered_in_parts_after_the_timeout(tmp_path: Path) -> None:
