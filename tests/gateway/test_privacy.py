@@ -57,6 +57,10 @@ def _rows_mentioning(db: Path, needle: str) -> list[tuple[str, tuple[object, ...
     return found
 
 
+def _files_mentioning(directory: Path, needle: str) -> list[Path]:
+    return [f for f in directory.glob("gw.db*") if needle.encode() in f.read_bytes()]
+
+
 async def test_export_lists_every_record_then_erase_leaves_no_trace(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     db = tmp_path / "gw.db"
@@ -78,8 +82,7 @@ async def test_export_lists_every_record_then_erase_leaves_no_trace(tmp_path: Pa
             assert "erase" in actions
     for needle in TRACES:
         assert _rows_mentioning(db, needle) == []
-        for file in tmp_path.glob("gw.db*"):  # free pages and the WAL too
-            assert needle.encode() not in file.read_bytes(), file
+        assert _files_mentioning(tmp_path, needle) == []  # free pages and the WAL too
 
 
 async def test_optout_helpers_audit_without_numbers(tmp_path: Path) -> None:
