@@ -110,8 +110,18 @@ class _IncomingRequests:
         return self
 
     async def __anext__(self) -> Pdu:
+        conn = self._conn  # SmppConnection._next_request, inlined: this is the hot path
+        await trio.lowlevel.checkpoint_if_cancelled()
         try:
-            return await self._conn._next_request()
+            conn._budget -= 1
+            if conn._budget > 0:
+                try:
+                    return conn._incoming.receive_nowait()
+                except trio.WouldBlock:
+                    pass
+            else:
+                conn._budget = _YIELD_EVERY
+            return await conn._incoming.receive()
         except trio.EndOfChannel:
             raise StopAsyncIteration from None
 
@@ -235,11 +245,31 @@ class SmppConnection:
         Returns once the PDU is queued for the writer task; waits first (cancellable,
         nothing queued then) while more than ``_HIGH_WATER`` bytes are pending.  A send
         failure after that ends the connection: the next call raises."""
+        # (respond() repeats these lines rather than awaiting send(): one coroutine less.)
         await trio.lowlevel.checkpoint_if_cancelled()
-        self._check_open()
         if len(self._outbuf) >= _HIGH_WATER:
             await self._wait_drained()
-            self._check_open()
+        self._queue_pdu(pdu)
+        self._budget -= 1
+        if self._budget <= 0:
+            await self._yield_now()
+
+    async def respond(self, request: Pdu, response: Pdu) -> None:
+        """Answer ``request``; the response gets the request's sequence number.  Returns
+        once the response is queued (see :meth:`send`)."""
+        if response.sequence_number != request.sequence_number:
+            response = attrs.evolve(response, sequence_number=request.sequence_number)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if len(self._outbuf) >= _HIGH_WATER:
+            await self._wait_drained()
+        self._queue_pdu(response)
+        self._budget -= 1
+        if self._budget <= 0:
+            await self._yield_now()
+
+    def _queue_pdu(self, pdu: Pdu) -> None:
+        """Hand a response or response-less request to the session and the writer."""
+        self._check_open()
         session = self._session
         state = session.state
         try:
@@ -256,17 +286,10 @@ class SmppConnection:
         if session.state is not state:  # a bind answered, an outbind sent: new timers
             self._poke_timer()
         self._queued()
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = _YIELD_EVERY
-            await trio.lowlevel.cancel_shielded_checkpoint()
 
-    async def respond(self, request: Pdu, response: Pdu) -> None:
-        """Answer ``request``; the response gets the request's sequence number.  Returns
-        once the response is queued (see :meth:`send`)."""
-        if response.sequence_number != request.sequence_number:
-            response = attrs.evolve(response, sequence_number=request.sequence_number)
-        await self.send(response)
+    async def _yield_now(self) -> None:
+        self._budget = _YIELD_EVERY
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     def __aiter__(self) -> AsyncIterator[Pdu]:
         """Incoming requests until the session ends."""
@@ -395,6 +418,7 @@ class SmppConnection:
         return trio.lowlevel.Abort.SUCCEEDED
 
     async def _wait_drained(self) -> None:
+        self._check_open()
         while len(self._outbuf) >= _HIGH_WATER and not self._terminated:
             if self._drained is None:
                 self._drained = trio.Event()
