@@ -93,10 +93,17 @@ def pending_account(connector: str) -> str:
 
 
 def is_receipt(pdu: DeliverSm | DataSm) -> bool:
-    """A receipt (or SME ack / intermediate notification) rather than a handset reply."""
-    return (pdu.esm_class & 0x3C) in _RECEIPT_TYPES or (
-        pdu.tlvs.receipted_message_id is not None and pdu.tlvs.message_state is not None
-    )
+    """A receipt (or SME ack / intermediate notification) rather than a handset reply.
+
+    Besides the esm_class message type, two forms seen from SMSCs that leave esm_class 0 are
+    taken as receipts: ``receipted_message_id`` with ``message_state``, and a text that
+    starts with ``id:`` and has a ``stat:`` field."""
+    if (pdu.esm_class & 0x3C) in _RECEIPT_TYPES:
+        return True
+    if pdu.tlvs.receipted_message_id is not None and pdu.tlvs.message_state is not None:
+        return True
+    head = _body(pdu)[:200].lower()
+    return head.startswith(b"id:") and b" stat:" in head
 
 
 def _body(pdu: DeliverSm | DataSm) -> bytes:

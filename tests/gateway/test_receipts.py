@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from smppcore.gateway.receipts import pending_account
+from smppcore.gateway.receipts import is_receipt, pending_account
 from smppcore.gateway.returnpath import ReturnPath
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.receipt import normalise_message_id, parse_receipt
@@ -184,3 +184,19 @@ async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> No
             assert parsed.stat == "EXPIRED" and parsed.err == "088"
             stored = await gw.store.get_mt("never-1")
             assert stored is not None and stored.state is MtState.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("esm_class", "body", "tlvs", "expected"),
+    [
+        (0x04, b"", Tlvs(), True),
+        (0x20, b"", Tlvs(), True),  # intermediate notification
+        (0x00, b"id:12 sub:001 dlvrd:001 stat:DELIVRD err:000", Tlvs(), True),
+        (0x00, b"", Tlvs.of(receipted_message_id="12", message_state=2), True),
+        (0x00, b"id like to stop", Tlvs(), False),
+        (0x40, b"\x05\x00\x03\x01\x02\x01hello", Tlvs(), False),
+    ],
+)
+def test_receipt_or_reply(esm_class: int, body: bytes, tlvs: Tlvs, expected: bool) -> None:
+    pdu = DeliverSm(esm_class=esm_class, short_message=body, tlvs=tlvs)
+    assert is_receipt(pdu) is expected
