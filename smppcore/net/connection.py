@@ -466,7 +466,7 @@ class SmppConnection:
             self._end_reason, self._end_detail = reason, detail
 
     def _kill(self) -> None:
-        """Stop the reader and timer; :meth:`_run` then finishes the shutdown."""
+        """Stop the reader, writer and timer; :meth:`_run` then finishes the shutdown."""
         self._tasks_scope.cancel()
 
     async def _run(self) -> None:

@@ -13,7 +13,7 @@ import itertools
 import attrs
 import trio
 
-from ..protocol.enums import CommandStatus
+from ..protocol.enums import CommandId, CommandStatus
 from ..protocol.pdu import DeliverSm, Pdu
 from ..protocol.states import BIND_COMMANDS
 from .connection import SmppConnection
@@ -21,7 +21,7 @@ from .errors import NetError
 
 __all__ = ["SmscResponder"]
 
-_MESSAGE_ID_COMMANDS = frozenset({"SubmitSm", "DataSm", "SubmitMulti"})
+_MESSAGE_ID_COMMANDS = frozenset({CommandId.SUBMIT_SM, CommandId.DATA_SM, CommandId.SUBMIT_MULTI})
 
 
 @attrs.define
@@ -59,7 +59,7 @@ class SmscResponder:
             if not self.accept_binds:
                 return request.response(command_status=CommandStatus.ESME_RBINDFAIL)
             return request.response(system_id=self.system_id)
-        if type(request).__name__ in _MESSAGE_ID_COMMANDS:
+        if request.command_id in _MESSAGE_ID_COMMANDS:
             return request.response(message_id=f"{next(self._ids):x}")
         return request.response()
 
