@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,14 @@ def _delete_prefix(prefix: str) -> None:
         client.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=_REDIS_MARKS)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
+#: The backends, as ``pytest.mark.parametrize`` values (Redis marked and maybe skipped).
+BACKENDS = ["sqlite", pytest.param("redis", marks=_REDIS_MARKS)]
+
+
+@asynccontextmanager
+async def open_test_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store of ``backend`` for one test (or one hypothesis example)."""
+    if backend == "sqlite":
         from smppcore.store.sqlite import open_sqlite_store
 
         async with open_sqlite_store(tmp_path / "store.db", hash_secret=HASH_SECRET) as s:
@@ -83,3 +89,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         with trio.move_on_after(10) as scope:
             scope.shield = True
             await trio.to_thread.run_sync(_delete_prefix, prefix)
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_test_store(request.param, tmp_path) as s:
+        yield s
