@@ -101,3 +101,23 @@ async def test_optout_helpers_audit_without_numbers(tmp_path: Path) -> None:
             events = await store.list_audit()
             assert [e.action for e in events].count("optin") == 2
             assert all(HANDSET not in repr(e) for e in events)
+
+
+async def test_temporary_account_keeps_replies_at_most_a_day(tmp_path: Path) -> None:
+    from .test_return_harness import account
+
+    config = make_config(
+        tmp_path, [account("alpha", "27600000001"), account("temp", "27600000002", temporary=True)]
+    )
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw)
+            before = gw.clock()
+            await sink.operator_deliver(CONNECTOR, mo(b"a", dest="27600000001"))
+            await sink.operator_deliver(CONNECTOR, mo(b"b", dest="27600000002"))
+            (kept,) = await gw.store.lease_delivery("alpha", 5, 5, gw.clock())
+            (temp,) = await gw.store.lease_delivery("temp", 5, 5, gw.clock())
+            hour = 3600.0
+            assert kept.expires_at >= before + 72 * hour  # delivery_hours
+            assert before + 23 * hour < temp.expires_at <= gw.clock() + 24 * hour

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
+import hypothesis.strategies as st
 import pytest
 import trio
+from hypothesis import given, settings
 
-from smppcore.gateway.replies import MO_PARTS_ACCOUNT, normalise_mo_address
+from smppcore.gateway.replies import MO_PARTS_ACCOUNT, normalise_mo_address, split_part
 from smppcore.gateway.returnpath import ReturnPath
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.segment import build_concat_udh
@@ -236,3 +239,48 @@ async def test_incomplete_reply_is_delivered_in_parts_after_the_timeout(tmp_path
             (item,) = await run.gateway.store.lease_delivery("alpha", 10, 10, run.gateway.clock())
             assert item.short_message == parts[0].short_message and item.esm_class & 0x40
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
+
+
+async def test_default_account_takes_replies_nobody_owns(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [account("alpha", "27600000001"), account("fallback")])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            sink = ReturnPath(run.gateway, default_account="fallback")
+            await sink.operator_deliver(CONNECTOR, mo(b"x", dest="27609999999"))
+            await sink.operator_deliver(CONNECTOR, mo(b"y", dest="27600000001"))  # owned
+            assert await run.gateway.store.delivery_depth("fallback") == 1
+            assert await run.gateway.store.delivery_depth("alpha") == 1
+            assert await run.gateway.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.binary(min_size=1, max_size=1200),
+    ref=st.integers(0, 0xFFFF),
+    mode=st.sampled_from(["udh8", "udh16", "sar"]),
+    order=st.randoms(use_true_random=False),
+)
+def test_split_part_reads_back_what_was_split(text: bytes, ref: int, mode: str, order: Any) -> None:
+    chunks = [text[i : i + 133] for i in range(0, len(text), 133)]
+    total = len(chunks)
+    pdus = []
+    for seq, chunk in enumerate(chunks, 1):
+        if mode == "sar":
+            tlvs = Tlvs.of(sar_msg_ref_num=ref, sar_total_segments=total, sar_segment_seqnum=seq)
+            pdus.append((seq, mo(chunk, tlvs=tlvs)))
+        else:
+            bits = 8 if mode == "udh8" else 16
+            udh = build_concat_udh(ref & 0xFF if bits == 8 else ref, total, seq, ref_bits=bits)
+            pdus.append((seq, mo(udh + chunk, esm_class=0x40)))
+    order.shuffle(pdus)
+    got = {}
+    for seq, pdu in pdus:
+        part = split_part(pdu)
+        if total == 1:
+            assert part.total == 1
+            got[1] = part.data if mode == "sar" else part.data[6 if mode == "udh8" else 7 :]
+            continue
+        assert (part.total, part.seq) == (total, seq)
+        assert part.reference == (ref & 0xFF if mode == "udh8" else ref)
+        got[seq] = part.data
+    assert b"".join(got[i] for i in range(1, total + 1)) == text
