@@ -30,8 +30,8 @@ def _redis_unavailable() -> str | None:
     """Why the Redis backend cannot be tested here, or None if it can."""
     try:
         import smppcore.store.redis  # noqa: F401
-    except ImportError as exc:
-        return f"smppcore.store.redis cannot be imported: {exc}"
+    except Exception as exc:  # ImportError, or a broken module: report it, don't crash
+        return f"smppcore.store.redis cannot be imported: {exc!r}"
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1.0) as sock:
             sock.sendall(b"PING\r\n")
