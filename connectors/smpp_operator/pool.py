@@ -10,7 +10,7 @@ backoff) and :class:`BindPool`, which runs one maintenance task per slot:
   short backoff and starts again at the first host (the preferred one);
 * ``bind_mode = "transceiver"`` makes every slot one transceiver; ``"tx_rx"`` makes every
   slot a transmitter plus a receiver, each maintained on its own;
-* connections that can receive (receiver, transceiver) run the intake handler while bound.
+* every bound connection runs the intake handler (deliver_sm / data_sm from the operator).
 
 The per-bind window is the session's window (``SessionConfig.window``): a request waits for
 a slot, so no bind ever has more than ``window`` submits outstanding. enquire_link and
@@ -188,8 +188,9 @@ class BindPool:
             self._signal()
             try:
                 async with trio.open_nursery() as nursery:
-                    if slot.kind != "transmitter":
-                        nursery.start_soon(self._intake, conn)
+                    # Every kind runs the intake: a transmitter should get no deliver_sm,
+                    # but whatever arrives is answered rather than left to pile up.
+                    nursery.start_soon(self._intake, conn)
                     await conn.wait_closed()
                     nursery.cancel_scope.cancel()
             finally:

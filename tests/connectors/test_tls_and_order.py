@@ -64,7 +64,10 @@ async def test_nacked_message_is_not_overtaken(tmp_path: Path) -> None:
                 assert connector.stats.nacked == 2
             nursery.cancel_scope.cancel()
     assert all(m.state is MtState.ENROUTE for m in settled.values())
-    assert settled["msg-00003"].attempts == 2
+    # leased again after its nack (more than once if it came back while the ones queued
+    # behind it were still being given back: that keeps order at the cost of an attempt)
+    assert settled["msg-00003"].attempts >= 2
+    assert settled["msg-00003"].error_code == CommandStatus.ESME_RSYSERR
     mine = [t for t in smsc.accepted if t.startswith("o ")]
     assert mine == [f"o {i}" for i in range(12)]
 
