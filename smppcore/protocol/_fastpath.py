@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from .pdu import Pdu, is_response
-from .tlv import EMPTY_TLVS, Tlvs, decode_tlvs, encode_tlvs
+from .tlv import EMPTY_TLVS, decode_tlvs, encoded_tlvs
 
 __all__ = ["FastDecoder", "FastEncoder", "Layout", "compile_fast"]
 
@@ -43,12 +43,6 @@ _INT_FMT = {1: "B", 2: "H", 4: "I"}
 _MAX_SHORT_MESSAGE = 254
 #: Distinct field-length combinations cached per class before the cache starts over.
 _CACHE_LIMIT = 4096
-
-
-def _tlv_bytes(tlvs: Tlvs) -> bytes:
-    parts: list[bytes] = []
-    encode_tlvs(tlvs, parts)
-    return b"".join(parts)
 
 
 def _plus(expr: str, off: int) -> str:
@@ -186,7 +180,7 @@ def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
     env: dict[str, Any] = {
         "_get": cache.get,
         "_lookup": lookup,
-        "_tlv_bytes": _tlv_bytes,
+        "_tlv_bytes": encoded_tlvs,
         "_bytes": bytes,
     }
     lines = ["d = pdu.__dict__"]

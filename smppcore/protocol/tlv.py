@@ -332,43 +332,58 @@ class Tlvs:
 EMPTY_TLVS = Tlvs()
 
 
+_tuple_new = tuple.__new__
+#: Per known tag: the Int width (1, 2, 4) or 0 for a C-octet string; unknown tags -> bytes.
+_DECODE_KIND: dict[int, int] = {**{t: 0 for t in _CSTR_TAGS}, **_INT_TAGS}
+_INT_PACK = {1: _HDR_B.pack, 2: _HDR_H.pack, 4: _HDR_I.pack}
+#: Per known tag: (Int packer, width, max value), or (None, C-string limit incl. NUL, 0).
+_ENCODE_KIND: dict[int, tuple[Any, int, int]] = {
+    **{t: (None, n, 0) for t, n in _CSTR_TAGS.items()},
+    **{t: (_INT_PACK[n], n, _INT_MAX[n]) for t, n in _INT_TAGS.items()},
+}
+
+
 def encode_tlvs(tlvs: Tlvs, out: list[bytes]) -> None:
     """Append the wire form of *tlvs* to *out*; raises LocalProtocolError on bad values."""
-    int_tags = _INT_TAGS
-    cstr_tags = _CSTR_TAGS
+    kinds = _ENCODE_KIND
+    hdr = _HDR.pack
+    append = out.append
     for tag, value in tlvs._items:
-        size = int_tags.get(tag)
-        if size is not None:
-            if not isinstance(value, int) or not 0 <= value <= _INT_MAX[size]:
-                raise LocalProtocolError(f"TLV 0x{tag:04X} value out of range for Int {size}")
-            if size == 1:
-                out.append(_HDR_B.pack(tag, 1, value))
-            elif size == 2:
-                out.append(_HDR_H.pack(tag, 2, value))
-            else:
-                out.append(_HDR_I.pack(tag, 4, value))
+        kind = kinds.get(tag)
+        if kind is None:
+            if not isinstance(value, bytes):
+                raise LocalProtocolError(f"TLV 0x{tag:04X} needs bytes")
+            if len(value) > 0xFFFF:
+                raise LocalProtocolError(f"TLV 0x{tag:04X} value longer than 65535 octets")
+            append(hdr(tag, len(value)))
+            append(value)
             continue
-        limit = cstr_tags.get(tag)
-        if limit is not None:
-            if not isinstance(value, str):
-                raise LocalProtocolError(f"TLV 0x{tag:04X} needs a str")
-            try:
-                raw = value.encode("latin-1")
-            except UnicodeEncodeError:
-                raise LocalProtocolError(f"TLV 0x{tag:04X} is not Latin-1") from None
-            if b"\0" in raw or len(raw) + 1 > limit:
-                raise LocalProtocolError(
-                    f"TLV 0x{tag:04X} C-octet string too long or contains NUL (max {limit - 1})"
-                )
-            out.append(_HDR.pack(tag, len(raw) + 1))
-            out.append(raw + b"\0")
+        pack, limit, top = kind
+        if pack is not None:
+            if not isinstance(value, int) or not 0 <= value <= top:
+                raise LocalProtocolError(f"TLV 0x{tag:04X} value out of range for Int {limit}")
+            append(pack(tag, limit, value))
             continue
-        if not isinstance(value, bytes):
-            raise LocalProtocolError(f"TLV 0x{tag:04X} needs bytes")
-        if len(value) > 0xFFFF:
-            raise LocalProtocolError(f"TLV 0x{tag:04X} value longer than 65535 octets")
-        out.append(_HDR.pack(tag, len(value)))
-        out.append(value)
+        if not isinstance(value, str):
+            raise LocalProtocolError(f"TLV 0x{tag:04X} needs a str")
+        try:
+            raw = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"TLV 0x{tag:04X} is not Latin-1") from None
+        if 0 in raw or len(raw) >= limit:
+            raise LocalProtocolError(
+                f"TLV 0x{tag:04X} C-octet string too long or contains NUL (max {limit - 1})"
+            )
+        append(hdr(tag, len(raw) + 1))
+        append(raw)
+        append(b"\0")
+
+
+def encoded_tlvs(tlvs: Tlvs) -> bytes:
+    """The wire form of *tlvs* as one bytes object (see :func:`encode_tlvs`)."""
+    out: list[bytes] = []
+    encode_tlvs(tlvs, out)
+    return b"".join(out)
 
 
 def decode_tlvs(data: bytes, pos: int, end: int) -> Tlvs:
@@ -376,9 +391,10 @@ def decode_tlvs(data: bytes, pos: int, end: int) -> Tlvs:
     if pos == end:
         return EMPTY_TLVS
     items: list[Tlv] = []
+    append = items.append
     unpack_hdr = _HDR.unpack_from
-    int_tags = _INT_TAGS
-    cstr_tags = _CSTR_TAGS
+    kinds = _DECODE_KIND
+    new = _tuple_new
     while pos < end:
         if end - pos < 4:
             raise InvalidTlvStream(f"{end - pos} stray octet(s) after the last TLV")
@@ -387,24 +403,22 @@ def decode_tlvs(data: bytes, pos: int, end: int) -> Tlvs:
         vend = pos + length
         if vend > end:
             raise InvalidTlvStream(f"TLV 0x{tag:04X} length {length} runs past the PDU end")
-        if tag in int_tags:
-            if length == 1:
-                items.append(Tlv(tag, data[pos]))
-            elif length == 2:
-                items.append(Tlv(tag, _U16.unpack_from(data, pos)[0]))
-            elif length == 4:
-                items.append(Tlv(tag, _U32.unpack_from(data, pos)[0]))
-            elif length == 3:
-                items.append(Tlv(tag, int.from_bytes(data[pos:vend], "big")))
-            else:
-                raise InvalidTlvLength(f"Int TLV 0x{tag:04X} with length {length}")
-        elif tag in cstr_tags:
-            raw = data[pos:vend]
-            nul = raw.find(b"\0")
-            if nul >= 0:
-                raw = raw[:nul]
-            items.append(Tlv(tag, raw.decode("latin-1")))
+        kind = kinds.get(tag)
+        if kind is None:
+            value: TlvValue = data[pos:vend]
+        elif kind == 0:  # C-octet string: up to the first NUL (or the end of the value)
+            nul = data.find(b"\0", pos, vend)
+            value = data[pos : nul if nul >= 0 else vend].decode("latin-1")
+        elif length == 1:
+            value = data[pos]
+        elif length == 2:
+            value = _U16.unpack_from(data, pos)[0]
+        elif length == 4:
+            value = _U32.unpack_from(data, pos)[0]
+        elif length == 3:
+            value = int.from_bytes(data[pos:vend], "big")
         else:
-            items.append(Tlv(tag, data[pos:vend]))
+            raise InvalidTlvLength(f"Int TLV 0x{tag:04X} with length {length}")
+        append(new(Tlv, (tag, value)))
         pos = vend
     return Tlvs._trusted(tuple(items))
