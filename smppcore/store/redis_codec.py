@@ -31,6 +31,11 @@ key                    type    holds
 ``idx:<h(number)>``    set     every record key mentioning the number (erase and export)
 =====================  ======  =============================================================
 
+A record's ``_idx`` field lists the hashes of the numbers it mentions (id maps and receipts
+also inherit those of the MT message they refer to), so deleting a record by any path unlinks
+it from every ``idx:`` set. A queue stage holds a LEASED message whose lease expired once a
+lease call has reclaimed it into the ready queue (its state stays LEASED, as in SQLite).
+
 A ready-queue member is ``<9-priority>|<submitted_at, fixed width>|<seq>|<id>``: all scores
 are 0, so ``ZRANGE`` returns members in byte order, which is highest priority first, then
 oldest ``submitted_at``, then enqueue order (the SQLite order).
