@@ -15,7 +15,9 @@ from smppcore.store.base import DeliveryItem, DeliveryKind
 from .test_receipts import operator_receipt
 from .test_replies import mo
 from .test_return_harness import (
+    BACKENDS,
     CONNECTOR,
+    backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
     make_config,
     put_message,
     receive_with_smpplib,
@@ -110,11 +112,14 @@ async def test_many_in_flight_in_order_of_queueing(tmp_path: Path) -> None:
             )
 
 
-async def test_offline_client_gets_receipt_and_reply_after_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_offline_client_gets_receipt_and_reply_after_restart(
+    tmp_path: Path, backend: str, backend_prefix: str | None
+) -> None:
     config = make_config(tmp_path)
     db = tmp_path / "gw.db"
     with trio.fail_after(30):
-        async with running_gateway(config, db) as run:
+        async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
             gw = run.gateway
             assert gw.binds.receivers("alpha") == []  # the client is not bound
             await put_message(gw, "ours-1", upstream_ids=["5"])
@@ -122,7 +127,7 @@ async def test_offline_client_gets_receipt_and_reply_after_restart(tmp_path: Pat
             assert await sink.operator_deliver(CONNECTOR, operator_receipt("5")) == 0
             assert await sink.operator_deliver(CONNECTOR, mo(b"see you")) == 0
         # the store is closed and opened again (a restart); then the client binds
-        async with running_gateway(config, db) as run:
+        async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
             got = [g for g in await receive_with_smpplib(run.port, "alpha", 2) if g.status == 0]
             assert sorted((g.esm_class, g.receipted_message_id or g.text) for g in got) == [
                 (0, "see you"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
 import trio
 
 from smppcore.gateway.privacy import (
@@ -21,7 +23,14 @@ from smppcore.store.base import Conversation
 
 from .test_receipts import operator_receipt
 from .test_replies import mo
-from .test_return_harness import CONNECTOR, make_config, put_message, running_gateway
+from .test_return_harness import (
+    BACKENDS,
+    CONNECTOR,
+    backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
+    make_config,
+    put_message,
+    running_gateway,
+)
 
 HANDSET = "27821234567"
 TRACES = ("821234567",)  # the national significant number, in any written form
@@ -57,15 +66,50 @@ def _rows_mentioning(db: Path, needle: str) -> list[tuple[str, tuple[object, ...
     return found
 
 
+def _redis_mentioning(prefix: str, needle: str) -> list[str]:
+    import redis
+
+    from .test_return_harness import REDIS_URL
+
+    client: Any = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    found = []
+    try:
+        for key in client.scan_iter(match=prefix + "*", count=500):
+            kind = client.type(key).decode()
+            value: object = b""
+            if kind == "string":
+                value = client.get(key)
+            elif kind == "hash":
+                value = client.hgetall(key)
+            elif kind == "list":
+                value = client.lrange(key, 0, -1)
+            elif kind == "set":
+                value = client.smembers(key)
+            elif kind == "zset":
+                value = client.zrange(key, 0, -1, withscores=True)
+            elif kind == "stream":
+                value = client.xrange(key)
+            if needle.encode() in key or needle in repr(value):
+                found.append(key.decode("latin-1"))
+    finally:
+        client.close()
+    return found
+
+
 def _files_mentioning(directory: Path, needle: str) -> list[Path]:
     return [f for f in directory.glob("gw.db*") if needle.encode() in f.read_bytes()]
 
 
-async def test_export_lists_every_record_then_erase_leaves_no_trace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_export_lists_every_record_then_erase_leaves_no_trace(
+    tmp_path: Path, backend: str, backend_prefix: str | None
+) -> None:
     config = make_config(tmp_path)
     db = tmp_path / "gw.db"
     with trio.fail_after(30):
-        async with running_gateway(config, db, deliveries=False) as run:
+        async with running_gateway(
+            config, db, deliveries=False, redis_prefix=backend_prefix
+        ) as run:
             await _traffic(run.gateway)
             exported = await export_msisdn(run.gateway.store, "+27 82 123 4567")
             for kind in ("mt_messages", "id_maps", "conversations", "delivery_items"):
@@ -81,8 +125,11 @@ async def test_export_lists_every_record_then_erase_leaves_no_trace(tmp_path: Pa
             actions = [e.action for e in await run.gateway.store.list_audit()]
             assert "erase" in actions
     for needle in TRACES:
-        assert _rows_mentioning(db, needle) == []
-        assert _files_mentioning(tmp_path, needle) == []  # free pages and the WAL too
+        if backend_prefix is None:
+            assert _rows_mentioning(db, needle) == []
+            assert _files_mentioning(tmp_path, needle) == []  # free pages and the WAL too
+        else:
+            assert await trio.to_thread.run_sync(_redis_mentioning, backend_prefix, needle) == []
 
 
 async def test_optout_helpers_audit_without_numbers(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import MtState
 
 from .test_return_harness import (
+    BACKENDS,
     CONNECTOR,
     account,
+    backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
     make_config,
     put_message,
     receive_with_smpplib,
@@ -120,10 +122,13 @@ async def test_final_mode_reports_the_failed_segment(tmp_path: Path) -> None:
             assert message is not None and message.state is MtState.UNDELIVERABLE
 
 
-async def test_receipt_before_its_id_map_is_not_lost(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_receipt_before_its_id_map_is_not_lost(
+    tmp_path: Path, backend: str, backend_prefix: str | None
+) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
-        async with running_gateway(config, tmp_path / "gw.db") as run:
+        async with running_gateway(config, tmp_path / "gw.db", redis_prefix=backend_prefix) as run:
             gw = run.gateway
             sink = ReturnPath(gw)
             await put_message(gw, "early-1", upstream_ids=[])

@@ -19,8 +19,10 @@ from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import UNROUTABLE_ACCOUNT, Conversation
 
 from .test_return_harness import (
+    BACKENDS,
     CONNECTOR,
     account,
+    backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
     make_config,
     receive_with_smpplib,
     running_gateway,
@@ -54,10 +56,13 @@ def test_mo_addresses_are_normalised(addr: str, ton: int, expected: str | None) 
     assert normalise_mo_address(addr, ton, "ZA") == expected
 
 
-async def test_stop_reply_reaches_client_and_suppresses_then_start_lifts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_stop_reply_reaches_client_and_suppresses_then_start_lifts(
+    tmp_path: Path, backend: str, backend_prefix: str | None
+) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
-        async with running_gateway(config, tmp_path / "gw.db") as run:
+        async with running_gateway(config, tmp_path / "gw.db", redis_prefix=backend_prefix) as run:
             gw = run.gateway
             sink = ReturnPath(gw)
             # national format from the operator: normalised before any look-up
@@ -198,24 +203,29 @@ async def test_long_reply_out_of_order_is_joined(tmp_path: Path, ref: int, sar: 
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
 
 
-async def test_partial_reply_survives_restarts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_partial_reply_survives_restarts(
+    tmp_path: Path, backend: str, backend_prefix: str | None
+) -> None:
     text = bytes(ord("A") + i % 26 for i in range(400))
     parts = _parts(text, 9)
     assert len(parts) == 3
     config = make_config(tmp_path)
     db = tmp_path / "gw.db"
     with trio.fail_after(30):
-        async with running_gateway(config, db, deliveries=False) as run:
+        async with running_gateway(
+            config, db, deliveries=False, redis_prefix=backend_prefix
+        ) as run:
             sink = ReturnPath(run.gateway)
             assert await sink.operator_deliver(CONNECTOR, parts[1]) == 0
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
         # store closed; a new process starts with an empty table and reloads the part
-        async with running_gateway(config, db) as run:
+        async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
             sink = ReturnPath(run.gateway)
             assert await sink.operator_deliver(CONNECTOR, parts[2]) == 0
             assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 2
         # and once more: the recovered part is found again
-        async with running_gateway(config, db) as run:
+        async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
             sink = ReturnPath(run.gateway)
             assert await sink.operator_deliver(CONNECTOR, parts[0]) == 0
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]

@@ -10,14 +10,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 import smpplib.client
 import trio
 
@@ -38,10 +42,63 @@ from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.protocol.pdu import BindReceiver, BindTransceiver, BindTransmitter, Pdu
-from smppcore.store.base import IdMapEntry, MtMessage, MtState
+from smppcore.store.base import IdMapEntry, MtMessage, MtState, Store
 from smppcore.store.sqlite import open_sqlite_store
 
 SECRET = b"return-path-test-secret-0123456789"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_missing() -> str | None:
+    try:
+        import smppcore.store.redis  # noqa: F401
+
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1.0) as sock:
+            sock.sendall(b"PING\r\n")
+            if not sock.recv(64).startswith(b"+PONG"):
+                return "no Redis answering PING on 127.0.0.1:6379"
+    except Exception as exc:
+        return f"no usable Redis: {exc!r}"
+    return None
+
+
+_REDIS_MISSING = _redis_missing()
+_REQUIRE_REDIS = os.environ.get("SMPPCORE_REQUIRE_REDIS") == "1"
+#: Parametrise a test over the stores: ``@pytest.mark.parametrize("backend", BACKENDS)``, and
+#: take the ``backend_prefix`` fixture (import ``backend_prefix_fixture`` into the module).
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "redis",
+        marks=[pytest.mark.redis]
+        + (
+            [pytest.mark.skip(reason=_REDIS_MISSING)]
+            if _REDIS_MISSING and not _REQUIRE_REDIS
+            else []
+        ),
+    ),
+]
+
+
+@pytest.fixture(name="backend_prefix")
+def backend_prefix_fixture(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite; for Redis a key prefix of this test's own, deleted afterwards."""
+    if request.node.callspec.params.get("backend") != "redis":
+        yield None
+        return
+    prefix = f"smppcore-rp-test:{uuid.uuid4().hex}:"
+    yield prefix
+    import redis
+
+    client: Any = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 CONNECTOR = "op"
 FAST = DeliveryPolicy(backoff_min=0.05, backoff_max=0.2, poll_interval=0.05, lease_seconds=30)
 
@@ -127,8 +184,22 @@ async def running_gateway(
     *,
     policy: DeliveryPolicy = FAST,
     deliveries: bool = True,
+    redis_prefix: str | None = None,
 ) -> AsyncIterator[Running]:
-    async with open_sqlite_store(db, hash_secret=SECRET, synchronous="NORMAL") as store:
+    """``redis_prefix``: use the Redis store (tests' server, database 15) under that prefix
+    instead of SQLite at ``db``."""
+    async with AsyncExitStack() as stack:
+        store: Store
+        if redis_prefix is not None:
+            from smppcore.store.redis import open_redis_store
+
+            store = await stack.enter_async_context(
+                open_redis_store(REDIS_URL, hash_secret=SECRET, key_prefix=redis_prefix)
+            )
+        else:
+            store = await stack.enter_async_context(
+                open_sqlite_store(db, hash_secret=SECRET, synchronous="NORMAL")
+            )
         gateway = build_gateway(config, store, Metrics(), {})
         async with trio.open_nursery() as nursery:
             listeners = await nursery.start(serve_smpp, client_handler(gateway), "127.0.0.1", 0)
