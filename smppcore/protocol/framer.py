@@ -41,7 +41,13 @@ class DecodeFailure:
 
 
 class Framer:
-    """Incremental PDU framer (sans-I/O): ``receive_data`` then ``next_event`` until None."""
+    """Incremental PDU framer (sans-I/O): ``receive_data`` then ``next_event`` until None.
+
+    Buffering avoids copies on the common path: while nothing is left over, the received
+    ``bytes`` object itself is the buffer, each PDU is one slice of it (or the object
+    itself when one read carried exactly one PDU). Only a partial PDU left at the end of
+    a read moves into a ``bytearray`` that accumulates until it is complete.
+    """
 
     __slots__ = ("_buf", "_failed", "_pos", "max_command_length")
 
@@ -49,7 +55,7 @@ class Framer:
         if max_command_length < 16:
             raise ValueError("max_command_length must be at least 16")
         self.max_command_length = max_command_length
-        self._buf = bytearray()
+        self._buf: bytes | bytearray = b""
         self._pos = 0
         self._failed = False
 
@@ -67,7 +73,15 @@ class Framer:
         """Feed bytes read from the stream (ignored after a fatal failure)."""
         if self._failed or not data:
             return
-        self._buf += data
+        buf = self._buf
+        if self._pos >= len(buf):  # everything consumed: the new bytes are the buffer
+            self._buf = data if type(data) is bytes else bytes(data)
+            self._pos = 0
+            return
+        if type(buf) is bytes:  # a partial PDU is left: accumulate from here on
+            buf = self._buf = bytearray(memoryview(buf)[self._pos :])
+            self._pos = 0
+        buf += data
 
     def next_event(self) -> Pdu | DecodeFailure | None:
         """The next PDU or failure, or None when more bytes are needed (or after a fatal)."""
@@ -75,7 +89,8 @@ class Framer:
             return None
         buf = self._buf
         pos = self._pos
-        avail = len(buf) - pos
+        size = len(buf)
+        avail = size - pos
         if avail < 4:
             self._compact()
             return None
@@ -85,11 +100,16 @@ class Framer:
         if avail < length:
             self._compact()
             return None
-        data = bytes(buf[pos : pos + length])
-        self._pos = pos + length
-        if self._pos == len(buf):
-            buf.clear()
+        end = pos + length
+        if type(buf) is bytes:
+            data = buf if length == size else buf[pos:end]
+        else:
+            data = bytes(buf[pos:end])
+        if end == size:  # all consumed: drop the buffer
+            self._buf = b""
             self._pos = 0
+        else:
+            self._pos = end
         try:
             return decode(data)
         except RemoteProtocolError as exc:
@@ -103,11 +123,12 @@ class Framer:
             )
 
     def _compact(self) -> None:
-        if self._pos:
-            del self._buf[: self._pos]
+        buf = self._buf
+        if self._pos and type(buf) is bytearray:
+            del buf[: self._pos]
             self._pos = 0
 
-    def _fatal(self, length: int, buf: bytearray, pos: int, avail: int) -> DecodeFailure:
+    def _fatal(self, length: int, buf: bytes | bytearray, pos: int, avail: int) -> DecodeFailure:
         command_id: int | None = None
         seq = 0
         if avail >= 16:
@@ -121,7 +142,7 @@ class Framer:
             sequence_number=seq,
         )
         self._failed = True
-        self._buf = bytearray()
+        self._buf = b""
         self._pos = 0
         return DecodeFailure(
             command_id=command_id,

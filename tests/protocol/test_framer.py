@@ -112,3 +112,26 @@ def test_non_fatal_failures_keep_the_stream() -> None:
     assert second.command_status == CommandStatus.ESME_RINVOPTPARSTREAM
     assert (second.command_id, second.sequence_number) == (CommandId.ENQUIRE_LINK, 12)
     assert third == EnquireLink(sequence_number=13)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, len(STREAM)), max_size=30),
+    st.lists(st.booleans(), min_size=31, max_size=31),
+    st.lists(st.sampled_from([bytes, bytearray]), min_size=31, max_size=31),
+)
+def test_chunks_fed_without_draining_and_as_bytearray(
+    cuts: list[int], drain_after: list[bool], kinds: list[type]
+) -> None:
+    """Feeding several reads before draining, partly consumed buffers and bytearray input
+    (the framer keeps a received bytes object as its buffer until a partial PDU is left)."""
+    framer = Framer()
+    events: list[Pdu | DecodeFailure] = []
+    for chunk, flush, kind in zip(chunked(STREAM, cuts), drain_after, kinds, strict=False):
+        framer.receive_data(kind(chunk))
+        if flush and (event := framer.next_event()) is not None:  # one event, leave the rest
+            events.append(event)
+    events += drain(framer)
+    assert events == PDUS
+    assert framer.buffered == 0
+    assert all(type(getattr(e, "short_message", b"")) is bytes for e in events)
