@@ -387,9 +387,11 @@ class ReceiptHandler:
     async def _hold(
         self, connector: str, pdu: DeliverSm | DataSm, upstream: str, now: float
     ) -> None:
-        item = self._raw_item(
-            pending_account(connector), pdu, now, upstream, now + self.pending_seconds
+        # Kept past the pending window so the purge never beats resolve_pending to it.
+        expires = (
+            self.gateway.expires_at(UNROUTABLE_ACCOUNT, "delivery", now) + self.pending_seconds
         )
+        item = self._raw_item(pending_account(connector), pdu, now, upstream, expires)
         await self.gateway.store.enqueue_delivery([item])
 
     async def _keep_unmatched(self, connector: str, pdu: DeliverSm | DataSm, now: float) -> None:

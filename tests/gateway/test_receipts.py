@@ -205,3 +205,19 @@ async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> No
 def test_receipt_or_reply(esm_class: int, body: bytes, tlvs: Tlvs, expected: bool) -> None:
     pdu = DeliverSm(esm_class=esm_class, short_message=body, tlvs=tlvs)
     assert is_receipt(pdu) is expected
+
+
+async def test_receipt_that_never_matches_is_kept_as_unmatched(tmp_path: Path) -> None:
+    from smppcore.store.base import UNROUTABLE_ACCOUNT
+
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = ReturnPath(gw, pending_receipt_seconds=0.3)
+            assert await sink.operator_deliver(CONNECTOR, operator_receipt("404")) == 0
+            while await gw.store.delivery_depth(pending_account(CONNECTOR)):
+                await sink.resolve_pending_once()
+                await gw.binds.wait_for_change("alpha", 0.05)
+            assert await gw.store.delivery_depth(UNROUTABLE_ACCOUNT) == 1
+            assert b'result="unmatched"' in gw.metrics.render()
