@@ -166,22 +166,24 @@ def _struct_for(layout: Layout) -> Callable[[tuple[int, ...]], Struct | None]:
 
 
 def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
-    cache: dict[tuple[int, ...], Struct] = {}
+    cache: dict[tuple[int, ...], tuple[Callable[..., bytes], int]] = {}
     make = _struct_for(layout)
 
-    def lookup(key: tuple[int, ...]) -> Struct | None:
+    def lookup(key: tuple[int, ...]) -> tuple[Callable[..., bytes], int] | None:
         st = make(key)
-        if st is not None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[key] = st
-        return st
+        if st is None:
+            return None
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        entry = cache[key] = (st.pack, st.size)
+        return entry
 
     env: dict[str, Any] = {
         "_get": cache.get,
         "_lookup": lookup,
         "_tlv_bytes": encoded_tlvs,
         "_bytes": bytes,
+        "_EMPTY": EMPTY_TLVS,
     }
     lines = ["d = pdu.__dict__"]
     if is_response(cls.command_id):  # error responses may go header-only: generic decides
@@ -194,9 +196,13 @@ def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
         if kind == "i":
             args.append(f"d[{item[1]!r}]")
         elif kind == "sm":
-            lines += ["sm = d['short_message']", "if type(sm) is not _bytes: return None"]
-            lens.append("len(sm)")
-            args += ["len(sm)", "sm"]
+            lines += [
+                "sm = d['short_message']",
+                "if type(sm) is not _bytes: return None",
+                "n = len(sm)",
+            ]
+            lens.append("n")
+            args += ["n", "sm"]
         else:
             var = f"b_{item[1]}"
             lines.append(f"{var} = d[{item[1]!r}].encode('latin-1')")
@@ -205,21 +211,22 @@ def _make_encoder(cls: type[Pdu], layout: Layout) -> FastEncoder:
             args.append(var)
     key = "(" + "".join(f"{x}, " for x in lens) + ")"
     lines += [
-        f"st = _get({key})",
-        "if st is None:",
-        f"    st = _lookup({key})",
-        "    if st is None: return None",
+        f"entry = _get({key})",
+        "if entry is None:",
+        f"    entry = _lookup({key})",
+        "    if entry is None: return None",
     ]
     if strs:
         lines.append("if " + " or ".join(f"0 in {v}" for v in strs) + ": return None")
     head = f"{int(cls.command_id)}, d['command_status'], d['sequence_number']"
     tail = "".join(f", {a}" for a in args)
     lines += [
+        "pack, size = entry",
         "tlvs = d['tlvs']",
-        "if tlvs:",
+        "if tlvs is not _EMPTY and tlvs:",
         "    t = _tlv_bytes(tlvs)",
-        f"    return st.pack(st.size + len(t), {head}{tail}) + t",
-        f"return st.pack(st.size, {head}{tail})",
+        f"    return pack(size + len(t), {head}{tail}) + t",
+        f"return pack(size, {head}{tail})",
     ]
     src = "\n    ".join(["def encode(pdu):", *lines])
     exec(compile(src, f"<smppcore fast encode {cls.__name__}>", "exec"), env)
