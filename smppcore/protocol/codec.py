@@ -5,6 +5,8 @@ closures with precompiled ``struct.Struct`` objects), field-limit checks on enco
 (never truncate: :class:`LocalProtocolError`) and the lenient, well-defined decode of
 reference §1.1, §3, §7.1 and §10.6. Every decode error is a :class:`RemoteProtocolError`
 carrying the most specific command_status plus the PDU's command_id and sequence_number.
+The same layouts also feed :mod:`._fastpath`, whose generated straight-line functions
+handle well-formed PDUs first and step aside to the generic path here on any anomaly.
 """
 
 from __future__ import annotations
@@ -499,7 +501,7 @@ def encode(pdu: Pdu) -> bytes:
     return _encode_generic(pdu)
 
 
-# Anything a generated fast path may raise on bad input; the generic path then reports it.
+# What a generated fast path may raise on bad input; the generic path then reports it.
 _FAST_ERRORS = (ProtocolError, AttributeError, LookupError, TypeError, ValueError, struct.error)
 
 
