@@ -56,7 +56,9 @@ class Throttle:
             await trio.sleep_until(self.paused_until)
 
     async def acquire(self) -> None:
-        """Wait until no pause is active and one token is there; take it."""
+        """Wait until no pause is active and one token is there; take it. (When a token is
+        there and nobody waits, this returns without a checkpoint: the submit that follows
+        is one.)"""
         if not self._lock.locked():  # nobody queued: take a token without the lock
             now = trio.current_time()
             if now >= self.paused_until and self._bucket.try_acquire(1, now=now):
@@ -69,7 +71,8 @@ class Throttle:
                     if now >= self.paused_until:
                         return
                     continue  # a pause began while we slept; the token is spent, fine
-                await trio.sleep(self._bucket.delay_until_available(1, now))
+                # At least 1 ms: a float-sized remainder must not become a zero-progress spin.
+                await trio.sleep(max(self._bucket.delay_until_available(1, now), 0.001))
 
     def pause(self) -> bool:
         """The operator refused for load. Starts a pause unless one is running; True if it

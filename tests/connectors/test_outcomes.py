@@ -3,6 +3,7 @@ pure pieces (status classification, segment building)."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import attrs
@@ -10,6 +11,7 @@ import trio
 
 from connectors.smpp_operator.classify import Classifier, Outcome
 from connectors.smpp_operator.segments import build_submits, concat_reference
+from connectors.smpp_operator.throttle import Throttle
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.enums import CommandStatus
@@ -134,3 +136,27 @@ async def test_permanent_failure_and_expiry_are_final(tmp_path: Path) -> None:
     ]
     submitted = [p for p in smsc.received if isinstance(p, SubmitSm)]
     assert len(submitted) == 1  # the expired one never left
+
+
+async def test_throttle_pause_is_one_per_episode_and_grows(autojump_clock: trio.abc.Clock) -> None:
+    throttle = Throttle("t", 10.0, 2, pause_initial=1.0, pause_max=4.0, rng=random.Random(1))
+    with trio.fail_after(100):
+        assert throttle.pause() is True
+        first_end = throttle.paused_until
+        assert throttle.pause() is False  # in-flight refusals of the same episode
+        assert throttle.pauses == 1
+        await throttle.acquire()  # waits for the pause to end
+        assert trio.current_time() >= first_end
+        assert throttle.pause() is True  # still refusing: the next pause is longer
+        second = throttle.paused_until - trio.current_time()
+        assert 1.0 <= second <= 2.0 and throttle.pauses == 2
+        await throttle.acquire()
+        throttle.succeeded()
+        assert throttle.pause() is True
+        assert throttle.paused_until - trio.current_time() <= 1.0  # reset after a success
+        # the bucket: burst 2, then 10/s
+        await throttle.wait_unpaused()
+        start = trio.current_time()
+        for _ in range(12):
+            await throttle.acquire()
+        assert trio.current_time() - start >= 0.99  # 10 beyond the burst at 10/s (mock clock)
