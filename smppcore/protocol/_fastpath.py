@@ -49,7 +49,7 @@ def _plus(expr: str, off: int) -> str:
     return f"{expr} + {off}" if off else expr
 
 
-def _decoder_lines(layout: Layout) -> tuple[list[str], str | None]:
+def _decoder_lines(layout: Layout, env: dict[str, Any]) -> tuple[list[str], str | None]:
     """Source lines of a decoder body, and the regular expression it uses (if any).
 
     The layout up to its last string field becomes one anchored regex over the Latin-1
@@ -103,18 +103,22 @@ def _decoder_lines(layout: Layout) -> tuple[list[str], str | None]:
             nxt = "q"
         pos, off = nxt, 0
     lines.append("p = m.end()" if groups else "p = 16")
+    # After the last string: the integers (and sm_length) in one unpack, which raises
+    # struct.error (-> generic path) when the body is too short.
     tail = layout[last_str + 1 :]
-    ints = [item for item in tail if item[0] == "i"]
-    if ints:
-        lines.append(f"if p + {len(ints)} > end: return None")
-        lines += [f"d[{item[1]!r}] = data[p + {k}]" for k, item in enumerate(ints)]
-        lines.append(f"p += {len(ints)}")
-    if any(item[0] == "sm" for item in tail):
+    targets = [f"d[{item[1]!r}]" for item in tail if item[0] == "i"]
+    has_sm = any(item[0] == "sm" for item in tail)
+    if has_sm:
+        targets.append("n")
+    if targets:
+        unpack = f"_unpack_tail{len(targets)}"
+        env[unpack] = Struct(">" + "B" * len(targets)).unpack_from
+        lines += [f"({', '.join(targets)},) = {unpack}(data, p)", f"p += {len(targets)}"]
+    if has_sm:
         lines += [
-            "if p >= end: return None",
-            "n = p + 1 + data[p]",
+            "n += p",
             "if n > end: return None",
-            "d['short_message'] = data[p + 1 : n]",
+            "d['short_message'] = data[p:n]",
             "p = n",
         ]
     lines += ["if p != end: d['tlvs'] = _decode_tlvs(data, p, end)", "return pdu"]
@@ -128,7 +132,7 @@ def _make_decoder(cls: type[Pdu], layout: Layout) -> FastDecoder:
         "_new": object.__new__,
         "_cls": cls,
     }
-    lines, pattern = _decoder_lines(layout)
+    lines, pattern = _decoder_lines(layout, env)
     if pattern is not None:
         env["_match"] = re.compile(pattern, re.DOTALL).match
     src = "\n    ".join(["def decode(data, end, status, seq):", *lines])
