@@ -160,3 +160,10 @@ async def test_throttle_pause_is_one_per_episode_and_grows(autojump_clock: trio.
         for _ in range(12):
             await throttle.acquire()
         assert trio.current_time() - start >= 0.99  # 10 beyond the burst at 10/s (mock clock)
+
+
+def test_factory_is_found_by_type_name() -> None:
+    from connectors.smpp_operator import create_connector
+    from smppcore.connector_api import load_connector_factory
+
+    assert load_connector_factory("smpp") is create_connector
