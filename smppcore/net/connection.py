@@ -441,7 +441,17 @@ class SmppConnection:
             return
 
     async def _flush(self) -> None:
-        async with self._send_lock:
+        # An uncontended lock is taken without the scheduler trip ``async with`` costs
+        # (send_all yields anyway); only the writer and the final flush/unbind contend.
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
+            # Cancelled before the first byte: the data stays queued for the final flush.
+            # (No yield between this check and send_all's first write, so a Cancelled out
+            # of send_all means bytes went out: only then is the framing in doubt.)
+            await trio.lowlevel.checkpoint_if_cancelled()
             self._queued()
             if not self._outbuf or self._send_broken:
                 return
@@ -460,6 +470,8 @@ class SmppConnection:
                 self._note_end(EndReason.TRANSPORT_ERROR, "send interrupted")
                 self._kill()
                 raise
+        finally:
+            self._send_lock.release()
 
     def _note_end(self, reason: EndReason, detail: str) -> None:
         if self._end_reason is None:

@@ -175,3 +175,25 @@ async def test_respond_waits_while_the_writer_is_far_behind() -> None:
             await peer.stream.aclose()  # no unbind handshake to wait for
             await smsc.wait_closed()
             nursery.cancel_scope.cancel()
+
+
+async def test_response_queued_before_abort_still_goes_out() -> None:
+    """respond() returns once queued; an abort() right after drops the connection
+    without an unbind, but what was queued is written first (whole)."""
+    left, right = trio.testing.memory_stream_pair()
+    cfg = SessionConfig(enquire_link_interval=None)
+    with trio.fail_after(10):
+        async with open_smpp_connection(right, Role.SMSC, cfg) as smsc:
+            peer = RawPeer(left)
+            await peer.send(BindTransceiver(sequence_number=1))
+            bind_request = await smsc.receive_request()
+            await smsc.respond(bind_request, bind_request.response(system_id="s"))
+            assert await peer.read() is not None
+            await peer.send(_submit(2))
+            request = await smsc.receive_request()
+            await smsc.respond(request, request.response(message_id="1"))
+            smsc.abort("test")
+            resp = await peer.read()
+            assert resp is not None and resp.command_id == CommandId.SUBMIT_SM_RESP
+            assert resp.sequence_number == 2
+            assert await peer.read() is None  # then EOF, no unbind
