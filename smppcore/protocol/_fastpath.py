@@ -64,10 +64,10 @@ def _decoder_lines(layout: Layout, env: dict[str, Any]) -> tuple[list[str], str 
     groups: list[str] = []
     for item in layout[: last_str + 1]:
         if item[0] == "c":
-            pattern.append(f"([^\\0]{{0,{item[2] - 1}}})\\0")
+            pattern.append(f"([^\\0]{{0,{item[2] - 1}}}+)\\0")  # possessive: no backtracking
             groups.append(f"v_{item[1]}")
         elif item[0] == "t":
-            pattern.append("((?:[^\\0]{16})?)\\0")
+            pattern.append("(|[^\\0]{16})\\0")
             groups.append(f"v_{item[1]}")
         else:
             pattern.append(".")
