@@ -333,6 +333,7 @@ EMPTY_TLVS = Tlvs()
 
 
 _tuple_new = tuple.__new__
+_object_new = object.__new__
 #: Per known tag: the Int width (1, 2, 4) or 0 for a C-octet string; unknown tags -> bytes.
 _DECODE_KIND: dict[int, int] = {**{t: 0 for t in _CSTR_TAGS}, **_INT_TAGS}
 _INT_PACK = {1: _HDR_B.pack, 2: _HDR_H.pack, 4: _HDR_I.pack}
@@ -404,8 +405,11 @@ def decode_tlvs(data: bytes, pos: int, end: int) -> Tlvs:
         if vend > end:
             raise InvalidTlvStream(f"TLV 0x{tag:04X} length {length} runs past the PDU end")
         kind = kinds.get(tag)
-        if kind is None:
-            value: TlvValue = data[pos:vend]
+        value: TlvValue
+        if kind == 1 and length == 1:  # the common Int 1 first
+            value = data[pos]
+        elif kind is None:
+            value = data[pos:vend]
         elif kind == 0:  # C-octet string: up to the first NUL (or the end of the value)
             nul = data.find(b"\0", pos, vend)
             value = data[pos : nul if nul >= 0 else vend].decode("latin-1")
@@ -421,4 +425,7 @@ def decode_tlvs(data: bytes, pos: int, end: int) -> Tlvs:
             raise InvalidTlvLength(f"Int TLV 0x{tag:04X} with length {length}")
         append(new(Tlv, (tag, value)))
         pos = vend
-    return Tlvs._trusted(tuple(items))
+    tlvs = _object_new(Tlvs)  # Tlvs._trusted, inlined
+    tlvs._items = tuple(items)
+    tlvs._hash = None
+    return tlvs
