@@ -551,17 +551,16 @@ def decode(data: bytes) -> Pdu:
     Raises a :class:`RemoteProtocolError` subclass with ``command_status``,
     ``command_id`` and ``sequence_number`` set as far as they could be read.
     """
-    end = len(data)
-    if end >= 16:
+    try:  # short header (struct.error), no fast path (KeyError), bad body: generic path
         length, command_id, status, seq = _unpack_header(data, 0)
-        fast = _FAST_DECODE.get(command_id)
-        if fast is not None and length == end:
-            try:
-                pdu = fast(data, end, status, seq)
-            except _FAST_ERRORS:
-                pdu = None
+        fast = _FAST_DECODE[command_id]
+        end = len(data)
+        if length == end:
+            pdu = fast(data, end, status, seq)
             if pdu is not None:
                 return pdu
+    except _FAST_ERRORS:
+        pass
     return _decode_generic(data)
 
 
