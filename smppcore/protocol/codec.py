@@ -490,14 +490,12 @@ def encode(pdu: Pdu) -> bytes:
     An error response (command_status != 0) whose mandatory fields are all at their
     defaults and that has no TLVs is sent header-only (reference §1.1).
     """
-    fast = _FAST_ENCODE.get(type(pdu))
-    if fast is not None:
-        try:
-            wire = fast(pdu)
-        except _FAST_ERRORS:
-            wire = None
+    try:  # no fast path (KeyError) or a value it does not take: generic path
+        wire = _FAST_ENCODE[type(pdu)](pdu)
         if wire is not None:
             return wire
+    except _FAST_ERRORS:
+        pass
     return _encode_generic(pdu)
 
 
