@@ -181,7 +181,7 @@ class SqliteStore:
     async def is_suppressed(self, scopes: Sequence[str], recipient: str) -> bool:
         hashes = [self._hash(s) for s in scopes]
         r = self._hash(recipient)
-        return await self._engine.read(lambda c: ops.is_suppressed(c, hashes, r))
+        return await self._engine.read_quick(lambda c: ops.is_suppressed(c, hashes, r))
 
     async def list_suppressions(self) -> list[Suppression]:
         return await self._engine.read(ops.list_suppressions)
