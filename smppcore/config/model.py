@@ -19,6 +19,7 @@ import attrs
 
 from smppcore.config import values as v
 from smppcore.config.values import ANY_NETWORK, Cidr, HostPort, NumberPattern, RouteTarget, check
+from smppcore.gateway.rejection import SUPPRESSED_STATUS
 
 __all__ = [
     "AccountConfig",
@@ -164,8 +165,9 @@ def _with_default_keywords(sets: Mapping[str, KeywordSet]) -> Mapping[str, Keywo
 class PolicyConfig:
     """Gateway-wide submit policy.
 
-    ``suppressed_status`` answers a submit to a recipient who opted out. The default is
-    0x00000401, from the range the spec reserves for SMSC vendor-specific errors
+    ``suppressed_status`` answers a submit to a recipient who opted out; it is the one truth
+    the submit path uses. The default, :data:`smppcore.gateway.rejection.SUPPRESSED_STATUS`
+    (0x00000401), is from the range the spec reserves for SMSC vendor-specific errors
     (0x400-0x4FF): towards its clients the gateway *is* the SMSC, a vendor code means exactly
     "recipient opted out" and nothing else, and clients treat an unknown status as a permanent
     failure (no retry), which is right. ESME_RX_R_APPN (0x66) would also stop retries, but the
@@ -180,7 +182,7 @@ class PolicyConfig:
     )
     #: Countries a destination may be in; empty = any.
     destination_countries: tuple[str, ...] = attrs.field(default=(), metadata=check(v.regions))
-    suppressed_status: int = attrs.field(default=0x00000401, metadata=check(v.error_status))
+    suppressed_status: int = attrs.field(default=SUPPRESSED_STATUS, metadata=check(v.error_status))
     keywords: Mapping[str, KeywordSet] = attrs.field(
         factory=lambda: {"default": KeywordSet()},
         converter=_with_default_keywords,

@@ -50,16 +50,15 @@ ESME_RINVDSTTON: Final = 0x50
 ESME_RINVDSTNPI: Final = 0x51
 ESME_RX_R_APPN: Final = 0x66
 
-#: Status for a submit to a (sender, handset) pair the handset has opted out of.
+#: Default status for a submit to a (sender, handset) pair the handset has opted out of.
 #:
-#: We answer ``ESME_RX_R_APPN`` (0x66, "receiver rejects this message: do not retry it;
-#: other messages unaffected"). It is the one standard status whose meaning is exactly
-#: this case: the recipient side refused *this* message permanently, and other
-#: destinations are fine. Standard clients classify it as permanent (the reference's retry
-#: classification only treats 0x08/0x14/0x58 as transient), so a suppressed message is not
-#: retried. A vendor code (0x400-0x4FF) was rejected because its meaning is per-SMSC:
-#: clients map unknown vendor codes to "generic failure" and some of them retry those.
-SUPPRESSED_STATUS: Final = ESME_RX_R_APPN
+#: This is only the *default*: the status the gateway actually answers is
+#: ``[policy] suppressed_status`` (:class:`smppcore.config.model.PolicyConfig`, whose
+#: default is this constant and whose docstring gives the reasoning). 0x00000401 is from
+#: the range SMPP 3.4 reserves for SMSC vendor-specific errors (0x400-0x4FF): towards its
+#: clients the gateway *is* the SMSC, so a vendor code of ours means exactly "recipient
+#: opted out"; clients treat an unknown status as a permanent failure and do not retry.
+SUPPRESSED_STATUS: Final = 0x00000401
 
 #: Status when no route (prefix, country or default) matches a destination: the
 #: destination is not served for this account, a permanent per-destination condition,
@@ -76,5 +75,7 @@ class Rejection:
     reason: str
 
 
-#: The rejection the caller returns after its suppression-list lookup says "opted out".
+#: The rejection for an opted-out pair *with the default status*. The submit path builds its
+#: own from ``config.policy.suppressed_status`` (the configured truth); this value is for
+#: callers and tests that have no config.
 SUPPRESSED: Final = Rejection(SUPPRESSED_STATUS, "suppressed")

@@ -132,8 +132,14 @@ def test_sme_acks_when_enabled() -> None:
     )
 
 
-def test_suppressed_status_is_rx_r_appn() -> None:
-    assert Rejection(0x66, "suppressed") == SUPPRESSED
+def test_suppressed_default_is_the_vendor_opt_out_status() -> None:
+    assert Rejection(0x00000401, "suppressed") == SUPPRESSED
+
+
+def test_policy_config_default_is_the_rejection_constant() -> None:
+    from smppcore.config.model import PolicyConfig
+
+    assert PolicyConfig().suppressed_status == SUPPRESSED.status == 0x401
 
 
 def test_status_constants_agree_with_protocol_enums() -> None:
