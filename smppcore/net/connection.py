@@ -112,7 +112,10 @@ class _IncomingRequests:
         return self
 
     async def __anext__(self) -> Pdu:
-        conn = self._conn  # SmppConnection._next_request, inlined: this is the hot path
+        # A request already buffered is returned without a trip through the scheduler
+        # (but not more than _YIELD_EVERY times in a row): the handler then answers a
+        # whole read's worth of requests before the writer sends them all at once.
+        conn = self._conn
         await trio.lowlevel.checkpoint_if_cancelled()
         try:
             conn._budget -= 1
@@ -300,24 +303,9 @@ class SmppConnection:
     async def receive_request(self) -> Pdu:
         """The next incoming request; :class:`SessionClosed` once the session is over."""
         try:
-            return await self._next_request()
-        except trio.EndOfChannel:
+            return await _IncomingRequests(self).__anext__()
+        except StopAsyncIteration:
             raise SessionClosed(self._describe_end()) from None
-
-    async def _next_request(self) -> Pdu:
-        # A request already buffered is returned without a trip through the scheduler
-        # (but never more than _YIELD_EVERY times in a row): the handler then answers a
-        # whole read's worth of requests before the writer sends them all at once.
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self._budget -= 1
-        if self._budget > 0:
-            try:
-                return self._incoming.receive_nowait()
-            except trio.WouldBlock:
-                pass
-        else:
-            self._budget = _YIELD_EVERY
-        return await self._incoming.receive()
 
     # ------------------------------------------------------------------ closing
     async def unbind(self) -> None:
