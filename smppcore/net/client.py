@@ -128,7 +128,9 @@ class BindClient:
     async def request(self, pdu: Pdu, *, timeout: float | None = None) -> Pdu:
         """:meth:`SmppConnection.request` on the current connection (waits for one up
         to the response timeout when reconnecting)."""
-        conn = await self.wait_connected(timeout)
+        conn = self.connection  # bound: no cancel scope per request
+        if conn is None:
+            conn = await self.wait_connected(timeout)
         return await conn.request(pdu, timeout=timeout)
 
     def _set(self, conn: SmppConnection | None) -> None:
