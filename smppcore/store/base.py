@@ -202,8 +202,14 @@ class Store(Protocol):
     """Durable state of the gateway. All methods are trio-friendly coroutines."""
 
     # --- MT queue (per connector) ---------------------------------------------------------
-    async def enqueue_mt(self, messages: Sequence[MtMessage]) -> None:
-        """Make ``messages`` durable. Returns only when they survive a crash."""
+    async def enqueue_mt(
+        self, messages: Sequence[MtMessage], conversations: Sequence[Conversation] = ()
+    ) -> None:
+        """Make ``messages`` durable. Returns only when they survive a crash.
+
+        ``conversations`` (usually one per message: sender, recipient → account) are written
+        in the same request, so a submit pays one store round trip, not two (SQLite: the same
+        transaction; Redis: the same pipeline)."""
 
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
@@ -212,9 +218,15 @@ class Store(Protocol):
         or LEASED with an expired lease), highest priority first, then oldest first. They are
         LEASED until ``now + lease_seconds``; ``attempts`` is incremented."""
 
-    async def ack_mt(self, message_id: str, state: MtState, now: float) -> None:
+    async def ack_mt(
+        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+    ) -> None:
         """The worker is done with a leased message: submitted (ENROUTE) or final. A final state
-        clears the payload (message text is kept no longer than needed)."""
+        clears the payload (message text is kept no longer than needed).
+
+        ``id_maps`` (the last segment's map, typically) are durable no later than the ack:
+        written in the same transaction (SQLite) or acknowledged before the ack is sent
+        (Redis), so an acked message never lacks its maps."""
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         """Give a leased message back to the queue, to be retried at ``retry_at``."""

@@ -119,6 +119,7 @@ class RedisStore:
                 "RECORD_SEGMENT",
                 "PUT_ID_MAPS",
                 "PUT_CONVERSATIONS",
+                "IS_SUPPRESSED",
                 "ACK_DELIVERY",
                 "NACK_DELIVERY",
                 "PURGE",
@@ -163,9 +164,26 @@ class RedisStore:
         await self._run(self._r.ping)
 
     # --- MT queue ----------------------------------------------------------------------------
-    async def enqueue_mt(self, messages: Sequence[MtMessage]) -> None:
-        if not messages:
-            return
+    async def enqueue_mt(
+        self, messages: Sequence[MtMessage], conversations: Sequence[Conversation] = ()
+    ) -> None:
+        """Messages and conversations go in ONE round trip (one pipeline: the messages' script
+        first, then the conversations'); each script is atomic, the pair is not. If the
+        conversations' script fails after the messages' succeeded, the call raises although
+        the messages are queued (as after a lost connection: a client retry may duplicate)."""
+        calls: list[tuple[str, list[bytes | str]]] = []
+        if messages:
+            calls.append(("ENQUEUE_MT", self._enqueue_args(messages)))
+        if conversations:
+            calls.append(("PUT_CONVERSATIONS", self._conversation_args(conversations)))
+        if len(calls) == 1:
+            await self._script(calls[0][0], *calls[0][1])
+        elif calls:
+            await self._batcher.call_many(
+                [(self._scripts[name], [self._p, *args]) for name, args in calls]
+            )
+
+    def _enqueue_args(self, messages: Sequence[MtMessage]) -> list[bytes | str]:
         args: list[bytes | str] = []
         for m in messages:
             args += [
@@ -177,7 +195,7 @@ class RedisStore:
                 *_flat(to_fields(m)),
                 *_flat({str(k): str(int(v)) for k, v in m.segment_states.items()}),
             ]
-        await self._script("ENQUEUE_MT", *args)
+        return args
 
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
@@ -206,7 +224,13 @@ class RedisStore:
             return None
         return mt_from(pairs_to_dict(row[0]), pairs_to_dict(row[1]))
 
-    async def ack_mt(self, message_id: str, state: MtState, now: float) -> None:
+    async def ack_mt(
+        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+    ) -> None:
+        """With ``id_maps``: the maps first, and only once they are acknowledged, the ack (two
+        batched round trips; a pipeline would run the ack even if the maps' script failed)."""
+        if id_maps:
+            await self.put_id_maps(id_maps)
         await self._set_state(message_id, state, now, 0, True)
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
@@ -287,8 +311,10 @@ class RedisStore:
         return self._hash(sender)[:32] + self._hash(recipient)[:32]
 
     async def put_conversations(self, conversations: Sequence[Conversation]) -> None:
-        if not conversations:
-            return
+        if conversations:
+            await self._script("PUT_CONVERSATIONS", *self._conversation_args(conversations))
+
+    def _conversation_args(self, conversations: Sequence[Conversation]) -> list[bytes | str]:
         args: list[bytes | str] = []
         for c in conversations:
             sender, recipient = canon_address(c.sender), canon_address(c.recipient)
@@ -300,7 +326,7 @@ class RedisStore:
                 _pexpireat(c.expires_at),
                 *_flat(to_fields(record)),
             ]
-        await self._script("PUT_CONVERSATIONS", *args)
+        return args
 
     async def get_conversation(self, sender: str, recipient: str) -> Conversation | None:
         key = self._conv_key(canon_address(sender), canon_address(recipient))
@@ -323,9 +349,10 @@ class RedisStore:
     async def is_suppressed(self, scopes: Sequence[str], recipient: str) -> bool:
         if not scopes:
             return False
+        # No cache: with several daemons a STOP taken by another one must count at once. The
+        # read is batched instead (concurrent checks share one round trip and thread hop).
         fields = [self._sup_field(s, recipient) for s in scopes]
-        values = await self._run(self._r.hmget, f"{self._p}sup", fields)
-        return any(v is not None for v in values)
+        return bool(await self._script("IS_SUPPRESSED", *fields))
 
     async def list_suppressions(self) -> list[Suppression]:
         entries = await self._run(self._r.hgetall, f"{self._p}sup")

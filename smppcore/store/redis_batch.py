@@ -107,6 +107,31 @@ class ScriptBatcher:
             raise item.error
         return item.result
 
+    async def call_many(self, calls: Sequence[tuple[Script, Sequence[bytes | str]]]) -> list[Any]:
+        """Several calls in one round trip (one pipeline, in this order, each script atomic on
+        its own, NOT one transaction); the first error among them is raised after all ran."""
+        items = [_Pending(script, args) for script, args in calls]
+        if not items:
+            return []
+        if self._busy == 0 and self._send.statistics().current_buffer_used == 0:
+            self._busy += 1
+            self._round_trips += 1
+            self._calls += len(items)
+            try:
+                await trio.to_thread.run_sync(self._flush, items, limiter=self._limiter)
+            finally:
+                self._busy -= 1
+        else:
+            with trio.CancelScope(shield=True):
+                for item in items:
+                    await self._send.send(item)
+                for item in items:
+                    await item.done.wait()
+        for item in items:
+            if item.error is not None:
+                raise item.error
+        return [item.result for item in items]
+
     async def run_flusher(self) -> None:
         """Flush batches until the channel closes (run several of these concurrently)."""
         async for first in self._receive:

@@ -389,6 +389,17 @@ return 1
 # ARGV: P, id
 ACK_DELIVERY: Final = _LIB + "\nreturn drop_dlv(ARGV[2])\n"
 
+# ARGV: P, then the suppression fields to look for; 1 if any exists (a read: batched with
+# the concurrent calls of other submits into one round trip, see redis_batch)
+IS_SUPPRESSED: Final = (
+    _LIB
+    + r"""
+local v = redis.call('HMGET', P .. 'sup', unpack(ARGV, 2))
+for _, x in ipairs(v) do if x then return 1 end end
+return 0
+"""
+)
+
 # ARGV: P, id, retry_at
 NACK_DELIVERY: Final = (
     _LIB

@@ -18,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 
@@ -98,9 +99,18 @@ class SqliteStore:
 
     # --- MT queue -------------------------------------------------------------------------
 
-    async def enqueue_mt(self, messages: Sequence[MtMessage]) -> None:
+    async def enqueue_mt(
+        self, messages: Sequence[MtMessage], conversations: Sequence[Conversation] = ()
+    ) -> None:
+        parts: list[tuple[str, list[tuple[Any, ...]]]] = []
         if messages:
-            await self._engine.write_rows(MT_INSERT, [mt_params(m) for m in messages])
+            parts.append((MT_INSERT, [mt_params(m) for m in messages]))
+        if conversations:
+            parts.append(
+                (ops.CONVERSATION_INSERT, [ops.conversation_params(c) for c in conversations])
+            )
+        if parts:
+            await self._engine.write_parts(parts)
 
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
@@ -109,9 +119,15 @@ class SqliteStore:
             lambda c: ops.lease_mt(c, connector, limit, lease_seconds, now)
         )
 
-    async def ack_mt(self, message_id: str, state: MtState, now: float) -> None:
+    async def ack_mt(
+        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+    ) -> None:
         sql, row = ops.ack_mt_row(message_id, state, now)
-        await self._engine.write_rows(sql, [row])
+        if id_maps:
+            maps = [ops.id_map_params(e) for e in id_maps]
+            await self._engine.write_parts([(ops.ID_MAP_INSERT, maps), (sql, [row])])
+        else:
+            await self._engine.write_rows(sql, [row])
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         await self._engine.write(lambda c: ops.nack_mt(c, message_id, retry_at, error_code))
@@ -149,8 +165,9 @@ class SqliteStore:
 
     async def put_id_maps(self, entries: Sequence[IdMapEntry]) -> None:
         if entries:
-            batch = list(entries)
-            await self._engine.write(lambda c: ops.put_id_maps(c, batch))
+            await self._engine.write_rows(
+                ops.ID_MAP_INSERT, [ops.id_map_params(e) for e in entries]
+            )
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         return await self._engine.read(lambda c: ops.get_id_map(c, connector, upstream_id))
@@ -159,8 +176,9 @@ class SqliteStore:
 
     async def put_conversations(self, conversations: Sequence[Conversation]) -> None:
         if conversations:
-            batch = list(conversations)
-            await self._engine.write(lambda c: ops.put_conversations(c, batch))
+            await self._engine.write_rows(
+                ops.CONVERSATION_INSERT, [ops.conversation_params(c) for c in conversations]
+            )
 
     async def get_conversation(self, sender: str, recipient: str) -> Conversation | None:
         return await self._engine.read(lambda c: ops.get_conversation(c, sender, recipient))

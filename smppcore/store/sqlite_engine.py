@@ -53,10 +53,10 @@ class EngineStatistics:
 class _Request(Generic[T]):
     fn: Callable[[sqlite3.Connection], T]
     transactional: bool = True
-    # Set for plain inserts: consecutive requests with the same statement are run as one
-    # ``executemany`` (``fn`` does the same for one request alone).
-    sql: str | None = None
-    rows: list[tuple[Any, ...]] | None = None
+    # Set for plain row statements: ``(sql, rows)`` pairs. A run of consecutive such requests
+    # is executed as one ``executemany`` per distinct statement, in first-seen order (``fn``
+    # does the same for one request alone).
+    parts: list[tuple[str, list[tuple[Any, ...]]]] | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
     result: Any = None
     error: BaseException | None = None
@@ -131,11 +131,22 @@ class SqliteEngine:
     async def write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """``executemany(sql, rows)`` in the next group commit, merged with neighbouring
         requests of the same statement into one call."""
+        await self.write_parts([(sql, rows)])
+
+    async def write_parts(self, parts: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Several ``executemany(sql, rows)`` in ONE request: all in the same transaction (so
+        they become durable together), merged with neighbouring row requests per statement.
+
+        Statements of neighbouring requests may run in a different order than they were
+        submitted (grouped by statement), so only independent row writes belong here (inserts
+        of new rows, upserts, updates of one row by key); within one request, the first
+        statement seen runs first."""
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql, rows)
+            for sql, rows in parts:
+                conn.executemany(sql, rows)
 
-        await self._submit(_Request(run, sql=sql, rows=rows))
+        await self._submit(_Request(run, parts=parts))
 
     async def write_outside_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer connection between transactions (checkpoints, vacuum)."""
@@ -231,14 +242,18 @@ class SqliteEngine:
             while i < len(segment):
                 request = segment[i]
                 i += 1
-                if request.sql is None or request.rows is None:
+                if request.parts is None:
                     request.result = request.fn(conn)
                     continue
-                rows = list(request.rows)
-                while i < len(segment) and segment[i].sql == request.sql:
-                    rows.extend(segment[i].rows or ())
+                groups: dict[str, list[tuple[Any, ...]]] = {}
+                for sql, rows in request.parts:
+                    groups.setdefault(sql, []).extend(rows)
+                while i < len(segment) and segment[i].parts is not None:
+                    for sql, rows in segment[i].parts or ():
+                        groups.setdefault(sql, []).extend(rows)
                     i += 1
-                conn.executemany(request.sql, rows)
+                for sql, rows in groups.items():
+                    conn.executemany(sql, rows)
         except Exception:
             conn.execute("ROLLBACK")
             for request in segment:

@@ -179,23 +179,21 @@ def queue_depth(conn: sqlite3.Connection, connector: str) -> int:
 # --- id maps, conversations ---------------------------------------------------------------
 
 
+ID_MAP_INSERT = (
+    "INSERT OR REPLACE INTO id_maps (connector, upstream_id, message_id, account, segment,"
+    " total_segments, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def id_map_params(e: IdMapEntry) -> tuple[object, ...]:
+    return (
+        e.connector, e.upstream_id, e.message_id, e.account, e.segment, e.total_segments,
+        e.expires_at,
+    )  # fmt: skip
+
+
 def put_id_maps(conn: sqlite3.Connection, entries: Sequence[IdMapEntry]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO id_maps (connector, upstream_id, message_id, account, segment,"
-        " total_segments, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                e.connector,
-                e.upstream_id,
-                e.message_id,
-                e.account,
-                e.segment,
-                e.total_segments,
-                e.expires_at,
-            )
-            for e in entries
-        ],
-    )
+    conn.executemany(ID_MAP_INSERT, [id_map_params(e) for e in entries])
 
 
 def get_id_map(conn: sqlite3.Connection, connector: str, upstream_id: str) -> IdMapEntry | None:
@@ -207,21 +205,21 @@ def get_id_map(conn: sqlite3.Connection, connector: str, upstream_id: str) -> Id
     return IdMapEntry(*row) if row else None
 
 
+CONVERSATION_INSERT = (
+    "INSERT OR REPLACE INTO conversations (sender, recipient, account, updated_at,"
+    " expires_at) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def conversation_params(c: Conversation) -> tuple[object, ...]:
+    return (
+        canon_address(c.sender), canon_address(c.recipient), c.account, c.updated_at,
+        c.expires_at,
+    )  # fmt: skip
+
+
 def put_conversations(conn: sqlite3.Connection, conversations: Sequence[Conversation]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO conversations (sender, recipient, account, updated_at,"
-        " expires_at) VALUES (?, ?, ?, ?, ?)",
-        [
-            (
-                canon_address(c.sender),
-                canon_address(c.recipient),
-                c.account,
-                c.updated_at,
-                c.expires_at,
-            )
-            for c in conversations
-        ],
-    )
+    conn.executemany(CONVERSATION_INSERT, [conversation_params(c) for c in conversations])
 
 
 def get_conversation(conn: sqlite3.Connection, sender: str, recipient: str) -> Conversation | None:
