@@ -2,8 +2,10 @@
 
 Owns: :class:`Outcomes` (weighted choice of the receipt ``stat``), :func:`wants_receipt`
 (the registered_delivery rule), :func:`build_receipt` (text form, TLV form or both, as a
-deliver_sm with esm_class 0x04 and swapped addresses) and :func:`build_mo` (a handset
-reply as one deliver_sm, or several with a concatenation UDH when the text is long).
+deliver_sm with esm_class 0x04 and swapped addresses, built by the same
+:func:`~smppcore.gateway.deliverables.receipt_deliver_sm` as the gateway's own receipts)
+and :func:`build_mo` (a handset reply as one deliver_sm, or several with a concatenation
+UDH when the text is long).
 Pure functions: no I/O, no clock (dates are arguments).
 """
 
@@ -16,6 +18,7 @@ from typing import Literal
 
 import attrs
 
+from smppcore.gateway.deliverables import ESM_UDHI, receipt_deliver_sm
 from smppcore.protocol.enums import MessageState
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.receipt import format_receipt
@@ -58,8 +61,6 @@ FAILURE_STATES = frozenset(
     }
 )
 
-_ESM_RECEIPT = 0x04
-_ESM_UDHI = 0x40
 
 
 class Outcomes:
@@ -120,14 +121,13 @@ def build_receipt(
     tlvs = Tlvs()
     if form in ("tlv", "both"):
         tlvs = Tlvs.of(receipted_message_id=message.message_id, message_state=int(state))
-    return DeliverSm(
-        source_addr_ton=message.dest_addr_ton,
-        source_addr_npi=message.dest_addr_npi,
-        source_addr=message.destination_addr,
-        dest_addr_ton=message.source_addr_ton,
-        dest_addr_npi=message.source_addr_npi,
-        destination_addr=message.source_addr,
-        esm_class=_ESM_RECEIPT,
+    return receipt_deliver_sm(
+        original_source=(message.source_addr, message.source_addr_ton, message.source_addr_npi),
+        original_destination=(
+            message.destination_addr,
+            message.dest_addr_ton,
+            message.dest_addr_npi,
+        ),
         short_message=short_message,
         tlvs=tlvs,
     )
@@ -155,7 +155,7 @@ def build_mo(
             dest_addr_ton=dest_ton,
             dest_addr_npi=dest_npi,
             destination_addr=destination_addr,
-            esm_class=_ESM_UDHI if segment.esm_class_udhi else 0,
+            esm_class=ESM_UDHI if segment.esm_class_udhi else 0,
             data_coding=segment.data_coding,
             short_message=segment.short_message,
         )

@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 import trio
 
-from smppcore.protocol.segment import ConcatInfo, UdhError, parse_udh
+from smppcore.gateway.deliverables import read_concat
+from smppcore.protocol.segment import ConcatInfo
 from smppcore.protocol.text import decode_text
 
 __all__ = ["ReceivedMessage", "Recorder", "SimulatorStats"]
@@ -48,15 +49,7 @@ def make_received(
     body: bytes,
     sar: tuple[int, int, int] | None,
 ) -> ReceivedMessage:
-    concat: ConcatInfo | None = None
-    payload = body
-    if esm_class & 0x40:
-        try:
-            concat, payload = parse_udh(body)
-        except UdhError:
-            concat, payload = None, body
-    elif sar is not None:
-        concat = ConcatInfo(reference=sar[0], total=sar[1], seq=sar[2], ref_bits=16)
+    concat, payload = read_concat(esm_class, body, sar or (None, None, None))
     return ReceivedMessage(
         message_id=message_id,
         command=command,

@@ -1,9 +1,9 @@
 """Delivery to clients: the per-account workers that turn queued items into deliver_sm.
 
 Owns: :func:`serve_deliveries` (one worker per account of the directory, started and stopped
-as accounts come and go on reload), :class:`DeliveryPolicy` (the timings), the conversions
-:func:`tlv_bytes` / :func:`to_deliver_sm` between the store's :class:`DeliveryItem` and the
-wire PDU, and :func:`outcome_of` (what a ``deliver_sm_resp`` status means for the item).
+as accounts come and go on reload), :class:`DeliveryPolicy` (the timings) and
+:func:`outcome_of` (what a ``deliver_sm_resp`` status means for the item). The item -> PDU
+conversion is :func:`smppcore.gateway.deliverables.to_deliver_sm`.
 
 Decisions:
 
@@ -33,11 +33,10 @@ import attrs
 import structlog
 import trio
 
+from smppcore.gateway.deliverables import to_deliver_sm
 from smppcore.net.errors import NetError
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.errors import SmppError
-from smppcore.protocol.pdu import DeliverSm
-from smppcore.protocol.tlv import EMPTY_TLVS, Tlvs, decode_tlvs, encode_tlvs
 from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryItem, DeliveryKind
 
 if TYPE_CHECKING:
@@ -48,41 +47,11 @@ __all__ = [
     "DeliveryPolicy",
     "outcome_of",
     "serve_deliveries",
-    "tlv_bytes",
-    "to_deliver_sm",
 ]
 
 log = structlog.get_logger(__name__)
 
 _KIND_LABEL: Final = {DeliveryKind.RECEIPT: "receipt", DeliveryKind.MO: "mo"}
-
-
-def tlv_bytes(tlvs: Tlvs) -> bytes:
-    """The wire form of ``tlvs`` (what :attr:`DeliveryItem.tlvs` holds)."""
-    out: list[bytes] = []
-    encode_tlvs(tlvs, out)
-    return b"".join(out)
-
-
-def item_tlvs(item: DeliveryItem) -> Tlvs:
-    return decode_tlvs(item.tlvs, 0, len(item.tlvs)) if item.tlvs else EMPTY_TLVS
-
-
-def to_deliver_sm(item: DeliveryItem) -> DeliverSm:
-    """The deliver_sm that carries ``item`` to the client."""
-    return DeliverSm(
-        source_addr_ton=item.source_addr_ton,
-        source_addr_npi=item.source_addr_npi,
-        source_addr=item.source_addr,
-        dest_addr_ton=item.dest_addr_ton,
-        dest_addr_npi=item.dest_addr_npi,
-        destination_addr=item.destination_addr,
-        esm_class=item.esm_class,
-        protocol_id=item.protocol_id,
-        data_coding=item.data_coding,
-        short_message=item.short_message,
-        tlvs=item_tlvs(item),
-    )
 
 
 class DeliveryOutcome(enum.Enum):

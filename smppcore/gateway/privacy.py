@@ -31,21 +31,29 @@ __all__ = [
 ]
 
 
+async def _audit_consent(
+    store: Store, action: str, scope: str, recipient: str, now: float, detail: str
+) -> None:
+    """One consent audit event: subject and scope as keyed hashes, ``detail`` number-free."""
+    await store.append_audit(
+        AuditEvent(
+            at=now,
+            action=action,
+            subject_hash=store.hash_msisdn(recipient),
+            scope_hash=store.hash_msisdn(scope),
+            detail=detail,
+        )
+    )
+
+
 async def record_opt_out(
     store: Store, scope: str, recipient: str, keyword: str, now: float, *, source: str = "mo"
 ) -> bool:
     """Suppress ``recipient`` for ``scope`` (a sender number or an account name) and audit it.
     Returns True if the entry is new."""
     added = await store.add_suppression(scope, recipient, keyword, now)
-    await store.append_audit(
-        AuditEvent(
-            at=now,
-            action="optout",
-            subject_hash=store.hash_msisdn(recipient),
-            scope_hash=store.hash_msisdn(scope),
-            detail=f"keyword={keyword} source={source} new={int(added)}",
-        )
-    )
+    detail = f"keyword={keyword} source={source} new={int(added)}"
+    await _audit_consent(store, "optout", scope, recipient, now, detail)
     return added
 
 
@@ -64,15 +72,8 @@ async def record_opt_in(
     for scope in scopes:
         gone = await store.remove_suppression(scope, recipient)
         removed += int(gone)
-        await store.append_audit(
-            AuditEvent(
-                at=now,
-                action="optin",
-                subject_hash=store.hash_msisdn(recipient),
-                scope_hash=store.hash_msisdn(scope),
-                detail=f"keyword={keyword} source={source} removed={int(gone)}",
-            )
-        )
+        detail = f"keyword={keyword} source={source} removed={int(gone)}"
+        await _audit_consent(store, "optin", scope, recipient, now, detail)
     return removed
 
 

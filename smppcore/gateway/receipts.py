@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import structlog
 
-from smppcore.gateway.delivery import item_tlvs, tlv_bytes
+from smppcore.gateway.deliverables import (
+    item_from_pdu,
+    receipt_deliver_sm,
+    to_deliver_sm,
+    user_data,
+)
 from smppcore.protocol.enums import CommandStatus, MessageState
 from smppcore.protocol.pdu import DataSm, DeliverSm
 from smppcore.protocol.receipt import (
@@ -84,7 +89,6 @@ log = structlog.get_logger(__name__)
 #: Reserved delivery-queue account names of receipts waiting for their id map.
 PENDING_RECEIPTS_PREFIX: Final = "__pending_receipt__:"
 _RECEIPT_TYPES: Final = frozenset({0x04, 0x08, 0x10, 0x20})  # esm_class bits 2-5
-_ESM_RECEIPT: Final = 0x04
 _MAX_ITEM_ID = 64
 
 
@@ -102,15 +106,8 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
         return True
     if pdu.tlvs.receipted_message_id is not None and pdu.tlvs.message_state is not None:
         return True
-    head = _body(pdu)[:200].lower()
+    head = user_data(pdu)[:200].lower()
     return head.startswith(b"id:") and b" stat:" in head
-
-
-def _body(pdu: DeliverSm | DataSm) -> bytes:
-    payload = pdu.tlvs.message_payload
-    if payload is not None:
-        return payload
-    return pdu.short_message if isinstance(pdu, DeliverSm) else b""
 
 
 @attrs.frozen
@@ -130,7 +127,7 @@ class OperatorReceipt:
 
 def read_operator_receipt(pdu: DeliverSm | DataSm) -> OperatorReceipt:
     """Id, state and error of a receipt: TLVs first, then the text."""
-    text = _body(pdu).decode("latin-1")
+    text = user_data(pdu).decode("latin-1")
     parsed = parse_receipt(text, tz=UTC)
     upstream = pdu.tlvs.receipted_message_id or parsed.message_id
     tlv_state = pdu.tlvs.message_state
@@ -202,19 +199,21 @@ def client_receipt(
     tlvs = Tlvs.of(receipted_message_id=message.id, message_state=int(state))
     if network_error_code is not None:
         tlvs = tlvs.with_(network_error_code=network_error_code)
-    return DeliveryItem(
+    pdu = receipt_deliver_sm(
+        original_source=(message.source_addr, message.source_addr_ton, message.source_addr_npi),
+        original_destination=(
+            message.destination_addr,
+            message.dest_addr_ton,
+            message.dest_addr_npi,
+        ),
+        short_message=text.encode("ascii"),
+        tlvs=tlvs,
+    )
+    return item_from_pdu(
+        pdu,
         id=_item_id(message.id, tag or f"{int(state)}"),
         account=message.account,
         kind=DeliveryKind.RECEIPT,
-        source_addr=message.destination_addr,
-        source_addr_ton=message.dest_addr_ton,
-        source_addr_npi=message.dest_addr_npi,
-        destination_addr=message.source_addr,
-        dest_addr_ton=message.source_addr_ton,
-        dest_addr_npi=message.source_addr_npi,
-        esm_class=_ESM_RECEIPT,
-        short_message=text.encode("ascii"),
-        tlvs=tlv_bytes(tlvs),
         message_id=message.id,
         created_at=now,
         expires_at=expires_at,
@@ -365,20 +364,11 @@ class ReceiptHandler:
     def _raw_item(
         self, account: str, pdu: DeliverSm | DataSm, now: float, upstream: str, expires: float
     ) -> DeliveryItem:
-        return DeliveryItem(
+        return item_from_pdu(
+            pdu,
             id=self.gateway.ids.new(),
             account=account,
             kind=DeliveryKind.RECEIPT,
-            source_addr=pdu.source_addr,
-            source_addr_ton=pdu.source_addr_ton,
-            source_addr_npi=pdu.source_addr_npi,
-            destination_addr=pdu.destination_addr,
-            dest_addr_ton=pdu.dest_addr_ton,
-            dest_addr_npi=pdu.dest_addr_npi,
-            esm_class=pdu.esm_class,
-            data_coding=pdu.data_coding,
-            short_message=pdu.short_message if isinstance(pdu, DeliverSm) else b"",
-            tlvs=tlv_bytes(pdu.tlvs),
             message_id=upstream,
             created_at=now,
             expires_at=expires,
@@ -410,14 +400,7 @@ class ReceiptHandler:
         items = await store.lease_delivery(pending_account(connector), limit, 60.0, now)
         matched = 0
         for item in items:
-            pdu = DeliverSm(
-                source_addr=item.source_addr,
-                destination_addr=item.destination_addr,
-                esm_class=item.esm_class,
-                data_coding=item.data_coding,
-                short_message=item.short_message,
-                tlvs=item_tlvs(item),
-            )
+            pdu = to_deliver_sm(item)
             entry = await self._lookup(connector, item.message_id)
             if entry is not None:
                 await self.apply(entry, read_operator_receipt(pdu), now)

@@ -44,7 +44,15 @@ import structlog
 import trio
 
 from smppcore.gateway.consent import ConsentAction, normalise
-from smppcore.gateway.delivery import item_tlvs, tlv_bytes
+from smppcore.gateway.deliverables import (
+    ESM_UDHI,
+    as_deliver_sm,
+    item_from_pdu,
+    item_tlvs,
+    read_concat,
+    to_deliver_sm,
+    user_data,
+)
 from smppcore.gateway.privacy import record_opt_in, record_opt_out
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.pdu import DataSm, DeliverSm
@@ -55,7 +63,6 @@ from smppcore.protocol.reassembly import (
     ReassemblyKey,
     RefKind,
 )
-from smppcore.protocol.segment import UdhError, parse_udh
 from smppcore.protocol.text import choose_encoding, decode_text
 from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryItem, DeliveryKind, MtMessage
@@ -76,7 +83,6 @@ log = structlog.get_logger(__name__)
 
 #: Reserved delivery-queue account holding parts of incomplete long replies.
 MO_PARTS_ACCOUNT: Final = "__mo_parts__"
-_UDHI: Final = 0x40
 _MAX_SHORT_MESSAGE: Final = 254
 _RECOVERY_LEASE: Final = 300.0
 _SAR_TAGS: Final = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum")
@@ -123,35 +129,20 @@ class MoPart:
     data: bytes  #: the user data of this part, UDH removed
 
 
-def _user_data(pdu: DeliverSm | DataSm) -> bytes:
-    payload = pdu.tlvs.message_payload
-    if payload is not None:
-        return payload
-    return pdu.short_message if isinstance(pdu, DeliverSm) else b""
-
-
 def split_part(pdu: DeliverSm | DataSm) -> MoPart:
     """Read the concatenation UDH or SAR TLVs of a reply."""
-    body = _user_data(pdu)
-    if pdu.esm_class & _UDHI and body:
-        try:
-            concat, rest = parse_udh(body)
-        except UdhError:
-            concat, rest = None, body
+    body = user_data(pdu)
+    t = pdu.tlvs
+    concat, rest = read_concat(
+        pdu.esm_class, body, (t.sar_msg_ref_num, t.sar_total_segments, t.sar_segment_seqnum)
+    )
+    if pdu.esm_class & ESM_UDHI and body:
         if concat is not None and concat.total > 1:
             kind = RefKind.UDH8 if concat.ref_bits == 8 else RefKind.UDH16
             return MoPart(concat.reference, kind, concat.total, concat.seq, rest)
         return MoPart(0, RefKind.SAR, 1, 1, body)  # other IEs (ports...): kept for the client
-    t = pdu.tlvs
-    ref, total, seq = t.sar_msg_ref_num, t.sar_total_segments, t.sar_segment_seqnum
-    if (
-        ref is not None
-        and total is not None
-        and seq is not None
-        and total > 1
-        and 1 <= seq <= total
-    ):
-        return MoPart(ref, RefKind.SAR, total, seq, body)
+    if concat is not None and concat.total > 1 and 1 <= concat.seq <= concat.total:
+        return MoPart(concat.reference, RefKind.SAR, concat.total, concat.seq, body)
     return MoPart(0, RefKind.SAR, 1, 1, body)
 
 
@@ -215,19 +206,7 @@ class ReplyHandler:
 
     def _reply(self, connector: str, pdu: DeliverSm | DataSm) -> _Reply:
         region = self.gateway.config.policy.default_country
-        if isinstance(pdu, DataSm):
-            pdu = DeliverSm(
-                service_type=pdu.service_type,
-                source_addr_ton=pdu.source_addr_ton,
-                source_addr_npi=pdu.source_addr_npi,
-                source_addr=pdu.source_addr,
-                dest_addr_ton=pdu.dest_addr_ton,
-                dest_addr_npi=pdu.dest_addr_npi,
-                destination_addr=pdu.destination_addr,
-                esm_class=pdu.esm_class,
-                data_coding=pdu.data_coding,
-                tlvs=pdu.tlvs,
-            )
+        pdu = as_deliver_sm(pdu)
         return _Reply(
             connector=connector,
             pdu=pdu,
@@ -256,23 +235,12 @@ class ReplyHandler:
         return "mo-part:" + hashlib.blake2s(material.encode(), digest_size=16).hexdigest()
 
     def _part_item(self, reply: _Reply, part: MoPart) -> DeliveryItem:
-        pdu = reply.pdu
         now = self.gateway.clock()
-        return DeliveryItem(
+        return item_from_pdu(
+            reply.pdu,
             id=self._key_id(reply, part),
             account=MO_PARTS_ACCOUNT,
             kind=DeliveryKind.MO,
-            source_addr=pdu.source_addr,
-            source_addr_ton=pdu.source_addr_ton,
-            source_addr_npi=pdu.source_addr_npi,
-            destination_addr=pdu.destination_addr,
-            dest_addr_ton=pdu.dest_addr_ton,
-            dest_addr_npi=pdu.dest_addr_npi,
-            esm_class=pdu.esm_class,
-            protocol_id=pdu.protocol_id,
-            data_coding=pdu.data_coding,
-            short_message=pdu.short_message,
-            tlvs=tlv_bytes(pdu.tlvs),
             message_id=reply.connector,  # the connector it came from
             created_at=now,
             expires_at=self.gateway.expires_at(UNROUTABLE_ACCOUNT, "delivery", now)
@@ -316,7 +284,7 @@ class ReplyHandler:
         tlvs = item_tlvs(first).without(*_SAR_TAGS, "message_payload")
         pdu = attrs.evolve(
             reply.pdu,
-            esm_class=first.esm_class & ~_UDHI,
+            esm_class=first.esm_class & ~ESM_UDHI,
             data_coding=first.data_coding,
             tlvs=tlvs,
             short_message=b"",
@@ -342,10 +310,8 @@ class ReplyHandler:
         dst, dst_ton, dst_npi = pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi
         if reply.sender:
             dst, dst_ton, dst_npi = reply.sender, 1, 1
-        return DeliveryItem(
-            id=self.gateway.ids.new(),
-            account=account,
-            kind=DeliveryKind.MO,
+        mo = attrs.evolve(
+            pdu,
             source_addr=src,
             source_addr_ton=src_ton,
             source_addr_npi=src_npi,
@@ -353,10 +319,14 @@ class ReplyHandler:
             dest_addr_ton=dst_ton,
             dest_addr_npi=dst_npi,
             esm_class=esm_class,
-            protocol_id=pdu.protocol_id,
-            data_coding=pdu.data_coding,
             short_message=body,
-            tlvs=tlv_bytes(tlvs),
+            tlvs=tlvs,
+        )
+        return item_from_pdu(
+            mo,
+            id=self.gateway.ids.new(),
+            account=account,
+            kind=DeliveryKind.MO,
             created_at=now,
             expires_at=self.gateway.expires_at(account, "delivery", now),
         )
@@ -374,7 +344,7 @@ class ReplyHandler:
     async def _deliver_whole(self, reply: _Reply, body: bytes, esm_class: int) -> None:
         now = self.gateway.clock()
         account = await self._owner(reply, now)
-        text = decode_text(body, reply.pdu.data_coding) if not esm_class & _UDHI else ""
+        text = decode_text(body, reply.pdu.data_coding) if not esm_class & ESM_UDHI else ""
         await self._consent(reply, account, text, now)
         tlvs = reply.pdu.tlvs.without(*_SAR_TAGS)
         item = self._mo_item(reply, account, body, esm_class, tlvs, now)
@@ -386,11 +356,11 @@ class ReplyHandler:
             return
         now = self.gateway.clock()
         first = parts[0]
-        reply = self._reply(first.message_id, _item_pdu(first))
+        reply = self._reply(first.message_id, to_deliver_sm(first))
         account = await self._owner(reply, now)
         items = [
             self._mo_item(
-                self._reply(p.message_id, _item_pdu(p)), account,
+                self._reply(p.message_id, to_deliver_sm(p)), account,
                 p.short_message, p.esm_class, item_tlvs(p), now,
             )
             for p in parts
@@ -471,7 +441,7 @@ class ReplyHandler:
                 await store.nack_delivery(item.id, now)
         count = 0
         for item in held:
-            reply = self._reply(item.message_id, _item_pdu(item))
+            reply = self._reply(item.message_id, to_deliver_sm(item))
             part = split_part(reply.pdu)
             if part.total <= 1:
                 await self._deliver_parts([item])
@@ -500,19 +470,3 @@ class ReplyHandler:
             with trio.move_on_at(deadline):
                 await self._changed.wait()
             await self.expire_due(trio.current_time())
-
-
-def _item_pdu(item: DeliveryItem) -> DeliverSm:
-    return DeliverSm(
-        source_addr_ton=item.source_addr_ton,
-        source_addr_npi=item.source_addr_npi,
-        source_addr=item.source_addr,
-        dest_addr_ton=item.dest_addr_ton,
-        dest_addr_npi=item.dest_addr_npi,
-        destination_addr=item.destination_addr,
-        esm_class=item.esm_class,
-        protocol_id=item.protocol_id,
-        data_coding=item.data_coding,
-        short_message=item.short_message,
-        tlvs=item_tlvs(item),
-    )
