@@ -22,10 +22,11 @@ The chain, in order (first "no" wins, each "no" counted under its reason):
    wait. Durability beats rejection for a gateway.
 6. **Queue cap**: ``max_queued`` per account (:class:`~smppcore.gateway.queued.QueuedCounters`)
    → ``ESME_RMSGQFUL`` ``queue_full``.
-7. **Durable enqueue**: ``store.enqueue_mt`` returns (group commit) *before* the response with
-   our message id is sent; then ``connector.wake()``. Only after the response is the
-   conversation ``(sender, recipient) → account`` written, so a store hiccup there never
-   delays or fails an accepted message (replies fall back to number ownership).
+7. **Durable enqueue**: ``store.enqueue_mt(messages, conversations=...)`` returns (group
+   commit) *before* the response with our message id is sent; then ``connector.wake()``. The
+   conversation ``(sender, recipient) → account`` rides in the same store request (SQLite: the
+   same transaction), so a submit costs one store write, not two; it is therefore durable
+   with the message, before the response.
 
 Payload: ``short_message`` or, when present, the ``message_payload`` TLV (the whole text in
 one record); UDH, if the client sent one (UDHI set), stays at the start of the payload with
@@ -277,8 +278,12 @@ async def enqueue(
     name = account.system_id
     if not await gateway.queued.reserve(gateway.store, name, account.config.max_queued, now, n):
         return QUEUE_FULL
+    expires = gateway.expires_at(name, "conversation", now)
+    conversations = [
+        Conversation(m.source_addr, m.destination_addr, name, now, expires) for m in messages
+    ]
     try:
-        await gateway.store.enqueue_mt(messages)
+        await gateway.store.enqueue_mt(messages, conversations=conversations)
     except Exception:
         gateway.queued.release(name, n)
         log.warning("mt.enqueue_failed", account=name, messages=n, exc_info=True)
@@ -290,20 +295,6 @@ async def enqueue(
             target.wake()
     account.metrics.accepted.inc(n)
     return None
-
-
-async def remember_conversations(
-    gateway: Gateway, account: AccountRuntime, messages: Sequence[MtMessage], now: float
-) -> None:
-    """Write ``(sender, recipient) → account`` for accepted messages (after the response)."""
-    expires = gateway.expires_at(account.system_id, "conversation", now)
-    conversations = [
-        Conversation(m.source_addr, m.destination_addr, m.account, now, expires) for m in messages
-    ]
-    try:
-        await gateway.store.put_conversations(conversations)
-    except Exception:
-        log.warning("mt.conversation_failed", account=account.system_id, exc_info=True)
 
 
 async def _single(
@@ -327,7 +318,6 @@ async def _single(
         await session.reject_submit(pdu, account, refused)
         return
     await session.respond(pdu, pdu.response(message_id=prepared.id))
-    await remember_conversations(gateway, account, (prepared,), now)
 
 
 async def handle_submit_sm(session: ClientSession, account: AccountRuntime, pdu: Pdu) -> None:
@@ -388,5 +378,3 @@ async def handle_submit_multi(session: ClientSession, account: AccountRuntime, p
         unsuccess_smes=tuple(unsuccess),
     )
     await session.respond(pdu, response)
-    if messages:
-        await remember_conversations(gateway, account, messages, now)
