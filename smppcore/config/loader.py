@@ -155,6 +155,14 @@ def _check_cross_references(builder: Builder, config: Config) -> None:
             raise builder.error(where, "another route has the same account, prefix and country")
         seen_routes.add(route_key)
 
+    reply_account = config.policy.default_reply_account
+    if reply_account is not None and reply_account not in accounts:
+        known = ", ".join(sorted(accounts)) or "none defined"
+        raise builder.error(
+            "policy.default_reply_account",
+            f"unknown account {reply_account!r} (accounts: {known})",
+        )
+
     endpoints: dict[tuple[str, int], str] = {}
     candidates = [(join(join("listeners", i), "port"), x.host, x.port)
                   for i, x in enumerate(config.listeners)]  # fmt: skip

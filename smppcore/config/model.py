@@ -173,6 +173,10 @@ class PolicyConfig:
     failure (no retry), which is right. ESME_RX_R_APPN (0x66) would also stop retries, but the
     spec defines it for an ESME's deliver_sm_resp, not for an SMSC's submit_sm_resp.
 
+    ``default_reply_account`` (optional) names the account that gets a handset reply no
+    conversation or number ownership claims; without it such a reply is kept as unroutable.
+    It must name a configured account (checked by the loader).
+
     ``keywords`` maps ``"default"`` or a country code (of the handset) to a keyword set.
     """
 
@@ -183,6 +187,7 @@ class PolicyConfig:
     #: Countries a destination may be in; empty = any.
     destination_countries: tuple[str, ...] = attrs.field(default=(), metadata=check(v.regions))
     suppressed_status: int = attrs.field(default=SUPPRESSED_STATUS, metadata=check(v.error_status))
+    default_reply_account: str | None = attrs.field(default=None, metadata=check(v.system_id))
     keywords: Mapping[str, KeywordSet] = attrs.field(
         factory=lambda: {"default": KeywordSet()},
         converter=_with_default_keywords,

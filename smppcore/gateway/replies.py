@@ -11,9 +11,9 @@ Decisions:
   not a number (alphanumeric) is passed through as received.
 * **Owner**: the conversation ``(sender = MO destination, recipient = MO source)`` while it
   has not expired, else the account owning the MO destination number, else
-  ``default_account`` (constructor argument, or ``[policy] default_reply_account`` once the
-  config has one), else :data:`UNROUTABLE_ACCOUNT`: the reply is kept there for an operator
-  to inspect and counted (``smppcore_deliveries{kind="mo", result="unroutable"}``).
+  ``default_account`` (constructor argument, else ``[policy] default_reply_account``), else
+  :data:`UNROUTABLE_ACCOUNT`: the reply is kept there for an operator to inspect and counted
+  (``smppcore_deliveries_total{kind="mo", result="unroutable"}``).
 * **Segments** (UDH 8/16-bit or SAR TLVs) are each made durable *before* the operator gets
   ``ESME_ROK``: a part is stored as an item of the reserved account ``__mo_parts__`` (id
   derived from the reassembly key and the part number, so a resent part replaces itself) and
@@ -164,8 +164,8 @@ async def find_owner(
         owner = directory.owner_of(sender)
         if owner is not None and directory.get(owner) is not None:
             return owner, "ownership"
-    default = default_account or getattr(gateway.config.policy, "default_reply_account", None)
-    if isinstance(default, str) and directory.get(default) is not None:
+    default = default_account or gateway.config.policy.default_reply_account
+    if default is not None and directory.get(default) is not None:
         return default, "default"
     return UNROUTABLE_ACCOUNT, "unroutable"
 

@@ -197,6 +197,14 @@ def test_wrong_types(tmp_path: Path, snippet: str, key: str, what: str) -> None:
     assert what in str(err)
 
 
+def test_default_reply_account_names_a_configured_account(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, BASE + '[policy]\ndefault_reply_account = "demo"\n'), environ={}
+    )
+    assert config.policy.default_reply_account == "demo"
+    assert load_config(write(tmp_path, BASE), environ={}).policy.default_reply_account is None
+
+
 def test_bad_values(tmp_path: Path) -> None:
     cases = [
         ('[policy]\ndefault_country = "XX"', "policy.default_country", "not a country code"),
@@ -208,6 +216,9 @@ def test_bad_values(tmp_path: Path) -> None:
         ("[[listeners]]\ninactivity_timeout = 10", "listeners[0].inactivity_timeout", "longer"),
         ('[policy.keywords.default]\nopt_in = ["stop"]', "policy.keywords.default.opt_in",
          "'STOP' is also listed in opt_out"),
+        ('[policy]\ndefault_reply_account = "nobody"', "policy.default_reply_account",
+         "unknown account 'nobody' (accounts: demo)"),
+        ('[policy]\ndefault_reply_account = ""', "policy.default_reply_account", "1-15"),
     ]  # fmt: skip
     for snippet, key, what in cases:
         err = error_for(tmp_path, BASE + snippet + "\n")

@@ -263,6 +263,20 @@ async def test_default_account_takes_replies_nobody_owns(tmp_path: Path) -> None
             assert await run.gateway.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
 
 
+async def test_configured_default_reply_account_takes_replies_nobody_owns(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, [account("alpha", "27600000001"), account("fallback")])
+    policy = attrs.evolve(config.policy, default_reply_account="fallback")
+    config = attrs.evolve(config, policy=policy)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            sink = ReturnPath(run.gateway)
+            await sink.operator_deliver(CONNECTOR, mo(b"x", dest="27609999999"))
+            assert await run.gateway.store.delivery_depth("fallback") == 1
+            assert await run.gateway.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     text=st.binary(min_size=1, max_size=1200),
