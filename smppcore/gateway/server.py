@@ -10,17 +10,17 @@ responses may leave out of order (SMPP allows it). When that many are in flight 
 stops taking requests; beyond the session's ``max_inbound_pending`` the session itself answers
 ``ESME_RTHROTTLED``.
 
-The listener is built here rather than with :func:`smppcore.net.server.serve_smpp` because
-the handler needs the peer's IP address (allow-lists, lock-out) and ``SmppConnection`` does
-not expose it; the accept loop mirrors ``serve_smpp_listeners`` (connection cap, one failing
-session never reaches the listener).
+The listener is :func:`smppcore.net.server.serve_smpp` (connection cap, TLS, one failing
+session never reaches the listener); the peer's IP address for allow-lists and lock-out comes
+from :attr:`SmppConnection.peer <smppcore.net.connection.SmppConnection.peer>`.
 """
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 import structlog
 import trio
@@ -34,7 +34,8 @@ from smppcore.gateway.context import Gateway
 from smppcore.gateway.manage import handle_cancel_sm, handle_query_sm, handle_replace_sm
 from smppcore.gateway.rejection import Rejection
 from smppcore.gateway.submit import handle_data_sm, handle_submit_multi, handle_submit_sm
-from smppcore.net.connection import open_smpp_connection
+from smppcore.net.connection import SmppConnection
+from smppcore.net.server import listener_port, serve_smpp
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.pdu import Pdu
 from smppcore.protocol.session_events import SessionConfig
@@ -166,19 +167,6 @@ async def handle_client(gateway: Gateway, session: ClientSession, window: int) -
             session.bind = None
 
 
-def _peer_of(stream: trio.abc.Stream) -> tuple[str, str]:
-    inner: Any = stream
-    while isinstance(inner, trio.SSLStream):
-        inner = inner.transport_stream
-    sock = getattr(inner, "socket", None)
-    try:
-        address = sock.getpeername() if sock is not None else ("", 0)
-    except OSError:
-        address = ("", 0)
-    ip, port = str(address[0]), int(address[1])
-    return ip, (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
-
-
 async def serve_clients(
     gateway: Gateway,
     listener: ListenerConfig,
@@ -189,34 +177,26 @@ async def serve_clients(
     """Serve one client listener until cancelled; ``task_status.started(bound_port)``.
 
     ``port`` overrides the configured one (``0`` in tests)."""
-    tcp = await trio.open_tcp_listeners(listener.port if port is None else port, host=listener.host)
-    bound_port = int(tcp[0].socket.getsockname()[1])
-    context = tls_context(listener)
-    listeners: list[trio.abc.Listener[Any]] = list(tcp)
-    if context is not None:
-        listeners = [trio.SSLListener(t, context, https_compatible=False) for t in tcp]
     config = session_config(listener)
-    connections = trio.CapacityLimiter(listener.max_connections)
 
-    async def serve_one(stream: trio.abc.Stream) -> None:
-        try:
-            connections.acquire_nowait()
-        except trio.WouldBlock:
-            log.warning("client.connection_refused", reason="max_connections")
-            await trio.aclose_forcefully(stream)
-            return
-        try:
-            ip, peer = _peer_of(stream)
-            async with open_smpp_connection(stream, Role.SMSC, config) as conn:
-                await handle_client(gateway, ClientSession(gateway, conn, ip, peer), config.window)
-        except Exception as exc:
-            log.warning("client.session_failed", error=type(exc).__name__)
-        finally:
-            connections.release()
-            await trio.aclose_forcefully(stream)
+    async def serve_one(conn: SmppConnection) -> None:
+        peer = conn.peer
+        # No socket address (the peer vanished already): an IP no allow-list contains.
+        ip, shown = (peer.host, str(peer)) if peer is not None else ("", ":0")
+        await handle_client(gateway, ClientSession(gateway, conn, ip, shown), config.window)
 
+    serve = functools.partial(
+        serve_smpp,
+        serve_one,
+        listener.host,
+        listener.port if port is None else port,
+        ssl_context=tls_context(listener),
+        config=config,
+        max_connections=listener.max_connections,
+        role=Role.SMSC,
+    )
     async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, serve_one, listeners)
-        task_status.started(bound_port)
+        listeners = await nursery.start(serve)
+        task_status.started(listener_port(listeners))
         await trio.sleep_forever()
     raise AssertionError("unreachable")

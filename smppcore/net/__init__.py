@@ -16,6 +16,7 @@ from .errors import (
     SessionClosed,
     WindowTimeout,
 )
+from .peer import PeerAddress, peer_address
 from .server import listener_port, serve_smpp, serve_smpp_listeners
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "BindFailed",
     "ConnectionLost",
     "NetError",
+    "PeerAddress",
     "RequestFailedError",
     "RequestTimeout",
     "SessionClosed",
@@ -34,6 +36,7 @@ __all__ = [
     "listener_port",
     "open_bind_client",
     "open_smpp_connection",
+    "peer_address",
     "serve_smpp",
     "serve_smpp_listeners",
 ]

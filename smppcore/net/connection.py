@@ -63,6 +63,7 @@ from .errors import (
     SessionClosed,
     WindowTimeout,
 )
+from .peer import PeerAddress, peer_address
 
 __all__ = ["SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
 
@@ -143,6 +144,8 @@ class SmppConnection:
         unbind_timeout: float = 5.0,
     ) -> None:
         self._stream = stream
+        # Read once: a socket that has disconnected no longer knows its peer.
+        self._peer = peer_address(stream)
         self._session = Session(role, config, now=trio.current_time())
         # Shielded: cancelling the owner must not kill the reader before the final unbind
         # handshake; open_smpp_connection always ends with aclose(), which is bounded and
@@ -179,6 +182,11 @@ class SmppConnection:
     @property
     def state(self) -> SessionState:
         return self._session.state
+
+    @property
+    def peer(self) -> PeerAddress | None:
+        """The remote address (through TLS too); ``None`` for a stream without an IP socket."""
+        return self._peer
 
     @property
     def config(self) -> SessionConfig:

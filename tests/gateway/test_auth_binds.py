@@ -9,6 +9,7 @@ import smpplib.consts
 import smpplib.exceptions
 import trio
 
+from smppcore.config.values import Cidr
 from smppcore.gateway.binds import BindType
 
 from .mt_harness import (
@@ -63,10 +64,14 @@ async def test_lockout_after_five_failures_then_expiry(tmp_path: Path) -> None:
 
 
 async def test_ip_outside_allow_list_cannot_bind(tmp_path: Path) -> None:
+    # "lan" admits 10.0.0.0/8 only; "local" admits loopback, so the refusal is about the
+    # address the server saw, not about an address it failed to learn.
+    local = account("local", "27600000600", allowed_ips=(Cidr.from_config("127.0.0.1/32"),))
     with trio.fail_after(20):
-        async with running_gateway(tmp_path) as (gateway, port):
+        async with running_gateway(tmp_path, make_config(local)) as (gateway, port):
             assert await bind_status(port, "lan", PASSWORD) == RBINDFAIL
             assert gateway.binds.count("lan") == 0
+            assert await bind_status(port, "local", PASSWORD) == 0
 
 
 async def test_bind_type_not_allowed(tmp_path: Path) -> None:

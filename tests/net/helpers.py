@@ -34,7 +34,7 @@ class RawPeer:
             data = await self.stream.receive_some(65536)
             if not data:
                 return None
-            self.framer.receive_data(data)
+            self.framer.receive_data(bytes(data))
 
 
 @asynccontextmanager
