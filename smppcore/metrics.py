@@ -9,6 +9,17 @@ numbers or message text. Status labels are bounded: a status the spec names keep
 a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
 sending random statuses cannot blow up the series count.
 
+Connector metrics for the operator connector (pre-bound on :class:`ConnectorMetrics`):
+
+* ``smppcore_connector_submits_total{connector, status}``: one per upstream ``submit_sm_resp``
+  (or per submit that got none), ``status`` bounded like ``smppcore_pdus_total``
+  (``ESME_ROK``, ``ESME_RTHROTTLED``, ``0x00000401``, ``other``) plus the fixed words
+  ``"timeout"`` and ``"lost"`` for a submit without a response. Use
+  ``helper.submits_ok.inc()`` for ESME_ROK, ``helper.submit_status(status).inc()`` for any
+  status and ``helper.submit_unanswered("timeout"|"lost").inc()`` otherwise.
+* ``smppcore_connector_pauses_total{connector}``: each time the connector pauses sending
+  (a throttling or congestion back-off episode): ``helper.pauses.inc()``.
+
 Hot path: ``metrics.account("demo")`` and ``metrics.connector("sim")`` return cached helper
 objects whose counters are already ``.labels(...)``-bound; keep the helper and call
 ``helper.accepted.inc()``. :meth:`Metrics.count_pdu` caches its children by
@@ -24,12 +35,23 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from smppcore.protocol.enums import CommandId, CommandStatus
 
-__all__ = ["AccountMetrics", "ConnectorMetrics", "Metrics", "serve_metrics"]
+__all__ = [
+    "DELIVERY_RESULTS",
+    "AccountMetrics",
+    "ConnectorMetrics",
+    "Metrics",
+    "serve_metrics",
+]
 
 _RESPONSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _RECEIPT_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600)
 _STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 _BIND_TYPES = ("transmitter", "receiver", "transceiver")
+_UNANSWERED = ("timeout", "lost")
+#: Every ``result`` label value of ``smppcore_deliveries_total``.
+DELIVERY_RESULTS = (
+    "ok", "retry", "rejected", "expired", "unmatched", "duplicate", "unroutable", "failed",
+)  # fmt: skip
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 _STATUS_NAMES = {int(s): s.name for s in CommandStatus}
@@ -94,7 +116,32 @@ class ConnectorMetrics:
         self.mt_queue = metrics.queue_depth.labels("mt", connector)
         self.binds_up = metrics.connector_binds.labels(connector, "bound")
         self.binds_down = metrics.connector_binds.labels(connector, "down")
+        self.submits_ok = metrics.connector_submits.labels(connector, status_label(0))
+        self.pauses = metrics.connector_pauses.labels(connector)
         self._window: dict[str, Gauge] = {}
+        self._submit_status: dict[int, Counter] = {0: self.submits_ok}
+        self._unanswered: dict[str, Counter] = {}
+
+    def submit_status(self, status: int) -> Counter:
+        """The bound submit-result counter of one ``submit_sm_resp`` command_status."""
+        child = self._submit_status.get(status)
+        if child is None:
+            child = self._submit_status[status] = self._metrics.connector_submits.labels(
+                self.connector, status_label(status)
+            )
+        return child
+
+    def submit_unanswered(self, why: str) -> Counter:
+        """The bound submit-result counter of a submit without a response: ``why`` is
+        ``"timeout"`` or ``"lost"`` (the bind went down first)."""
+        if why not in _UNANSWERED:
+            raise ValueError(f"why must be one of {_UNANSWERED}")
+        child = self._unanswered.get(why)
+        if child is None:
+            child = self._unanswered[why] = self._metrics.connector_submits.labels(
+                self.connector, why
+            )
+        return child
 
     def window(self, bind: str) -> Gauge:
         """In-flight requests of one bind (``bind`` is a small index or name, e.g. ``"0"``)."""
@@ -121,6 +168,8 @@ class Metrics:
     decode_errors: Counter = attrs.field(init=False)
     throttled: Counter = attrs.field(init=False)
     deliveries: Counter = attrs.field(init=False)
+    connector_submits: Counter = attrs.field(init=False)
+    connector_pauses: Counter = attrs.field(init=False)
     _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
     _accounts: dict[str, AccountMetrics] = attrs.field(init=False, factory=dict)
     _connectors: dict[str, ConnectorMetrics] = attrs.field(init=False, factory=dict)
@@ -174,8 +223,20 @@ class Metrics:
             ["scope", "name"], registry=r,
         )  # fmt: skip
         self.deliveries = Counter(
-            "smppcore_deliveries", "deliver_sm to clients, by account, kind (receipt|mo), result.",
+            "smppcore_deliveries",
+            "deliver_sm to clients, by account, kind (receipt|mo) and result ("
+            + ", ".join(DELIVERY_RESULTS) + ").",
             ["account", "kind", "result"], registry=r,
+        )  # fmt: skip
+        self.connector_submits = Counter(
+            "smppcore_connector_submits",
+            "Upstream submit_sm results by connector and status (submit_sm_resp status name, "
+            "or timeout|lost when none came).",
+            ["connector", "status"], registry=r,
+        )  # fmt: skip
+        self.connector_pauses = Counter(
+            "smppcore_connector_pauses", "Times a connector paused sending (throttling back-off).",
+            ["connector"], registry=r,
         )  # fmt: skip
 
     def account(self, name: str) -> AccountMetrics:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -48,6 +49,41 @@ def test_account_and_connector_helpers_are_bound_once() -> None:
     assert sample(metrics, "smppcore_queue_depth", queue="mt", name="sim") == 3
     assert sample(metrics, "smppcore_store_seconds_count", operation="enqueue_mt") == 1
     assert sample(metrics, "smppcore_decode_errors_total", side="client") == 1
+
+
+def test_connector_submit_results_and_pauses() -> None:
+    metrics = Metrics()
+    sim = metrics.connector("sim")
+    sim.submits_ok.inc()
+    assert sim.submit_status(0) is sim.submits_ok
+    assert sim.submit_status(0x58) is sim.submit_status(0x58)
+    sim.submit_status(0x58).inc(2)
+    sim.submit_status(0x401).inc()
+    sim.submit_status(0x7777).inc()
+    sim.submit_unanswered("timeout").inc()
+    sim.pauses.inc(3)
+    with pytest.raises(ValueError):
+        sim.submit_unanswered("because")
+
+    def submits(status: str) -> float | None:
+        return sample(metrics, "smppcore_connector_submits_total", connector="sim", status=status)
+
+    assert submits("ESME_ROK") == 1
+    assert submits("ESME_RTHROTTLED") == 2
+    assert submits("0x00000401") == 1
+    assert submits("other") == 1
+    assert submits("timeout") == 1
+    assert sample(metrics, "smppcore_connector_pauses_total", connector="sim") == 3
+
+
+def test_deliveries_help_lists_every_result() -> None:
+    text = Metrics().render().decode()
+    (help_line,) = [
+        x for x in text.splitlines() if x.startswith("# HELP smppcore_deliveries_total")
+    ]
+    for result in ("ok", "retry", "rejected", "expired", "unmatched", "duplicate",
+                   "unroutable", "failed"):  # fmt: skip
+        assert result in help_line, result
 
 
 def test_pdu_labels_are_names_and_bounded() -> None:
