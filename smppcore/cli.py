@@ -2,23 +2,42 @@
 
 Owns argument parsing and the mapping of outcomes to exit codes; the work lives elsewhere.
 
-Subcommands::
+Subcommands and their exit codes (``0`` ok, ``1`` runtime error, ``2`` usage or config)::
 
-    smppcore run --config FILE [--data-dir DIR]   start the daemon (smppcore.daemon.run_daemon)
-    smppcore check-config FILE [--data-dir DIR]   validate a config, print a one-line summary
-    smppcore hash-password                        read a password (stdin or prompt), print hash
-    smppcore simulate [--config FILE]             run the SMSC simulator alone
+    smppcore run --config FILE [--data-dir DIR]
+        start the daemon (smppcore.daemon.run_daemon) until SIGTERM/Ctrl-C.
+        0 stopped cleanly (also Ctrl-C); 1 a component failed to start or the daemon
+        failed; 2 bad arguments or a ConfigError.
+    smppcore check-config FILE [--data-dir DIR]
+        validate a config, print a one-line summary (names and counts, no secrets).
+        0 valid; 2 bad arguments or a ConfigError.
+    smppcore hash-password
+        read a password (one stdin line, or prompted twice), print its scrypt hash.
+        0 printed; 2 empty password or the two prompts differ.
+    smppcore simulate [--config FILE]
+        run the SMSC simulator alone ([simulator] from FILE, else defaults).
+        0 stopped with Ctrl-C; 1 it failed; 2 a ConfigError.
+    smppcore status --config FILE [--timeout S]
+        scrape the running daemon's /metrics once and print its health.
+        0 the daemon answered; 1 no answer (or metrics disabled); 2 a ConfigError.
+    smppcore erase MSISDN --config FILE [--data-dir DIR]
+        erase every record of a number (its hashed opt-out stays), print counts as JSON.
+        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
+    smppcore export MSISDN --config FILE [--data-dir DIR]
+        print every record held about a number, as JSON.
+        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
+    smppcore optout list|add|remove [MSISDN --scope NUMBER|ACCOUNT ...] --config FILE
+        list opt-outs (hashes, keyword and time only), or add / lift suppressions; JSON out.
+        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
 
-    smppcore erase MSISDN --config FILE           erase a number's records, print counts
-    smppcore export MSISDN --config FILE          print every record held about a number
-    smppcore optout list|add|remove --config FILE opt-outs (list shows hashes only)
-
-Each ``COMMANDS`` entry is ``name -> (help, add_arguments, handler)``.
+Each ``COMMANDS`` entry is ``name -> (help, add_arguments, handler)``; a test checks this
+docstring names every one of them.
 
 Exit codes:
 
-* ``0`` - success (also a daemon stopped with Ctrl-C);
-* ``1`` - runtime error (a component missing, the daemon failed);
+* ``0`` - success (also a daemon or simulator stopped with Ctrl-C);
+* ``1`` - runtime error (a component missing, the daemon failed, the store unusable, no
+  daemon answering ``status``);
 * ``2`` - usage or configuration error (bad arguments, a ``ConfigError``, empty password).
 """
 

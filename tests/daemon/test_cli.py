@@ -131,3 +131,14 @@ def test_run_hands_the_loaded_config_to_run_daemon(
     (config,) = received
     assert config.daemon.data_dir == tmp_path
     assert config.account("demo") is not None
+
+
+def test_docstring_lists_every_subcommand_with_exit_codes() -> None:
+    import smppcore.cli as cli
+
+    doc = cli.__doc__ or ""
+    for name in cli.COMMANDS:
+        entry = doc.split(f"    smppcore {name} ", 1)
+        assert len(entry) == 2, name
+        block = entry[1].split("\n    smppcore ", 1)[0]
+        assert "0 " in block, name  # every block states its codes
