@@ -2,7 +2,9 @@
 
 Owns :class:`QueueWorker`. One dispatcher task leases ready messages of the connector
 (``lease_mt``, priority then oldest first), polling every ``poll_interval`` seconds and at
-once after :meth:`QueueWorker.wake`. It never holds more than ``max_leased`` messages.
+once after :meth:`QueueWorker.wake`. It never holds more than ``max_leased`` messages; once
+it holds that many it leases again when a quarter of them are done (batches, not one lease
+per finished message).
 
 Per-destination order. Messages for one destination address go one at a time: while one is
 being submitted, later ones to the same destination wait in a local FIFO behind it. When a
@@ -109,6 +111,7 @@ class QueueWorker:
         self._rng = rng
         self._max_leased = options.max_leased or max(64, 2 * window * len(pool.submit_slots))
         self._leased = 0
+        self._lease_min = max(1, self._max_leased // 4)
         self._room = trio.Event()
         self._wake = trio.Event()
         self._active: dict[str, deque[MtMessage]] = {}
@@ -136,7 +139,10 @@ class QueueWorker:
                 await self._pool.wait_up()
                 await self._throttle.wait_unpaused()
                 room = self._max_leased - self._leased
-                if room <= 0:
+                if room <= 0 or (room < self._lease_min and self._leased >= self._lease_min):
+                    # Full (or nearly): wait until a quarter of the room is free, so a busy
+                    # connector leases in batches, not one message per finished one (each
+                    # lease is a store write). What stays leased keeps the window full.
                     self._room = trio.Event()
                     await self._room.wait()
                     continue
