@@ -7,16 +7,22 @@ Owns: :func:`serve_control` and the minimal HTTP/1.1 parsing it needs.  Routes:
   switches to change (see :mod:`connectors.simulator.faults`), answers the new settings;
 * ``POST /mo`` with ``{"from": ..., "to": ..., "text": ...}`` (optional ``system_id``,
   ``from_ton``, ``from_npi``, ``to_ton``, ``to_npi``) — inject a handset reply; answers
-  ``202`` with the number of parts.
+  ``202`` with the number of parts;
+* ``GET /messages?to=<number>`` — what was received for that destination, oldest first:
+  ``{"to": ..., "messages": [...]}``, each message as
+  :meth:`~connectors.simulator.stats.ReceivedMessage.as_json` (body as hex, concatenation
+  info, decoded text, monotonic ``received_at``). A test and demo aid.
 
 Requests are bounded (header 16 KiB, body 64 KiB, 10 s to arrive); every response closes
-the connection.  The request body (numbers, text) is never logged.
+the connection.  Request bodies, query strings and responses (numbers, text) are never
+logged.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
 
 import structlog
 import trio
@@ -79,8 +85,8 @@ async def serve_control(
 async def _handle(sim: Simulator, stream: trio.SocketStream) -> None:
     try:
         with trio.fail_after(_REQUEST_TIMEOUT):
-            method, path, body = await _read_request(stream)
-        status, payload = _route(sim, method, path, body)
+            method, path, query, body = await _read_request(stream)
+        status, payload = _route(sim, method, path, query, body)
     except _HttpError as exc:
         status, payload = exc.status, {"error": str(exc)}
     except trio.TooSlowError:
@@ -95,7 +101,7 @@ async def _handle(sim: Simulator, stream: trio.SocketStream) -> None:
     await stream.send_all(head + data)
 
 
-async def _read_request(stream: trio.SocketStream) -> tuple[str, str, bytes]:
+async def _read_request(stream: trio.SocketStream) -> tuple[str, str, str, bytes]:
     buffer = bytearray()
     while b"\r\n\r\n" not in buffer:
         if len(buffer) > _MAX_HEADER:
@@ -130,8 +136,8 @@ async def _read_request(stream: trio.SocketStream) -> tuple[str, str, bytes]:
         if not chunk:
             raise _HttpError(400, "incomplete body")
         body += chunk
-    path = target.split("?", 1)[0]
-    return method, path, bytes(body[:length])
+    path, _, query = target.partition("?")
+    return method, path, query, bytes(body[:length])
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -144,7 +150,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _route(sim: Simulator, method: str, path: str, body: bytes) -> tuple[int, Any]:
+def _route(sim: Simulator, method: str, path: str, query: str, body: bytes) -> tuple[int, Any]:
     if path == "/stats":
         if method != "GET":
             raise _HttpError(405, "use GET")
@@ -162,7 +168,26 @@ def _route(sim: Simulator, method: str, path: str, body: bytes) -> tuple[int, An
         if method != "POST":
             raise _HttpError(405, "use POST")
         return _inject(sim, _json_object(body))
-    raise _HttpError(404, "unknown path (GET /stats, GET|POST /faults, POST /mo)")
+    if path == "/messages":
+        if method != "GET":
+            raise _HttpError(405, "use GET")
+        return _messages(sim, query)
+    raise _HttpError(
+        404, "unknown path (GET /stats, GET|POST /faults, POST /mo, GET /messages?to=)"
+    )
+
+
+def _messages(sim: Simulator, query: str) -> tuple[int, Any]:
+    try:
+        values = parse_qs(query, strict_parsing=False, max_num_fields=8).get("to", [])
+    except ValueError:
+        raise _HttpError(400, "bad query string") from None
+    if len(values) != 1 or not values[0]:
+        raise _HttpError(400, "need exactly one non-empty ?to=<number>")
+    to = values[0]
+    if to.startswith(" "):  # an unencoded "+" of an international number reads as a space
+        to = "+" + to[1:]
+    return 200, {"to": to, "messages": [m.as_json() for m in sim.messages(to)]}
 
 
 def _inject(sim: Simulator, request: dict[str, Any]) -> tuple[int, Any]:

@@ -304,6 +304,7 @@ class Simulator:
     async def _submit(
         self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
     ) -> None:
+        received_at = trio.current_time()
         rec = self._recorder
         rec.submits_received += 1
         faults = self.faults
@@ -316,7 +317,7 @@ class Simulator:
             response = request.response(CommandStatus.ESME_RTHROTTLED)
         else:
             message_id = self._ids.next_id()
-            self._accept(request, message_id, session.system_id or "")
+            self._accept(request, message_id, session.system_id or "", received_at)
             response = request.response(message_id=message_id)
         if faults.response_delay > 0:
             nursery.start_soon(self._respond_later, conn, session, response, faults.response_delay)
@@ -350,7 +351,7 @@ class Simulator:
             _abort(conn)
 
     # ------------------------------------------------------------------ receipts
-    def _accept(self, request: Pdu, message_id: str, system_id: str) -> None:
+    def _accept(self, request: Pdu, message_id: str, system_id: str, received_at: float) -> None:
         """Record the message and schedule its receipts (one per destination)."""
         assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
         command = _SUBMIT_NAMES[type(request)]
@@ -381,6 +382,7 @@ class Simulator:
                 esm_class=request.esm_class,
                 body=body,
                 sar=sar,
+                received_at=received_at,
             )
             self._recorder.record_message(received)
             state = self._outcomes.draw()

@@ -36,6 +36,22 @@ class ReceivedMessage:
     body: bytes  #: short_message (or message_payload) as received, UDH included
     concat: ConcatInfo | None  #: from the UDH, or from the sar_* TLVs (ref_bits 16)
     text: str  #: the body without UDH, decoded by data_coding
+    received_at: float  #: ``trio.current_time()`` when the submit arrived (monotonic)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready: the body as hex, the concatenation info as an object (or None)."""
+        return {
+            "message_id": self.message_id,
+            "command": self.command,
+            "source_addr": self.source_addr,
+            "destination_addr": self.destination_addr,
+            "data_coding": self.data_coding,
+            "esm_class": self.esm_class,
+            "body_hex": self.body.hex(),
+            "concat": attrs.asdict(self.concat) if self.concat is not None else None,
+            "text": self.text,
+            "received_at": self.received_at,
+        }
 
 
 def make_received(
@@ -48,6 +64,7 @@ def make_received(
     esm_class: int,
     body: bytes,
     sar: tuple[int, int, int] | None,
+    received_at: float,
 ) -> ReceivedMessage:
     concat, payload = read_concat(esm_class, body, sar or (None, None, None))
     return ReceivedMessage(
@@ -60,6 +77,7 @@ def make_received(
         body=body,
         concat=concat,
         text=decode_text(payload, data_coding),
+        received_at=received_at,
     )
 
 

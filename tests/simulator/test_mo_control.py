@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
+import pytest
+import structlog
 import structlog.testing
 import trio
 
@@ -12,6 +15,19 @@ from smppcore.protocol.segment import parse_udh
 from .helpers import HANDSET, PASSWORD, SENDER, Esme, http, running_simulator
 
 LONG = "Reply " + "abcdefghij" * 40  # 406 GSM characters: 3 parts
+
+
+@pytest.fixture
+def default_structlog() -> Iterator[None]:
+    """structlog's defaults for one test: another test may have configured a level filter
+    (``configure_logging(..., "warning")``) that drops the info lines before
+    ``capture_logs`` sees them. The previous configuration is restored afterwards."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
 
 
 async def test_injected_mo_arrives() -> None:
@@ -130,7 +146,7 @@ async def test_control_rejects_bad_requests() -> None:
             assert sim.stats().deliveries_pending == 0
 
 
-async def test_no_numbers_or_text_in_logs() -> None:
+async def test_no_numbers_or_text_in_logs(default_structlog: None) -> None:
     with trio.fail_after(20), structlog.testing.capture_logs() as logs:
         async with running_simulator() as sim:
             esme = Esme(sim.port)
@@ -147,4 +163,54 @@ async def test_no_numbers_or_text_in_logs() -> None:
     assert logs, "the simulator logs binds and MO injections"
     text = repr(logs)
     for secret in (HANDSET, SENDER, "secret", PASSWORD):
+        assert secret not in text
+
+
+async def test_messages_endpoint_returns_what_a_destination_received(
+    default_structlog: None,
+) -> None:
+    udh = b"\x05\x00\x03\x2a\x02\x01"
+    with trio.fail_after(20), structlog.testing.capture_logs() as logs:
+        async with running_simulator() as sim:
+            esme = Esme(sim.port)
+            before = trio.current_time()
+
+            def run() -> None:
+                esme.bind()
+                esme.submit("first")
+                esme.client.send_message(
+                    source_addr_ton=1, source_addr_npi=1, source_addr=SENDER,
+                    dest_addr_ton=1, dest_addr_npi=1, destination_addr=HANDSET,
+                    esm_class=0x40, short_message=udh + b"part one", registered_delivery=0,
+                )  # fmt: skip
+                esme.read_until(responses=2)
+
+            await trio.to_thread.run_sync(run)
+            port = sim.control_port
+            status, body = await trio.to_thread.run_sync(
+                http, port, "GET", f"/messages?to={HANDSET}"
+            )
+            assert status == 200 and body["to"] == HANDSET
+            first, second = body["messages"]
+            assert (first["text"], first["concat"]) == ("first", None)
+            assert bytes.fromhex(first["body_hex"]) == b"first"
+            assert second["concat"] == {"reference": 0x2A, "total": 2, "seq": 1, "ref_bits": 8}
+            assert second["text"] == "part one"
+            # received_at: the simulator's monotonic trio clock, in arrival order
+            stamps = [m.received_at for m in sim.messages(HANDSET)]
+            assert [first["received_at"], second["received_at"]] == stamps
+            assert before <= stamps[0] <= stamps[1] <= trio.current_time()
+
+            assert await trio.to_thread.run_sync(http, port, "GET", "/messages?to=999") == (
+                200, {"to": "999", "messages": []},
+            )  # fmt: skip
+            plus = await trio.to_thread.run_sync(http, port, "GET", "/messages?to=+999")
+            assert plus[1]["to"] == "+999"  # an unencoded "+" is not read as a space
+            for path in ("/messages", "/messages?to=", "/messages?to=1&to=2"):
+                assert (await trio.to_thread.run_sync(http, port, "GET", path))[0] == 400
+            assert (await trio.to_thread.run_sync(http, port, "POST", "/messages?to=1"))[0] == 405
+            await trio.to_thread.run_sync(esme.close)
+    assert logs, "the simulator logs the bind"
+    text = repr(logs)
+    for secret in (HANDSET, "first", "part one"):
         assert secret not in text
