@@ -55,13 +55,7 @@ def lease_mt(
         "UPDATE mt_messages SET state = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?",
         [(_LEASED, until, row[0]) for row in rows],
     )
-    out = []
-    for row in rows:
-        m = mt_from_row(row)
-        out.append(
-            attrs.evolve(m, state=MtState.LEASED, lease_until=until, attempts=m.attempts + 1)
-        )
-    return out
+    return [mt_from_row(row, (until, row[23] + 1)) for row in rows]
 
 
 def _set_state(

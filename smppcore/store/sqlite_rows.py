@@ -66,10 +66,14 @@ MT_INSERT: Final = (
 
 
 def encode_segments(states: Mapping[int, int]) -> str:
+    if not states:
+        return "{}"  # the common case (no receipt yet), without a json call on the hot path
     return json.dumps({str(k): int(v) for k, v in sorted(states.items())})
 
 
 def decode_segments(text: str) -> dict[int, int]:
+    if text == "{}":
+        return {}
     return {int(k): int(v) for k, v in json.loads(text).items()}
 
 
@@ -107,8 +111,17 @@ def mt_params(m: MtMessage) -> tuple[Any, ...]:
     )
 
 
-def mt_from_row(row: sqlite3.Row | tuple[Any, ...]) -> MtMessage:
+def mt_from_row(
+    row: sqlite3.Row | tuple[Any, ...],
+    leased: tuple[float, int] | None = None,
+) -> MtMessage:
+    """The record of a row; with ``leased=(lease_until, attempts)`` as it is after a lease
+    (state LEASED, those two fields replaced), without building it twice."""
     r = tuple(row)
+    if leased is None:
+        state, lease_until, attempts = MtState(r[24]), r[25], r[23]
+    else:
+        state, (lease_until, attempts) = MtState.LEASED, leased
     return MtMessage(
         id=r[0],
         account=r[1],
@@ -131,9 +144,9 @@ def mt_from_row(row: sqlite3.Row | tuple[Any, ...]) -> MtMessage:
         not_before=r[20],
         validity_until=r[21],
         expires_at=r[22],
-        attempts=r[23],
-        state=MtState(r[24]),
-        lease_until=r[25],
+        attempts=attempts,
+        state=state,
+        lease_until=lease_until,
         final_at=r[26],
         error_code=r[27],
         segment_states=decode_segments(r[28]),
