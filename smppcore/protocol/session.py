@@ -16,7 +16,6 @@ both *return* the events they cause (they never interleave with the input events
 from __future__ import annotations
 
 import collections
-import copy
 from typing import Final
 
 import attrs
@@ -76,13 +75,23 @@ class _InFlight:
     internal: bool  # enquire_link / unbind sent by the session: outside the window
 
 
+_new = object.__new__
+_setattr = object.__setattr__
+
+
 def _with_sequence(pdu: Pdu, seq: int) -> Pdu:
     """``attrs.evolve(pdu, sequence_number=seq)`` without re-running validators: the PDU
-    was valid already and this is the hot path."""
+    was valid already and this is the hot path.
+
+    PDUs are frozen attrs classes with an instance ``__dict__`` (``slots=False``) and no
+    per-instance state besides their fields, so a copy of that dict with the new sequence
+    number is the whole clone (what ``copy.copy`` does too, at ~5x the cost)."""
     if pdu.sequence_number == seq:
         return pdu
-    clone = copy.copy(pdu)
-    object.__setattr__(clone, "sequence_number", seq)
+    clone = _new(type(pdu))
+    values = pdu.__dict__.copy()
+    values["sequence_number"] = seq
+    _setattr(clone, "__dict__", values)
     return clone
 
 
