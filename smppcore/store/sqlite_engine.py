@@ -111,9 +111,9 @@ class SqliteEngine:
     def close_blocking(self) -> None:
         for conn in self._all_readers:
             conn.close()
-        if self._quick is not None:
-            self._quick.close()
-            self._quick = None
+        quick, self._quick = self._quick, None  # read_quick falls back to the pool from now
+        if quick is not None:
+            quick.close()
         self._writer.close()
 
     def statistics(self) -> EngineStatistics:

@@ -66,3 +66,57 @@ async def test_body_exception_comes_out_as_itself(tmp_path: Path) -> None:
     with trio.fail_after(20), pytest.raises(KeyError):
         async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET):
             raise KeyError("boom")
+
+
+async def test_mixed_row_writes_with_a_failure_keep_the_others_and_their_parts(
+    tmp_path: Path,
+) -> None:
+    """write_parts: enqueues with conversations, acks with id maps and a duplicate id in one
+    group commit; the duplicate fails alone and leaves none of its parts behind."""
+    from smppcore.store.base import Conversation
+
+    with trio.fail_after(20):
+        async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET) as store:
+            await store.enqueue_mt([_m("dup")])
+            failed: list[str] = []
+
+            async def put(i: int) -> None:
+                mid = "dup" if i == 7 else f"m{i}"
+                conv = Conversation(f"2760000{i:04d}", f"2782000{i:04d}", "a", 1.0, 0.0)
+                try:
+                    await store.enqueue_mt([_m(mid)], conversations=[conv])
+                except sqlite3.IntegrityError:
+                    failed.append(mid)
+
+            async with trio.open_nursery() as nursery:
+                for i in range(40):
+                    nursery.start_soon(put, i)
+            assert failed == ["dup"]
+            # The failed request's conversation was rolled back with its message.
+            assert await store.get_conversation("27600000007", "27820000007") is None
+            for i in range(40):
+                if i != 7:
+                    assert await store.get_mt(f"m{i}") is not None
+                    found = await store.get_conversation(f"2760000{i:04d}", f"2782000{i:04d}")
+                    assert found is not None
+
+
+async def test_quick_read_falls_back_to_the_pool_when_sqlite_says_busy(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET) as store:
+            engine = store._engine
+            await store.add_suppression("acme", "27820000001", "STOP", 1.0)
+            assert await store.is_suppressed(["acme"], "27820000001")
+            seen: list[str] = []
+
+            def busy_on_the_quick_connection(conn: sqlite3.Connection) -> int:
+                if conn is engine._quick:
+                    seen.append("quick")
+                    raise sqlite3.OperationalError("database is locked")
+                seen.append("pool")
+                return int(conn.execute("SELECT COUNT(*) FROM suppressions").fetchone()[0])
+
+            assert await engine.read_quick(busy_on_the_quick_connection) == 1
+            assert seen == ["quick", "pool"]
+        # Closed: the quick connection is gone, nothing is answered from it.
+        assert engine._quick is None
