@@ -62,7 +62,6 @@ FAILURE_STATES = frozenset(
 )
 
 
-
 class Outcomes:
     """Draws a receipt outcome with the configured weights."""
 
