@@ -4,8 +4,8 @@ One in-process gateway (``mt_harness.running_gateway``) serves the whole test. E
 opens its own connection, sends its bytes, half-closes, and reads whatever comes back until
 the server closes, all under ``trio.fail_after``. What the server may answer: only
 responses (``generic_nack`` or a ``*_resp``) with a defined status, and for the structured
-cases the right one. Meanwhile a separate, well-behaved bound client keeps submitting and
-enquiring; it must never see an error, and it is still bound at the end.
+cases the right one. Meanwhile a separate, well-behaved bound client keeps submitting; it
+must never see an error, and it is still bound and answered at the end.
 """
 
 from __future__ import annotations
