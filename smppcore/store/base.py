@@ -211,6 +211,24 @@ class Store(Protocol):
         in the same request, so a submit pays one store round trip, not two (SQLite: the same
         transaction; Redis: the same pipeline)."""
 
+    async def enqueue_mt_unless_suppressed(
+        self,
+        messages: Sequence[MtMessage],
+        scopes: Sequence[Sequence[str]],
+        conversations: Sequence[Conversation] = (),
+    ) -> list[bool]:
+        """The consent check and the durable enqueue of a submit in ONE store request.
+
+        For each ``messages[i]``: if its ``destination_addr`` opted out of any of
+        ``scopes[i]`` (as :meth:`is_suppressed` says), it is NOT enqueued and the result's
+        ``[i]`` is True; otherwise it is enqueued (durable on return, like
+        :meth:`enqueue_mt`) together with ``conversations[i]`` (``conversations`` is empty or
+        one per message) and ``[i]`` is False. SQLite checks and inserts in the same
+        transaction, so an opt-out committed before it can never be missed; Redis checks in
+        one batched round trip, then enqueues in another (the check-then-enqueue of
+        separate calls)."""
+        ...
+
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
     ) -> list[MtMessage]:

@@ -183,6 +183,39 @@ class RedisStore:
                 [(self._scripts[name], [self._p, *args]) for name, args in calls]
             )
 
+    async def enqueue_mt_unless_suppressed(
+        self,
+        messages: Sequence[MtMessage],
+        scopes: Sequence[Sequence[str]],
+        conversations: Sequence[Conversation] = (),
+    ) -> list[bool]:
+        """Check (one batched round trip for all messages), then enqueue the unsuppressed
+        ones with their conversations (another): the same guarantee as the two calls."""
+        if len(scopes) != len(messages) or (conversations and len(conversations) != len(messages)):
+            raise ValueError("scopes (and conversations, if any) must be one per message")
+        if not messages:
+            return []
+        checks = [
+            (self._scripts["IS_SUPPRESSED"],
+             [self._p, *(self._sup_field(s, m.destination_addr) for s in sc)])
+            for m, sc in zip(messages, scopes, strict=True)
+        ]  # fmt: skip
+        if len(checks) == 1:
+            refused = [bool(await self._batcher.call(*checks[0])) if scopes[0] else False]
+        else:
+            replies = await self._batcher.call_many([c for c in checks if len(c[1]) > 1])
+            answers = iter(replies)
+            refused = [bool(next(answers)) if len(c[1]) > 1 else False for c in checks]
+        keep = [m for m, no in zip(messages, refused, strict=True) if not no]
+        conv = (
+            [c for c, no in zip(conversations, refused, strict=True) if not no]
+            if conversations
+            else []
+        )
+        if keep:
+            await self.enqueue_mt(keep, conversations=conv)
+        return refused
+
     def _enqueue_args(self, messages: Sequence[MtMessage]) -> list[bytes | str]:
         args: list[bytes | str] = []
         for m in messages:

@@ -112,6 +112,26 @@ class SqliteStore:
         if parts:
             await self._engine.write_parts(parts)
 
+    async def enqueue_mt_unless_suppressed(
+        self,
+        messages: Sequence[MtMessage],
+        scopes: Sequence[Sequence[str]],
+        conversations: Sequence[Conversation] = (),
+    ) -> list[bool]:
+        """Check and insert in the writer's transaction: no SQLite call on the trio thread,
+        no extra request, and no window between the check and the insert."""
+        if len(scopes) != len(messages) or (conversations and len(conversations) != len(messages)):
+            raise ValueError("scopes (and conversations, if any) must be one per message")
+        if not messages:
+            return []
+        h = self._hash
+        items = [
+            (mt_params(m), [h(s) for s in sc], h(m.destination_addr))
+            for m, sc in zip(messages, scopes, strict=True)
+        ]
+        conv = [ops.conversation_params(c) for c in conversations]
+        return await self._engine.write(lambda c: ops.enqueue_mt_unless_suppressed(c, items, conv))
+
     async def lease_mt(
         self, connector: str, limit: int, lease_seconds: float, now: float
     ) -> list[MtMessage]:

@@ -24,6 +24,7 @@ from smppcore.store.base import (
 from smppcore.store.sqlite_rows import (
     DELIVERY_INSERT,
     DELIVERY_SELECT,
+    MT_INSERT,
     MT_SELECT,
     canon_address,
     decode_segments,
@@ -245,6 +246,24 @@ def remove_suppression(conn: sqlite3.Connection, scope_hash: str, recipient_hash
         (scope_hash, recipient_hash),
     )
     return cur.rowcount > 0
+
+
+def enqueue_mt_unless_suppressed(
+    conn: sqlite3.Connection,
+    messages: Sequence[tuple[tuple[object, ...], Sequence[str], str]],
+    conversations: Sequence[tuple[object, ...]],
+) -> list[bool]:
+    """``messages``: (MT row parameters, scope hashes, recipient hash) each; ``conversations``
+    empty or one row per message. Inserts the unsuppressed ones; True where suppressed."""
+    refused = [is_suppressed(conn, scopes, recipient) for _, scopes, recipient in messages]
+    rows = [m[0] for m, no in zip(messages, refused, strict=True) if not no]
+    if rows:
+        conn.executemany(MT_INSERT, rows)
+    if conversations:
+        conv = [c for c, no in zip(conversations, refused, strict=True) if not no]
+        if conv:
+            conn.executemany(CONVERSATION_INSERT, conv)
+    return refused
 
 
 def is_suppressed(

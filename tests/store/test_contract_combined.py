@@ -4,6 +4,8 @@ checks issued concurrently (batched into shared round trips / answered on the tr
 
 from __future__ import annotations
 
+import attrs
+import pytest
 import trio
 
 from smppcore.store.base import Conversation, IdMapEntry, MtMessage, MtState, Store
@@ -119,3 +121,57 @@ async def test_suppression_check_sees_a_stop_at_once(store: Store) -> None:
         assert await store.is_suppressed(scopes, "27830000001")
         await store.remove_suppression("acme", "27830000001")
         assert not await store.is_suppressed(scopes, "27830000001")
+
+
+async def test_enqueue_unless_suppressed_skips_opted_out_recipients(store: Store) -> None:
+    with trio.fail_after(10):
+        messages = [_mt(i) for i in range(4)]
+        await store.add_suppression("27600000001", messages[1].destination_addr, "STOP", T0)
+        await store.add_suppression("acme", messages[2].destination_addr, "STOP", T0)
+        # messages[3]'s recipient opted out of another sender only.
+        await store.add_suppression("27600000009", messages[3].destination_addr, "STOP", T0)
+        scopes = [["27600000001", "acme"]] * 4
+        refused = await store.enqueue_mt_unless_suppressed(
+            messages, scopes, conversations=[_conv(m) for m in messages]
+        )
+        assert refused == [False, True, True, False]
+        for m, no in zip(messages, refused, strict=True):
+            assert (await store.get_mt(m.id) is None) == no
+            found = await store.get_conversation(m.source_addr, m.destination_addr)
+            assert (found is None) == no
+        # No scopes: nothing to be suppressed from; no conversations: none written.
+        assert await store.enqueue_mt_unless_suppressed([_mt(9)], [[]]) == [False]
+        assert await store.get_mt(_mt(9).id) is not None
+        assert await store.get_conversation(_mt(9).source_addr, _mt(9).destination_addr) is None
+
+
+async def test_enqueue_unless_suppressed_concurrently_and_after_a_stop(store: Store) -> None:
+    messages = [_mt(i) for i in range(30)]
+    stopped = {m.destination_addr for m in messages[::4]}
+    for number in stopped:
+        await store.add_suppression("acme", number, "STOP", T0)
+    results: dict[str, bool] = {}
+
+    async def submit(m: MtMessage) -> None:
+        [results[m.id]] = await store.enqueue_mt_unless_suppressed(
+            [m], [["27600000001", "acme"]], conversations=[_conv(m)]
+        )
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            for m in messages:
+                nursery.start_soon(submit, m)
+        for m in messages:
+            assert results[m.id] == (m.destination_addr in stopped)
+        assert await store.queue_depth("up1") == len(messages) - len(stopped)
+        # A STOP that completed is seen by the next submit (nothing cached).
+        late = _mt(99)
+        assert await store.enqueue_mt_unless_suppressed([late], [["acme"]]) == [False]
+        await store.add_suppression("acme", late.destination_addr, "STOP", T0)
+        again = attrs.evolve(late, id="again")
+        assert await store.enqueue_mt_unless_suppressed([again], [["acme"]]) == [True]
+
+
+async def test_enqueue_unless_suppressed_wants_one_scope_list_per_message(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.enqueue_mt_unless_suppressed([_mt(1), _mt(2)], [["acme"]])
