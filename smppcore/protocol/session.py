@@ -72,7 +72,8 @@ class WindowFullError(LocalProtocolError):
 class _InFlight:
     request: Pdu
     deadline: float
-    internal: bool  # enquire_link / unbind sent by the session: outside the window
+    internal: bool  # sent by the session itself (keep-alive, unbind): no events for it
+    windowed: bool  # counts against the window (enquire_link and unbind never do)
 
 
 _new = object.__new__
@@ -309,9 +310,17 @@ class Session:
     def send_request(self, pdu: Pdu, now: float, *, timeout: float | None = None) -> Pdu:
         """Queue a request of ours; returns it with its sequence number set.
 
+        Its outcome arrives as :class:`ResponseReceived` or :class:`RequestFailed`, also for
+        an ``enquire_link`` or ``unbind`` the application sends itself.
+
         Raises :class:`SessionStateError` if the state forbids it, :class:`WindowFullError`
         when the window is full, :class:`LocalProtocolError` if it cannot be encoded.
         """
+        return self._send_request(pdu, now, timeout=timeout, internal=False)
+
+    def _send_request(
+        self, pdu: Pdu, now: float, *, timeout: float | None, internal: bool
+    ) -> Pdu:
         command = pdu.command_id
         if self._state is SessionState.CLOSED or (
             self._ended is not None and self._state is not SessionState.UNBOUND
@@ -324,9 +333,9 @@ class Session:
             raise SessionStateError(f"{CommandId(command).name} not allowed in {self._state.name}")
         if command in BIND_COMMANDS and self._bind_sent:
             raise SessionStateError("a bind is already outstanding")
-        internal = command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND)
+        windowed = command not in (CommandId.ENQUIRE_LINK, CommandId.UNBIND)
         has_response = type(pdu).response_class is not None
-        if has_response and not internal and self._window_used >= self.config.window:
+        if has_response and windowed and self._window_used >= self.config.window:
             raise WindowFullError(f"window of {self.config.window} is full")
         seq = self._allocate_sequence()
         pdu = _with_sequence(pdu, seq)
@@ -338,8 +347,8 @@ class Session:
                 self._set_state(after)
             return pdu
         deadline = now + (timeout if timeout is not None else self.config.response_timeout)
-        self._in_flight[seq] = _InFlight(pdu, deadline, internal)
-        if not internal:
+        self._in_flight[seq] = _InFlight(pdu, deadline, internal, windowed)
+        if windowed:
             self._window_used += 1
         if command in BIND_COMMANDS:
             self._bind_sent = True
@@ -351,7 +360,7 @@ class Session:
 
     def send_unbind(self, now: float) -> Pdu:
         """Start the unbind handshake (the session ends when unbind_resp arrives)."""
-        return self.send_request(Unbind(), now)
+        return self._send_request(Unbind(), now, timeout=None, internal=True)
 
     def send_response(self, pdu: Pdu, now: float) -> None:
         """Queue our response to a request the peer sent (echoing its sequence number)."""
@@ -396,7 +405,7 @@ class Session:
 
     def _settle(self, seq: int) -> None:
         entry = self._in_flight.pop(seq)
-        if not entry.internal:
+        if entry.windowed:
             self._window_used -= 1
 
     # ------------------------------------------------------------------ state
@@ -464,9 +473,9 @@ class Session:
                 self._end(EndReason.ENQUIRE_LINK_TIMEOUT)
             elif command == CommandId.UNBIND:
                 self._end(EndReason.UNBIND_TIMEOUT)
-            else:
-                if command in BIND_COMMANDS:
-                    self._bind_sent = False
+            elif command in BIND_COMMANDS:
+                self._bind_sent = False
+            if not entry.internal:
                 events.append(RequestFailed(entry.request, FailureReason.TIMEOUT, "no response"))
         cfg = self.config
         if (
@@ -492,7 +501,7 @@ class Session:
             and (self._state in BOUND_STATES or cfg.enquire_link_before_bind)
             and now >= self._last_rx + cfg.enquire_link_interval
         ):
-            self.send_request(EnquireLink(), now)
+            self._send_request(EnquireLink(), now, timeout=None, internal=True)
         events.extend(self._take_events_since(mark))
         return events
 

@@ -7,7 +7,7 @@ import trio
 from smppcore.net.client import open_bind_client
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.net.testing import SmscResponder
-from smppcore.protocol.pdu import BindTransceiver, SubmitSm
+from smppcore.protocol.pdu import BindTransceiver, EnquireLink, EnquireLinkResp, SubmitSm
 from smppcore.protocol.states import SessionState
 
 
@@ -41,4 +41,17 @@ async def test_bind_submit_unbind() -> None:
             server_conn = responder.connections[0]
             await server_conn.wait_closed()
             assert server_conn.state is SessionState.CLOSED
+            nursery.cancel_scope.cancel()
+
+
+async def test_request_enquire_link_returns_its_response() -> None:
+    responder = SmscResponder()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            port = listener_port(await nursery.start(serve_smpp, responder, "127.0.0.1", 0))
+            bind_pdu = BindTransceiver(system_id="esme1", password="pw")
+            async with open_bind_client("127.0.0.1", port, bind_pdu) as client:
+                resp = await client.request(EnquireLink())
+                assert isinstance(resp, EnquireLinkResp)
+                assert resp.command_status == 0
             nursery.cancel_scope.cancel()

@@ -287,3 +287,23 @@ def test_outbind_flow_esme_side() -> None:
     assert esme.state is SessionState.BOUND_RX and smsc.state is SessionState.BOUND_RX
     stats = esme.statistics()
     assert stats.rejected_requests == 0 and stats.unexpected_responses == 0
+
+
+def test_an_enquire_link_the_application_sends_gets_its_response() -> None:
+    # The keep-alive the session sends itself produces no events; one the application
+    # sends is an ordinary request and must be answered to its caller.
+    esme = session_in(Role.ESME, TRX, SessionConfig(window=1))
+    esme.send_request(SubmitSm(), 0)  # fills the window: enquire_link stays outside it
+    ping = esme.send_request(EnquireLink(), 0)
+    events = feed(esme, ping.response())
+    assert [type(e) for e in events] == [ResponseReceived]
+    assert events[0].request == ping
+
+
+def test_an_enquire_link_the_application_sends_fails_at_its_deadline() -> None:
+    esme = session_in(Role.ESME, TRX, SessionConfig(response_timeout=5))
+    ping = esme.send_request(EnquireLink(), 0)
+    events = esme.handle_timer(6)
+    failed = [e for e in events if isinstance(e, RequestFailed)]
+    assert [(f.request, f.reason) for f in failed] == [(ping, FailureReason.TIMEOUT)]
+    assert esme.ended is EndReason.ENQUIRE_LINK_TIMEOUT
