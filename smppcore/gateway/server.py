@@ -38,7 +38,7 @@ from smppcore.net.connection import SmppConnection
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.pdu import Pdu
-from smppcore.protocol.session_events import SessionConfig
+from smppcore.protocol.session_events import BadPdu, SessionConfig
 from smppcore.protocol.states import Role
 from smppcore.protocol.tlv import Tlvs
 
@@ -178,6 +178,10 @@ async def serve_clients(
 
     ``port`` overrides the configured one (``0`` in tests)."""
     config = session_config(listener)
+    decode_errors = gateway.metrics.decode_errors.labels("client")
+
+    def count_bad_pdu(_event: BadPdu) -> None:
+        decode_errors.inc()
 
     async def serve_one(conn: SmppConnection) -> None:
         peer = conn.peer
@@ -194,6 +198,7 @@ async def serve_clients(
         config=config,
         max_connections=listener.max_connections,
         role=Role.SMSC,
+        on_bad_pdu=count_bad_pdu,
     )
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(serve)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -43,6 +43,7 @@ from ..protocol.errors import LocalProtocolError
 from ..protocol.pdu import Pdu
 from ..protocol.session import Session, SessionStateError
 from ..protocol.session_events import (
+    BadPdu,
     EndReason,
     Event,
     FailureReason,
@@ -65,7 +66,11 @@ from .errors import (
 )
 from .peer import PeerAddress, peer_address
 
-__all__ = ["SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
+__all__ = ["BadPduHook", "SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
+
+#: Called with every :class:`BadPdu` event (bytes that did not decode), after the session
+#: answered it; must not block (count, don't log per PDU).
+BadPduHook = Callable[[BadPdu], None]
 
 log = structlog.get_logger(__name__)
 
@@ -142,8 +147,10 @@ class SmppConnection:
         config: SessionConfig,
         *,
         unbind_timeout: float = 5.0,
+        on_bad_pdu: BadPduHook | None = None,
     ) -> None:
         self._stream = stream
+        self._on_bad_pdu = on_bad_pdu
         # Read once: a socket that has disconnected no longer knows its peer.
         self._peer = peer_address(stream)
         self._session = Session(role, config, now=trio.current_time())
@@ -384,6 +391,9 @@ class SmppConnection:
         elif isinstance(event, SessionEnded):
             if self._end_reason is None:
                 self._end_reason, self._end_detail = event.reason, event.detail
+        elif isinstance(event, BadPdu):
+            if self._on_bad_pdu is not None:
+                self._on_bad_pdu(event)
         elif isinstance(event, StateChanged):
             log.debug("smpp.state", old=event.old.name, new=event.new.name)
         else:
@@ -576,8 +586,12 @@ async def open_smpp_connection(
     config: SessionConfig | None = None,
     *,
     unbind_timeout: float = 5.0,
+    on_bad_pdu: BadPduHook | None = None,
 ) -> AsyncIterator[SmppConnection]:
     """Run an SMPP session over ``stream`` for the duration of the block.
+
+    ``on_bad_pdu`` is called (synchronously, from the reader) for every PDU that did not
+    decode, after the session has answered it: the place to count them.
 
     On exit the session unbinds (when bound; shielded, bounded by ``unbind_timeout``) and
     the stream is closed.  Exceptions leave as themselves, never as an exception group.
@@ -585,7 +599,11 @@ async def open_smpp_connection(
     try:
         async with trio.open_nursery() as nursery:
             conn = SmppConnection(
-                stream, role, config or SessionConfig(), unbind_timeout=unbind_timeout
+                stream,
+                role,
+                config or SessionConfig(),
+                unbind_timeout=unbind_timeout,
+                on_bad_pdu=on_bad_pdu,
             )
             nursery.start_soon(conn._run)
             try:

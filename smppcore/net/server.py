@@ -18,7 +18,7 @@ import trio
 
 from ..protocol.session_events import SessionConfig
 from ..protocol.states import Role
-from .connection import SmppConnection, open_smpp_connection
+from .connection import BadPduHook, SmppConnection, open_smpp_connection
 
 __all__ = ["Handler", "listener_port", "serve_smpp", "serve_smpp_listeners"]
 
@@ -35,6 +35,7 @@ async def serve_smpp_listeners(
     max_connections: int = 1000,
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
+    on_bad_pdu: BadPduHook | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve SMPP on ready-made listeners until cancelled.
@@ -56,7 +57,7 @@ async def serve_smpp_listeners(
             return
         try:
             async with open_smpp_connection(
-                stream, role, config, unbind_timeout=unbind_timeout
+                stream, role, config, unbind_timeout=unbind_timeout, on_bad_pdu=on_bad_pdu
             ) as conn:
                 await handler(conn)
         except Exception as exc:
@@ -79,6 +80,7 @@ async def serve_smpp(
     max_connections: int = 1000,
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
+    on_bad_pdu: BadPduHook | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Listen on ``host:port`` (port 0: any free port) and serve SMPP until cancelled.
@@ -99,6 +101,7 @@ async def serve_smpp(
         max_connections=max_connections,
         unbind_timeout=unbind_timeout,
         role=role,
+        on_bad_pdu=on_bad_pdu,
         task_status=task_status,
     )
 

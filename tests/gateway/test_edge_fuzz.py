@@ -14,7 +14,6 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -250,12 +249,6 @@ async def test_bad_input_is_contained_and_neighbours_keep_working(tmp_path: Path
     assert counts["final"] == 1 and counts["ok"] >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="smppcore_decode_errors_total is defined in smppcore.metrics but nothing "
-    "increments it: the session counts bad PDUs (statistics().bad_pdus) and the gateway "
-    "server (smppcore/gateway/server.py, smppcore/net/) never reports them to Metrics",
-)
 async def test_decode_errors_are_counted(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as (gateway, port):
         before = _decode_errors(gateway)
