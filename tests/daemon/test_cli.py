@@ -66,16 +66,6 @@ def test_hash_password_refuses_empty() -> None:
     assert "empty password" in result.stderr
 
 
-def test_run_without_daemon_module_fails_clearly(tmp_path: Path) -> None:
-    if (REPO / "smppcore" / "daemon.py").exists() or (REPO / "smppcore" / "daemon").exists():
-        pytest.skip("the daemon exists now; its own tests cover `run`")
-    result = run(
-        "run", "--config", str(REPO / "configs" / "local.toml"), "--data-dir", str(tmp_path)
-    )
-    assert result.returncode == 1
-    assert "the daemon is not available" in result.stderr
-
-
 def test_run_with_bad_config_exits_2(tmp_path: Path) -> None:
     result = run("run", "--config", str(tmp_path / "absent.toml"))
     assert result.returncode == 2
