@@ -104,10 +104,13 @@ class Role:
     bad_addr: int
     bad_ton: int
     bad_npi: int
+    reason_prefix: str  # keeps source and destination rejections apart in the metrics
 
 
-SOURCE: Final = Role("source", ESME_RINVSRCADR, ESME_RINVSRCTON, ESME_RINVSRCNPI)
-DESTINATION: Final = Role("destination", ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI)
+SOURCE: Final = Role("source", ESME_RINVSRCADR, ESME_RINVSRCTON, ESME_RINVSRCNPI, "")
+DESTINATION: Final = Role(
+    "destination", ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI, "dest_"
+)
 
 
 def _frozen_types(value: Iterable[int]) -> frozenset[int]:
@@ -147,7 +150,7 @@ class Normalised:
 
 def _reject(role: Role, which: str, reason: str) -> Rejection:
     status = {"addr": role.bad_addr, "ton": role.bad_ton, "npi": role.bad_npi}[which]
-    return Rejection(status, reason)
+    return Rejection(status, role.reason_prefix + reason)
 
 
 def _has_letter(addr: str) -> bool:

@@ -62,7 +62,7 @@ async def test_submit_multi_answers_per_destination(tmp_path: Path) -> None:
             queued = await gateway.store.lease_mt("sim", 10, 30.0, gateway.clock())
             assert sorted(m.destination_addr for m in queued) == ["27600000901", "27600000902"]
             assert resp.message_id in {m.id for m in queued}  # type: ignore[attr-defined]
-            assert rejected(gateway, "acme", "invalid_number") == 1
+            assert rejected(gateway, "acme", "dest_invalid_number") == 1
             assert rejected(gateway, "acme", "distribution_list") == 1
             assert rejected(gateway, "acme", "no_route") == 1
 

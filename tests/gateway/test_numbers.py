@@ -120,15 +120,15 @@ def test_extra_types_can_be_configured() -> None:
 
 
 DEST_TABLE = [
-    (5, 0, "ABCSHOES", Rejection(0x0B, "alphanumeric")),
-    (3, 1, "27821234567", Rejection(0x50, "bad_ton")),
-    (1, 9, "27821234567", Rejection(0x51, "bad_npi")),
-    (1, 1, "27", Rejection(0x0B, "invalid_number")),
-    (1, 1, "14155552671", Rejection(0x0B, "country_not_allowed")),
+    (5, 0, "ABCSHOES", Rejection(0x0B, "dest_alphanumeric")),
+    (3, 1, "27821234567", Rejection(0x50, "dest_bad_ton")),
+    (1, 9, "27821234567", Rejection(0x51, "dest_bad_npi")),
+    (1, 1, "27", Rejection(0x0B, "dest_invalid_number")),
+    (1, 1, "14155552671", Rejection(0x0B, "dest_country_not_allowed")),
     (1, 1, "27821234567", Normalised("27821234567", "ZA")),
     (1, 1, "447400123456", Normalised("447400123456", "GB")),
     # +44 7911 is Guernsey: the region comes from the number, not the country code.
-    (1, 1, "447911123456", Rejection(0x0B, "country_not_allowed")),
+    (1, 1, "447911123456", Rejection(0x0B, "dest_country_not_allowed")),
 ]
 
 
@@ -153,9 +153,11 @@ def test_any_address_with_a_letter_is_rejected(
     ton: int, npi: int, before: str, letter: str, after: str
 ) -> None:
     addr = before + letter + after
-    for check, status in ((check_source, 0x0A), (check_destination, 0x0B)):
-        result = check(ton, npi, addr, ZA)
-        assert result == Rejection(status, "alphanumeric")
+    for check, status, reason in (
+        (check_source, 0x0A, "alphanumeric"),
+        (check_destination, 0x0B, "dest_alphanumeric"),
+    ):
+        assert check(ton, npi, addr, ZA) == Rejection(status, reason)
 
 
 @settings(max_examples=300, deadline=None)

@@ -44,8 +44,9 @@ def test_first_rejection_wins() -> None:
     # Bad source, bad destination and bad priority: the source is reported.
     bad = with_(source_ton=5, source_addr="ABCSHOES", dest_ton=9, priority_flag=7)
     assert check_static(bad) == Rejection(0x0A, "alphanumeric")
-    assert check_static(with_(dest_ton=9, priority_flag=7)) == Rejection(0x50, "bad_ton")
-    assert check_static(with_(dest_addr="14155552671")) == Rejection(0x0B, "country_not_allowed")
+    assert check_static(with_(dest_ton=9, priority_flag=7)) == Rejection(0x50, "dest_bad_ton")
+    expected = Rejection(0x0B, "dest_country_not_allowed")
+    assert check_static(with_(dest_addr="14155552671")) == expected
 
 
 CONTENT_TABLE: list[tuple[str, dict[str, Any], Rejection | None]] = [
