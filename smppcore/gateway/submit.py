@@ -10,8 +10,14 @@ The chain, in order (first "no" wins, each "no" counted under its reason):
 2. **Static policy** (:func:`~smppcore.gateway.policy.check_static`): source is a numeric,
    valid, reply-capable number owned by the account (alphanumeric — TON 5 or any letter — is
    always ``ESME_RINVSRCADR``), destination valid, content consistent.
-3. **Consent**: ``store.is_suppressed([source, account], destination)`` → the configured
-   ``[policy] suppressed_status``, reason ``suppressed``.
+3. **Consent**: recipient opted out of ``[source, account]`` → the configured
+   ``[policy] suppressed_status``, reason ``suppressed``. For ``submit_sm``/``data_sm`` this
+   check is made by the store in the same request as the durable enqueue (step 7,
+   ``store.enqueue_mt_unless_suppressed``): one store round trip per submit instead of two,
+   and no window between check and enqueue. It is never skipped; the only visible effect of
+   the move is for a message that fails consent AND one of steps 4-6: it gets that step's
+   status. ``submit_multi`` checks each destination here (``store.is_suppressed``), so the
+   response's message id always names an accepted message.
 4. **Times**: ``schedule_delivery_time`` / ``validity_period`` (absolute or relative) →
    ``ESME_RINVSCHED`` / ``ESME_RINVEXPIRY`` when malformed; a validity already past, or not
    after the schedule, is ``ESME_RINVEXPIRY``.
@@ -153,8 +159,10 @@ async def check_message(
     dest_ton: int,
     dest_npi: int,
     dest_addr: str,
+    consent: bool = True,
 ) -> Accepted | Rejection:
-    """Static policy, then consent (steps 2-3 of the chain)."""
+    """Static policy, then consent (steps 2-3 of the chain); ``consent=False`` leaves the
+    consent check to the enqueue (see :func:`enqueue`)."""
     check = SubmitCheck(
         account=account.system_id,
         rules=account.rules,
@@ -174,7 +182,7 @@ async def check_message(
         udh_length=_udh_length(fields),
     )
     result = check_static(check)
-    if isinstance(result, Rejection):
+    if isinstance(result, Rejection) or not consent:
         return result
     scopes = (result.source.e164, account.system_id)
     if await gateway.store.is_suppressed(scopes, result.destination.e164):
@@ -253,12 +261,13 @@ async def _prepare(
     dest: tuple[int, int, str],
     message_id: str,
     now: float,
+    consent: bool = True,
 ) -> MtMessage | Rejection:
-    """Steps 1-5 for one destination."""
+    """Steps 1-5 for one destination (without step 3 if ``consent`` is False)."""
     throttled = _throttle(account, now)
     if throttled is not None:
         return throttled
-    accepted = await check_message(gateway, account, fields, *dest)
+    accepted = await check_message(gateway, account, fields, *dest, consent=consent)
     if isinstance(accepted, Rejection):
         return accepted
     times = message_times(fields, now)
@@ -271,9 +280,15 @@ async def _prepare(
 
 
 async def enqueue(
-    gateway: Gateway, account: AccountRuntime, messages: Sequence[MtMessage], now: float
+    gateway: Gateway,
+    account: AccountRuntime,
+    messages: Sequence[MtMessage],
+    now: float,
+    consent: bool = False,
 ) -> Rejection | None:
-    """Steps 6-7: reserve room under the cap, make durable, wake the connectors."""
+    """Steps 6-7: reserve room under the cap, make durable, wake the connectors. With
+    ``consent`` (one message), step 3 is made by the store in the same request; a suppressed
+    message is not enqueued and its rejection is returned."""
     n = len(messages)
     name = account.system_id
     if not await gateway.queued.reserve(gateway.store, name, account.config.max_queued, now, n):
@@ -283,11 +298,22 @@ async def enqueue(
         Conversation(m.source_addr, m.destination_addr, name, now, expires) for m in messages
     ]
     try:
-        await gateway.store.enqueue_mt(messages, conversations=conversations)
+        if consent:
+            scopes = [(m.source_addr, name) for m in messages]
+            refused = await gateway.store.enqueue_mt_unless_suppressed(
+                messages, scopes, conversations=conversations
+            )
+        else:
+            await gateway.store.enqueue_mt(messages, conversations=conversations)
+            refused = []
     except Exception:
         gateway.queued.release(name, n)
         log.warning("mt.enqueue_failed", account=name, messages=n, exc_info=True)
         return STORE_FAILED
+    if any(refused):
+        assert n == 1, "consent at enqueue is for one message at a time"
+        gateway.queued.release(name, n)
+        return Rejection(gateway.config.policy.suppressed_status, "suppressed")
     gateway.queued.commit(name, n)
     for connector in {m.connector for m in messages}:
         target = gateway.connectors.get(connector)
@@ -309,11 +335,12 @@ async def _single(
         (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
         gateway.ids.new(),
         now,
+        consent=False,  # checked by the store with the enqueue, below
     )
     if isinstance(prepared, Rejection):
         await session.reject_submit(pdu, account, prepared)
         return
-    refused = await enqueue(gateway, account, (prepared,), now)
+    refused = await enqueue(gateway, account, (prepared,), now, consent=True)
     if refused is not None:
         await session.reject_submit(pdu, account, refused)
         return
