@@ -58,9 +58,28 @@ def build_submits(message: MtMessage, mode: SplitMode = SplitMode.UDH8) -> list[
         "registered_delivery": message.registered_delivery,
         "data_coding": message.data_coding,
     }
-    if message.esm_class & _UDHI or extra.get("message_payload") is not None:
+    if (
+        message.esm_class & _UDHI
+        or extra.get("message_payload") is not None
+        or len(message.payload) <= _single_limit(message.data_coding)
+    ):
+        # Sent as given. For a payload that fits one part this is exactly what the split
+        # below returns (one segment, no UDH, no SAR, in every mode), without its cost.
         return [SubmitSm(esm_class=message.esm_class, short_message=message.payload,
                          tlvs=extra, **common)]  # fmt: skip
+    return split_submits(message, mode, extra, common)
+
+
+def _single_limit(data_coding: int) -> int:
+    """Octets of stored payload that fit one part: 160 unpacked GSM septets for 0, 140
+    octets otherwise (Latin-1, UCS2, 8-bit data)."""
+    return 160 if data_coding == 0 else 140
+
+
+def split_submits(
+    message: MtMessage, mode: SplitMode, extra: Tlvs, common: dict[str, Any]
+) -> list[SubmitSm]:
+    """The general case of :func:`build_submits`: segmentation by the protocol splitter."""
     reference = concat_reference(message.id)
     encoding = _TEXT_ENCODINGS.get(message.data_coding)
     if encoding is not None:
