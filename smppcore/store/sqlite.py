@@ -6,6 +6,13 @@ one group-committing writer (see :mod:`smppcore.store.sqlite_engine`), so the ho
 one fsync per batch, not per message. ``synchronous="NORMAL"`` is offered for hosts where
 losing the last commits on power loss is acceptable (still safe against a process crash).
 
+Hot paths cost one writer request each: a submit is ``enqueue_mt_unless_suppressed`` (the
+consent check, the insert and the conversation in one transaction), a connector's message
+is one ``lease_mt`` share plus ``ack_mt(..., id_maps=...)`` (map and ack in one
+transaction). Row writes of neighbouring requests are merged into one ``executemany`` per
+statement. No SQLite call runs on the trio thread except :meth:`SqliteStore.is_suppressed`
+(an indexed lookup, see :meth:`SqliteEngine.read_quick`).
+
 Usage::
 
     async with open_sqlite_store("gateway.db", hash_secret=secret) as store:
