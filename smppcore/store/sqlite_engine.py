@@ -10,10 +10,11 @@ Reads: a small pool of read connections, one per worker thread at a time (connec
 opened with ``check_same_thread=False`` and only ever used by one thread at once, handed
 out under a semaphore). WAL lets them read while the writer writes.
 
-Quick reads: :meth:`SqliteEngine.read_quick` runs a small indexed point lookup (the
-suppression check on every submit) on one more read connection directly on the trio thread.
-A thread hop costs far more than such a lookup (measured: ~250 µs of CPU per submit through
-the pool, mostly GIL hand-offs and wake-ups, against ~25 µs inline). WAL readers do not
+Quick reads: :meth:`SqliteEngine.read_quick` runs a small indexed point lookup
+(``is_suppressed``; the submit_sm path itself checks consent inside its enqueue request) on
+one more read connection directly on the trio thread. A thread hop costs far more than such
+a lookup (measured: ~250 µs of CPU per submit through the pool, mostly GIL hand-offs and
+wake-ups, against ~25-40 µs inline under load, ~5 µs of it SQLite). WAL readers do not
 wait for the writer, and this connection has no busy timeout: if SQLite ever reports it busy
 or locked (WAL recovery, a checkpoint in a rare state) the read is retried through the pool,
 so the event loop is never parked on a lock. The only other wait is a page that is not in
