@@ -136,6 +136,21 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], limit: float = 30.0)
     raise SystemExit(f"nothing listening on {port} after {limit}s")
 
 
+def _wait_received(
+    control_port: int, target: int, processes: list[subprocess.Popen[bytes]], limit: float
+) -> None:
+    """Until the simulator has received ``target`` submits; bounded, and fails fast when the
+    daemon or the simulator has died (their logs say why)."""
+    deadline = time.monotonic() + limit
+    while _http_json(control_port, "/stats")["submits_received"] < target:
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{process.args!r} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the simulator did not receive {target} submits in {limit}s")
+        time.sleep(0.01)
+
+
 def _submit(destination: str) -> SubmitSm:
     return SubmitSm(
         source_addr_ton=1, source_addr_npi=1, source_addr="27600000001",
@@ -195,9 +210,10 @@ def run(n: int, window: int, profile: str | None = None) -> dict[str, Any]:
         directory = Path(tmp)
         daemon_cfg, sim_cfg, ports = _configs(directory, window)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        quiet = subprocess.DEVNULL
+        sim_log = (directory / "simulator.log").open("wb")
+        daemon_log = (directory / "daemon.log").open("wb")
         sim = subprocess.Popen([str(SMPPCORE), "simulate", "--config", str(sim_cfg)],
-                               stdout=quiet, stderr=quiet, env=env)  # fmt: skip
+                               stdout=sim_log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
         daemon = None
         try:
             _wait_port(ports["control"], sim)
@@ -205,23 +221,24 @@ def run(n: int, window: int, profile: str | None = None) -> dict[str, Any]:
             daemon = subprocess.Popen(
                 [*profiler, str(SMPPCORE), "run", "--config", str(daemon_cfg),
                  "--data-dir", str(directory / "data")],
-                stdout=quiet, stderr=quiet, env=env,
+                stdout=daemon_log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
             _wait_port(ports["client"], daemon)
+            bind_deadline = time.monotonic() + 30
             while _http_json(ports["control"], "/stats")["sessions_bound"] < 1:
+                if time.monotonic() > bind_deadline or daemon.poll() is not None:
+                    raise SystemExit("the daemon's connector never bound to the simulator")
                 time.sleep(0.05)
             # Warm-up (imports, caches, first store pages), not measured.
             trio.run(_load, ports["client"], "demo", "demopass", min(500, n), window)
-            while _http_json(ports["control"], "/stats")["submits_received"] < min(500, n):
-                time.sleep(0.05)
+            _wait_received(ports["control"], min(500, n), [daemon, sim], limit=120)
             base = _http_json(ports["control"], "/stats")["submits_received"]
 
             main0 = _thread_cpu_seconds(daemon.pid)
             user0, sys0 = _cpu_times(daemon.pid)
             start = time.perf_counter()
             wall, latencies = trio.run(_load, ports["client"], "demo", "demopass", n, window)
-            while _http_json(ports["control"], "/stats")["submits_received"] < base + n:
-                time.sleep(0.01)
+            _wait_received(ports["control"], base + n, [daemon, sim], limit=600)
             e2e_wall = time.perf_counter() - start
             user1, sys1 = _cpu_times(daemon.pid)
             main1 = _thread_cpu_seconds(daemon.pid)
@@ -238,6 +255,11 @@ def run(n: int, window: int, profile: str | None = None) -> dict[str, Any]:
             direct["simulator_cpu_us_per_msg"] = round(
                 (_cpu_seconds(sim.pid) - sim_cpu0) / n * 1e6, 1
             )
+        except BaseException:
+            for name in ("daemon.log", "simulator.log"):
+                tail = (directory / name).read_bytes()[-4000:].decode(errors="replace")
+                print(f"--- last lines of the {name} ---\n{tail}", file=sys.stderr)
+            raise
         finally:
             for process in (daemon, sim):
                 if process is not None:
@@ -246,6 +268,8 @@ def run(n: int, window: int, profile: str | None = None) -> dict[str, Any]:
                         process.wait(timeout=20)
                     except subprocess.TimeoutExpired:
                         process.kill()
+            sim_log.close()
+            daemon_log.close()
     return {"window": window, "through_daemon": through, "direct_to_simulator": direct}
 
 
