@@ -63,6 +63,7 @@ class SmppOperatorConnector:
         rng = random.Random(self.options.rng_seed)
         metrics: Metrics = ctx.metrics if ctx.metrics is not None else Metrics()
         self._metrics = metrics.connector(config.name)
+        decode_errors = metrics.decode_errors.labels("operator")
         self.intake = Intake(config.name, ctx.sink)
         session = SessionConfig(
             window=config.window,
@@ -86,6 +87,7 @@ class SmppOperatorConnector:
             intake=self.intake,
             on_change=self._binds_changed,
             rng=rng,
+            on_bad_pdu=lambda _event: decode_errors.inc(),
         )
         self.throttle = Throttle(
             config.name,

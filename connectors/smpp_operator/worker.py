@@ -44,7 +44,7 @@ import trio
 
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import ConnectorMetrics
-from smppcore.net.errors import NetError, WindowTimeout
+from smppcore.net.errors import NetError, RequestTimeout, WindowTimeout
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
 from smppcore.protocol.pdu import SubmitSm
@@ -309,6 +309,9 @@ class QueueWorker:
             except NetError as exc:
                 have_token = False
                 lost += 1
+                self._metrics.submit_unanswered(
+                    "timeout" if isinstance(exc, RequestTimeout) else "lost"
+                ).inc()
                 self.stats.resends += 1
                 if lost > self._options.resend_limit or time.time() >= resend_until:
                     log.info("connector.no_response", connector=self.name,
@@ -325,10 +328,12 @@ class QueueWorker:
             stats.submits += 1
             stats.by_status[status] = stats.by_status.get(status, 0) + 1
             self._count_pdu("in", _SUBMIT_SM_RESP, status)
+            self._metrics.submit_status(status).inc()
             outcome = self._classifier.classify(status)
             if outcome is Outcome.PAUSE:
+                self._metrics.throttled.inc()
                 if self._throttle.pause():
-                    self._metrics.throttled.inc()
+                    self._metrics.pauses.inc()
                 if time.time() >= resend_until:
                     return Outcome.TRANSIENT, status, ""
                 stats.resends += 1

@@ -126,9 +126,12 @@ async def open_store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def running_connector(
-    config: ConnectorConfig, store: Store, sink: RecordingSink
+    config: ConnectorConfig, store: Store, sink: RecordingSink, metrics: Metrics | None = None
 ) -> AsyncIterator[SmppOperatorConnector]:
-    ctx = ConnectorContext(store=store, sink=sink, metrics=Metrics(), retention=None)
+    ctx = ConnectorContext(
+        store=store, sink=sink, metrics=metrics if metrics is not None else Metrics(),
+        retention=None,
+    )  # fmt: skip
     connector = create_connector(config, ctx)
     async with trio.open_nursery() as nursery:
         await nursery.start(connector.run)

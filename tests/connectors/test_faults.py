@@ -9,6 +9,7 @@ from pathlib import Path
 import trio
 
 from connectors.simulator import Faults
+from smppcore.metrics import Metrics
 from smppcore.protocol.receipt import normalise_message_id
 from smppcore.protocol.text import TextEncoding, encode_text
 from smppcore.store.base import MtState
@@ -80,13 +81,22 @@ async def test_throttled_keeps_order_and_rate(tmp_path: Path) -> None:
             await store.enqueue_mt(msgs)
             async with running_simulator(faults=Faults(throttle_share=0.3), seed=3) as sim:
                 config = connector_config([sim.port], binds=2, throughput=rate, burst=burst)
-                async with running_connector(config, store, sink) as connector:
+                metrics = Metrics()
+                async with running_connector(config, store, sink, metrics) as connector:
                     settled = await wait_settled(store, [m.id for m in msgs])
                     pauses = connector.throttle.pauses
                 arrivals = list(sim.arrivals)
                 throttled = sim.stats().submits.get("ESME_RTHROTTLED", 0)
     assert all(m.state is MtState.ENROUTE for m in settled.values())
     assert throttled > 10 and pauses >= 1
+    # The operator's answers are visible per connector: every throttled response, and each
+    # pause once however many in-flight submits reported it.
+    sample = metrics.registry.get_sample_value
+    labels = {"connector": NAME, "status": "ESME_RTHROTTLED"}
+    assert sample("smppcore_connector_submits_total", labels) == throttled
+    assert sample("smppcore_connector_pauses_total", {"connector": NAME}) == pauses
+    ok = {"connector": NAME, "status": "ESME_ROK"}
+    assert sample("smppcore_connector_submits_total", ok) == n
     for d, dest in enumerate(dests):
         got = [rec.text for rec in sim.messages(dest)]
         assert got == [f"thr {i}" for i in range(d, n, 5)]
