@@ -13,9 +13,11 @@ Order of checks, and why:
    An unknown system_id is verified against a dummy hash so it costs the same time, and it
    gets the *same* answer as a wrong password: ``ESME_RINVPASWD`` ``bad_credentials``
    (never ``ESME_RINVSYSID``, which would confirm which ids exist). Counts as a failure.
-3. **IP allow-list** (CIDR per account) → ``ESME_RBINDFAIL`` ``ip_not_allowed``. Checked
-   after the password so the answer does not tell an outsider that the system_id exists;
-   it also counts as a failure (a right password from a wrong place is still suspicious).
+3. **IP allow-list** (CIDR per account) → ``ESME_RINVPASWD`` ``ip_not_allowed``: the same
+   answer as a wrong password (the reason is for metrics only). Checked after the password
+   so the answer does not tell an outsider that the system_id exists, and answered like a
+   wrong password so it does not tell them that the password they guessed is right; it also
+   counts as a failure (a right password from a wrong place is still suspicious).
 4. **Bind type** allowed for the account → ``ESME_RBINDFAIL`` ``bind_type_not_allowed``.
 5. **Max simultaneous binds** → ``ESME_RBINDFAIL`` ``too_many_binds``.
 
@@ -49,7 +51,7 @@ __all__ = [
 
 ESME_RINVPASWD: Final = 0x0E
 BAD_CREDENTIALS: Final = Rejection(ESME_RINVPASWD, "bad_credentials")
-IP_NOT_ALLOWED: Final = Rejection(ESME_RBINDFAIL, "ip_not_allowed")
+IP_NOT_ALLOWED: Final = Rejection(ESME_RINVPASWD, "ip_not_allowed")
 BIND_TYPE_NOT_ALLOWED: Final = Rejection(ESME_RBINDFAIL, "bind_type_not_allowed")
 TOO_MANY_BINDS: Final = Rejection(ESME_RBINDFAIL, "too_many_binds")
 

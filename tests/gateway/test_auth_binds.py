@@ -69,7 +69,10 @@ async def test_ip_outside_allow_list_cannot_bind(tmp_path: Path) -> None:
     local = account("local", "27600000600", allowed_ips=(Cidr.from_config("127.0.0.1/32"),))
     with trio.fail_after(20):
         async with running_gateway(tmp_path, make_config(local)) as (gateway, port):
-            assert await bind_status(port, "lan", PASSWORD) == RBINDFAIL
+            # the right password from the wrong place gets the wrong password's answer, so
+            # an outsider cannot use the status to confirm a guessed password
+            assert await bind_status(port, "lan", PASSWORD) == RINVPASWD
+            assert await bind_status(port, "lan", "wrong") == RINVPASWD
             assert gateway.binds.count("lan") == 0
             assert await bind_status(port, "local", PASSWORD) == 0
 
