@@ -60,8 +60,10 @@ MT_COLUMNS: Final = (
     "segment_states",
 )
 MT_SELECT: Final = "SELECT " + ", ".join(MT_COLUMNS) + " FROM mt_messages"
+#: An id already stored is left as it is (a retried enqueue is harmless, as on Redis).
 MT_INSERT: Final = (
     f"INSERT INTO mt_messages ({', '.join(MT_COLUMNS)}) VALUES ({', '.join('?' * len(MT_COLUMNS))})"
+    " ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -178,9 +180,11 @@ DELIVERY_COLUMNS: Final = (
     "lease_until",
 )
 DELIVERY_SELECT: Final = "SELECT " + ", ".join(DELIVERY_COLUMNS) + " FROM delivery_items"
+#: An id already stored is left as it is: a retried enqueue neither duplicates the item nor
+#: resets its lease (which would hand it out twice), as on Redis.
 DELIVERY_INSERT: Final = (
-    f"INSERT OR REPLACE INTO delivery_items ({', '.join(DELIVERY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))})"
+    f"INSERT INTO delivery_items ({', '.join(DELIVERY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
 )
 
 

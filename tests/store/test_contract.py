@@ -89,6 +89,38 @@ async def test_enqueue_then_get_returns_the_same_record(store: Store) -> None:
         assert await store.get_mt("missing") is None
 
 
+async def test_enqueue_of_an_existing_id_is_a_harmless_no_op(store: Store) -> None:
+    """A retried enqueue (after an ambiguous failure: a lost connection, a cancellation) must
+    not raise nor change the message already queued, leased or acked; the others of the same
+    call are still enqueued."""
+    with trio.fail_after(10):
+        await store.enqueue_mt([mt("m1"), mt("m2")])
+        (leased,) = await store.lease_mt("up1", 1, 30.0, T0)
+        assert leased.id == "m1"
+        await store.enqueue_mt([mt("m1", payload=b"changed"), mt("m3")])
+        await store.enqueue_mt([mt("m2", priority=3)])
+        assert await store.enqueue_mt_unless_suppressed([mt("m2"), mt("m4")], [[], []]) == [
+            False,
+            False,
+        ]
+        again = await store.get_mt("m1")
+        assert again is not None
+        assert (again.state, again.attempts, again.payload) == (MtState.LEASED, 1, b"hello m1")
+        assert await ids_leased(store) == ["m2", "m3", "m4"]
+        assert await store.count_queued("acme") == 4
+
+
+async def test_enqueue_of_an_existing_delivery_id_is_a_harmless_no_op(store: Store) -> None:
+    with trio.fail_after(10):
+        await store.enqueue_delivery([dlv("d1")])
+        (leased,) = await store.lease_delivery("acme", 10, 30.0, T0)
+        await store.enqueue_delivery([dlv("d1", short_message=b"changed"), dlv("d2")])
+        # d1 stays leased (not handed out twice) and unchanged; d2 is new.
+        assert [d.id for d in await store.lease_delivery("acme", 10, 30.0, T0)] == ["d2"]
+        back = await store.lease_delivery("acme", 10, 30.0, T0 + 31)
+        assert back[0] == attrs.evolve(leased, attempts=2, lease_until=pytest.approx(T0 + 61))
+
+
 async def test_lease_order_is_priority_then_age(store: Store) -> None:
     with trio.fail_after(10):
         await store.enqueue_mt(

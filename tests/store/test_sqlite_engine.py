@@ -10,6 +10,8 @@ import trio
 
 from smppcore.store.base import MtMessage
 from smppcore.store.sqlite import StoreClosedError, open_sqlite_store
+from smppcore.store.sqlite_ops import CONVERSATION_INSERT, conversation_params
+from smppcore.store.sqlite_rows import MT_INSERT, mt_params
 from smppcore.store.sqlite_schema import SCHEMA_VERSION
 
 SECRET = b"engine-test-secret-0123456789"
@@ -19,25 +21,36 @@ def _m(mid: str) -> MtMessage:
     return MtMessage(id=mid, account="a", connector="c", source_addr="1", destination_addr="2")
 
 
+def _bad_row(mid: str) -> tuple[object, ...]:
+    """The insert parameters of ``_m(mid)`` with a NULL account: violates NOT NULL."""
+    params = list(mt_params(_m(mid)))
+    params[1] = None
+    return tuple(params)
+
+
 async def test_concurrent_writes_share_commits_and_a_failure_stays_alone(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET) as store:
-            await store.enqueue_mt([_m("dup")])
+            await store.enqueue_mt([_m("first")])
             errors: list[BaseException] = []
 
-            async def put(mid: str) -> None:
+            async def put(i: int) -> None:
                 try:
-                    await store.enqueue_mt([_m(mid)])
+                    if i == 100:
+                        await store._engine.write_rows(MT_INSERT, [_bad_row("bad")])
+                    else:
+                        await store.enqueue_mt([_m(f"m{i}")])
                 except sqlite3.IntegrityError as exc:
                     errors.append(exc)
 
             async with trio.open_nursery() as nursery:
                 for i in range(200):
-                    nursery.start_soon(put, "dup" if i == 100 else f"m{i}")
+                    nursery.start_soon(put, i)
             assert len(errors) == 1
             for i in range(200):
                 if i != 100:
                     assert await store.get_mt(f"m{i}") is not None
+            assert await store.get_mt("bad") is None
             stats = store.statistics()
             assert stats.writes == 201
             assert stats.commits < stats.writes  # group commit happened
@@ -71,27 +84,32 @@ async def test_body_exception_comes_out_as_itself(tmp_path: Path) -> None:
 async def test_mixed_row_writes_with_a_failure_keep_the_others_and_their_parts(
     tmp_path: Path,
 ) -> None:
-    """write_parts: enqueues with conversations, acks with id maps and a duplicate id in one
-    group commit; the duplicate fails alone and leaves none of its parts behind."""
+    """write_parts: enqueues with conversations and an invalid row (with its conversation) in
+    one group commit; the invalid one fails alone and leaves none of its parts behind."""
     from smppcore.store.base import Conversation
 
     with trio.fail_after(20):
         async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET) as store:
-            await store.enqueue_mt([_m("dup")])
             failed: list[str] = []
 
             async def put(i: int) -> None:
-                mid = "dup" if i == 7 else f"m{i}"
+                mid = "bad" if i == 7 else f"m{i}"
                 conv = Conversation(f"2760000{i:04d}", f"2782000{i:04d}", "a", 1.0, 0.0)
                 try:
-                    await store.enqueue_mt([_m(mid)], conversations=[conv])
+                    if i == 7:
+                        await store._engine.write_parts(
+                            [(CONVERSATION_INSERT, [conversation_params(conv)]),
+                             (MT_INSERT, [_bad_row(mid)])]
+                        )  # fmt: skip
+                    else:
+                        await store.enqueue_mt([_m(mid)], conversations=[conv])
                 except sqlite3.IntegrityError:
                     failed.append(mid)
 
             async with trio.open_nursery() as nursery:
                 for i in range(40):
                     nursery.start_soon(put, i)
-            assert failed == ["dup"]
+            assert failed == ["bad"]
             # The failed request's conversation was rolled back with its message.
             assert await store.get_conversation("27600000007", "27820000007") is None
             for i in range(40):
