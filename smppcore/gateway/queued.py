@@ -8,8 +8,10 @@ ever shrink the queue between refreshes, so the estimate errs on the side of ref
 
 Refresh: at most every ``refresh_seconds`` (default 1 s) on the submit path, and at once
 (but at most every ``full_recheck_seconds``) when the estimate says "full", so a queue that
-drained is noticed quickly. ``added`` is reset *before* the store is asked, so an enqueue
-finishing during the query is counted twice at worst (conservative), never zero times.
+drained is noticed quickly. One refresh per account at a time; while it waits for the store
+the old estimate stands, and when the answer comes only the enqueues ``added`` *before* the
+question are taken off (the store counted them), so an enqueue finishing during the query
+is counted twice at worst (conservative), never zero times.
 
 With several daemons on one Redis store each daemon's estimate misses the others' enqueues
 until its next refresh; the cap then holds to within one refresh interval of their rate.
@@ -35,6 +37,7 @@ class _Count:
     added: int = 0
     in_flight: int = 0
     refreshed_at: float = float("-inf")
+    refreshing: bool = False
 
     @property
     def estimate(self) -> int:
@@ -54,9 +57,17 @@ class QueuedCounters:
         self.full_recheck_seconds = full_recheck_seconds
 
     async def _refresh(self, count: _Count, store: Store, account: str, now: float) -> None:
+        if count.refreshing:
+            return  # another submit is asking the store; its answer will do
+        count.refreshing = True
         count.refreshed_at = now
-        count.added = 0
-        count.base = await store.count_queued(account)
+        seen = count.added
+        try:
+            base = await store.count_queued(account)
+        finally:
+            count.refreshing = False
+        count.base = base
+        count.added -= seen
 
     async def reserve(self, store: Store, account: str, limit: int, now: float, n: int = 1) -> bool:
         """Reserve room for ``n`` messages; False if that would exceed ``limit``.
