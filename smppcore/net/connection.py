@@ -24,7 +24,9 @@ next call raises.  Neither iterating nor responding yields to the scheduler on e
 handler works through a whole read's worth of requests in one scheduling step.
 The session answers enquire_link, unbind and bad input itself, so those answers never
 wait behind application work; when the application lags ``max_inbound_pending`` behind,
-further requests are answered ``ESME_RTHROTTLED``.
+further requests are answered ``ESME_RTHROTTLED``.  The reader, too, stops reading while
+more than ``_HIGH_WATER`` bytes wait for the writer: a peer that does not read cannot make
+us buffer answers without limit.
 """
 
 from __future__ import annotations
@@ -428,9 +430,12 @@ class SmppConnection:
     async def _wait_drained(self) -> None:
         self._check_open()
         while len(self._outbuf) >= _HIGH_WATER and not self._terminated:
-            if self._drained is None:
-                self._drained = trio.Event()
-            await self._drained.wait()
+            await self._drain_event().wait()
+
+    def _drain_event(self) -> trio.Event:
+        if self._drained is None:
+            self._drained = trio.Event()
+        return self._drained
 
     def _wake_drained(self) -> None:
         if self._drained is not None:
@@ -537,6 +542,10 @@ class SmppConnection:
                 if session.ended is not None:
                     reason = session.ended
                     break
+                # A peer that sends but does not read would otherwise make us buffer its
+                # auto-answered enquire_links, nacks and throttles without limit.
+                while len(self._outbuf) >= _HIGH_WATER and not self._terminated:
+                    await self._drain_event().wait()
         except (*TRANSPORT_ERRORS, NetError) as exc:
             reason, detail = EndReason.TRANSPORT_ERROR, repr(exc)
         await self._terminate(reason, detail)

@@ -11,7 +11,7 @@ from smppcore.net.errors import SessionClosed
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.codec import encode
 from smppcore.protocol.enums import CommandId
-from smppcore.protocol.pdu import BindTransceiver, SubmitSm
+from smppcore.protocol.pdu import BindTransceiver, EnquireLink, SubmitSm
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
@@ -197,3 +197,29 @@ async def test_response_queued_before_abort_still_goes_out() -> None:
             assert resp is not None and resp.command_id == CommandId.SUBMIT_SM_RESP
             assert resp.sequence_number == 2
             assert await peer.read() is None  # then EOF, no unbind
+
+
+async def test_reader_stops_reading_while_the_peer_does_not_read() -> None:
+    """A peer that floods enquire_link (answered by the session itself) and never reads
+    the answers: the reader stops taking bytes once ~64 KiB of answers are queued instead
+    of buffering an answer for everything; when the peer reads again, all answers come."""
+    left, right = trio.testing.memory_stream_pair()
+    gated = _GatedStream(right)
+    gated.gate = trio.Event()  # the peer never reads until told
+    total = 20_000  # 320 KB of enquire_link, as many octets of answers
+    flood = b"".join(encode(EnquireLink(sequence_number=i)) for i in range(1, total + 1))
+    cfg = SessionConfig(enquire_link_interval=None, session_init_timeout=None)
+    with trio.fail_after(30):
+        async with open_smpp_connection(gated, Role.SMSC, cfg) as smsc:
+            peer = RawPeer(left)
+            await peer.send(flood)
+            await trio.testing.wait_all_tasks_blocked()
+            assert smsc.statistics().bytes_in < len(flood) // 2  # held back
+            gated.gate.set()
+            for i in range(1, total + 1):
+                resp = await peer.read()
+                assert resp is not None and resp.command_id == CommandId.ENQUIRE_LINK_RESP
+                assert resp.sequence_number == i
+            assert smsc.statistics().bytes_in == len(flood)
+            await peer.stream.aclose()
+            await smsc.wait_closed()
