@@ -29,8 +29,10 @@ Decisions:
   pair (our number, handset) is suppressed; STOPALL: (account, handset); START-like: both are
   lifted. The reply still goes to the client. With a ``confirmation_text`` for the handset's
   country (or ``default``), a confirmation MT is queued straight into the store's MT queue of
-  the connector the reply came from - it does not pass the submit policy, so the suppression
-  just recorded does not block it.
+  the connector the reply came from. It passes the owning account's static policy (the
+  sender is a valid, reply-capable number the account owns; the handset a valid destination)
+  like any submit - else it is not sent - but not the consent check, so the suppression just
+  recorded does not block it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from smppcore.gateway.deliverables import (
     to_deliver_sm,
     user_data,
 )
+from smppcore.gateway.policy import SubmitCheck, check_static
 from smppcore.gateway.privacy import record_opt_in, record_opt_out
+from smppcore.gateway.rejection import Rejection
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.pdu import DataSm, DeliverSm
 from smppcore.protocol.reassembly import (
@@ -87,6 +91,7 @@ _MAX_SHORT_MESSAGE: Final = 254
 _RECOVERY_LEASE: Final = 300.0
 _SAR_TAGS: Final = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum")
 _TON_INTERNATIONAL, _TON_NATIONAL = 1, 2
+_NPI_ISDN: Final = 1
 
 
 def normalise_mo_address(addr: str, ton: int, region: str | None) -> str | None:
@@ -402,6 +407,9 @@ class ReplyHandler:
         if not text or not reply.sender or not reply.handset:
             return
         encoded = choose_encoding(text)
+        if not self._may_confirm(reply.sender, reply.handset, account, len(encoded.payload)):
+            log.info("reply.confirmation_refused", connector=reply.connector)
+            return
         message = MtMessage(
             id=self.gateway.ids.new(),
             account=account,
@@ -417,6 +425,19 @@ class ReplyHandler:
         connector = self.gateway.connectors.get(reply.connector)
         if connector is not None:
             connector.wake()
+
+    def _may_confirm(self, sender: str, handset: str, account: str, length: int) -> bool:
+        """The confirmation passes ``account``'s static submit policy (consent aside)."""
+        runtime = self.gateway.directory.get(account)
+        if runtime is None:
+            return False
+        check = SubmitCheck(
+            account=account, rules=runtime.rules,
+            source_ton=_TON_INTERNATIONAL, source_npi=_NPI_ISDN, source_addr=sender,
+            dest_ton=_TON_INTERNATIONAL, dest_npi=_NPI_ISDN, dest_addr=handset,
+            message_payload_len=length,
+        )  # fmt: skip
+        return not isinstance(check_static(check), Rejection)
 
     # --- background: recovery and timeouts ------------------------------------------------
 

@@ -105,6 +105,20 @@ async def test_confirmation_is_queued_as_mt_from_the_same_number(tmp_path: Path)
             assert mt.registered_delivery == 0
 
 
+async def test_no_confirmation_from_a_number_no_account_owns(tmp_path: Path) -> None:
+    # the opt-out is recorded, but a confirmation MT would reach the operator from a number
+    # that passed no policy (not owned by any account): it is not sent
+    config = make_config(tmp_path, confirmation_text="You will get no more messages.")
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            assert await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOP", dest="4567")) == 0
+            assert await gw.store.is_suppressed(["4567"], HANDSET)
+            stranger = mo(b"STOP", dest="27600000500")
+            assert await ReturnPath(gw).operator_deliver(CONNECTOR, stranger) == 0
+            assert await gw.store.lease_mt(CONNECTOR, 10, 10, gw.clock()) == []
+
+
 async def test_two_accounts_one_handset_each_reply_to_its_account(tmp_path: Path) -> None:
     config = make_config(
         tmp_path,
