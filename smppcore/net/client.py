@@ -98,11 +98,13 @@ class Backoff:
 class BindClient:
     """A bound ESME connection, or (with reconnect) the current one of a series."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wait_timeout: float | None = None) -> None:
         self._conn: SmppConnection | None = None
         self._connected = trio.Event()
         self._binds = 0
         self._last_error: BaseException | None = None
+        self._wait_timeout = wait_timeout  # request()'s wait for a connection
+        self._final = False  # no further connection will come
 
     @property
     def connection(self) -> SmppConnection | None:
@@ -122,6 +124,8 @@ class BindClient:
                 conn = self.connection
                 if conn is not None:
                     return conn
+                if self._final:
+                    break
                 await self._connected.wait()
         raise ConnectionLost(f"not bound ({self._last_error!r})")
 
@@ -130,7 +134,7 @@ class BindClient:
         to the response timeout when reconnecting)."""
         conn = self.connection  # bound: no cancel scope per request
         if conn is None:
-            conn = await self.wait_connected(timeout)
+            conn = await self.wait_connected(timeout if timeout is not None else self._wait_timeout)
         return await conn.request(pdu, timeout=timeout)
 
     def _set(self, conn: SmppConnection | None) -> None:
@@ -141,13 +145,21 @@ class BindClient:
         elif self._connected.is_set():
             self._connected = trio.Event()
 
+    def _finish(self) -> None:
+        """No further connection will come: wake every waiter to fail."""
+        self._final = True
+        self._connected.set()
+
 
 async def _run_bound(
     client: BindClient,
     conn: SmppConnection,
     handler: Handler | None,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     client._set(conn)
+    task_status.started()
     try:
         async with trio.open_nursery() as nursery:
             if handler is not None:
@@ -209,7 +221,7 @@ async def open_bind_client(
     runs for each bound connection (to consume incoming deliver_sm, say) and is
     cancelled when that connection ends.  On exit the current bind is unbound.
     """
-    client = BindClient()
+    client = BindClient(wait_timeout=(config or SessionConfig()).response_timeout)
     try:
         async with trio.open_nursery() as nursery:
             if reconnect:
@@ -228,12 +240,20 @@ async def open_bind_client(
                 try:
                     yield client
                 finally:
+                    client._finish()
                     nursery.cancel_scope.cancel()
             else:
                 stream = await connect_smpp(host, port, ssl_context=ssl_context)
                 async with open_smpp_connection(stream, Role.ESME, config) as conn:
                     await bind(conn, bind_pdu)
-                    nursery.start_soon(_run_bound, client, conn, handler)
+
+                    async def run_once(task_status: trio.TaskStatus[None]) -> None:
+                        try:
+                            await _run_bound(client, conn, handler, task_status=task_status)
+                        finally:
+                            client._finish()  # a loss is final
+
+                    await nursery.start(run_once)
                     yield client
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:

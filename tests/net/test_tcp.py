@@ -219,3 +219,23 @@ async def test_reconnecting_client_rebinds_after_server_restart() -> None:
                 assert (await client.request(_submit())).command_status == 0
                 assert client.binds == 2
             outer.cancel_scope.cancel()
+
+
+async def test_client_without_reconnect_fails_requests_after_a_loss() -> None:
+    """Without reconnect a loss is final: a later request raises at once instead of
+    waiting for a connection that will never come."""
+    responder = SmscResponder()
+    with trio.fail_after(10):
+        async with (
+            running_server(responder) as port,
+            open_bind_client("127.0.0.1", port, BIND) as client,
+        ):
+            conn = client.connection
+            assert conn is not None
+            assert (await client.request(_submit())).command_status == 0
+            conn.abort("test")
+            await conn.wait_closed()
+            with pytest.raises(ConnectionLost):
+                await client.request(_submit())
+            with pytest.raises(ConnectionLost):
+                await client.wait_connected()
