@@ -13,7 +13,9 @@ gets exactly the same answer as an unknown id — ``ESME_RQUERYFAIL``, ``ESME_RC
   ``message_id``) is not supported → ``ESME_RCANCELFAIL``.
 * replace_sm: while QUEUED; the new ``short_message`` (or ``message_payload`` TLV),
   ``registered_delivery`` and, when given, schedule and validity replace the old ones.
-  The new text passes the same length rules as a submit.
+  The new text, with the message's own ``data_coding`` and ``esm_class``, passes the same
+  content rules as a submit (:func:`~smppcore.gateway.policy.check_content`: lengths, UCS2
+  parity, UDH); a validity not after the new schedule is ``ESME_RINVEXPIRY``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ from typing import Final
 
 from smppcore.gateway.accounts import AccountRuntime
 from smppcore.gateway.client import ClientSession
-from smppcore.gateway.policy import MAX_SHORT_MESSAGE, REG_DLV_RESERVED
+from smppcore.gateway.policy import (
+    ESM_UDHI,
+    MAX_SHORT_MESSAGE,
+    REG_DLV_RESERVED,
+    SubmitCheck,
+    check_content,
+)
 from smppcore.gateway.smpptime import format_absolute, parse_smpp_time
 from smppcore.protocol.enums import CommandStatus, TlvTag
 from smppcore.protocol.pdu import CancelSm, Pdu, QuerySm, ReplaceSm
-from smppcore.store.base import MtChanges
+from smppcore.store.base import MtChanges, MtMessage
 
 __all__ = ["handle_cancel_sm", "handle_query_sm", "handle_replace_sm"]
 
@@ -38,6 +46,8 @@ _BAD_SCHEDULE: Final = int(CommandStatus.ESME_RINVSCHED)
 _BAD_VALIDITY: Final = int(CommandStatus.ESME_RINVEXPIRY)
 _BAD_REGDLV: Final = int(CommandStatus.ESME_RINVREGDLVFLG)
 _PAYLOAD_TAG: Final = int(TlvTag.MESSAGE_PAYLOAD)
+_TON_INTERNATIONAL: Final = 1
+_NPI_ISDN: Final = 1
 
 
 async def handle_query_sm(session: ClientSession, account: AccountRuntime, pdu: Pdu) -> None:
@@ -85,7 +95,7 @@ def _changes(pdu: ReplaceSm, now: float) -> MtChanges | int:
         validity = parse_smpp_time(pdu.validity_period, now)
     except ValueError:
         return _BAD_VALIDITY
-    if validity is not None and validity <= now:
+    if validity is not None and (validity <= now or (schedule or 0.0) >= validity):
         return _BAD_VALIDITY
     return MtChanges(
         payload=text,
@@ -102,7 +112,42 @@ async def handle_replace_sm(session: ClientSession, account: AccountRuntime, pdu
     if isinstance(changes, int):
         await session.respond(pdu, pdu.response(changes))
         return
-    ok = bool(pdu.message_id) and await gateway.store.replace_mt(
-        pdu.message_id, account.system_id, changes
-    )
+    message = await gateway.store.get_mt(pdu.message_id) if pdu.message_id else None
+    if message is None or message.account != account.system_id:
+        await session.respond(pdu, pdu.response(_REPLACE_FAIL))
+        return
+    refused = _content_refused(account, message, pdu, changes)
+    if refused is not None:
+        await session.respond(pdu, pdu.response(refused))
+        return
+    ok = await gateway.store.replace_mt(pdu.message_id, account.system_id, changes)
     await session.respond(pdu, pdu.response(0 if ok else _REPLACE_FAIL))
+
+
+def _content_refused(
+    account: AccountRuntime, message: MtMessage, pdu: ReplaceSm, changes: MtChanges
+) -> int | None:
+    """The submit content rules for the new text with the message's coding and flags."""
+    text = changes.payload or b""
+    in_payload = pdu.tlvs is not None and isinstance(pdu.tlvs.get(_PAYLOAD_TAG), bytes)
+    short = 0 if in_payload else len(text)
+    check = SubmitCheck(
+        account=account.system_id,
+        rules=account.rules,
+        source_ton=_TON_INTERNATIONAL,
+        source_npi=_NPI_ISDN,
+        source_addr=message.source_addr,
+        dest_ton=_TON_INTERNATIONAL,
+        dest_npi=_NPI_ISDN,
+        dest_addr=message.destination_addr,
+        data_coding=message.data_coding,
+        esm_class=message.esm_class,
+        priority_flag=message.priority,
+        registered_delivery=pdu.registered_delivery,
+        sm_length=short,
+        short_message_len=short,
+        message_payload_len=len(text) if in_payload else None,
+        udh_length=text[0] + 1 if message.esm_class & ESM_UDHI and text else 0,
+    )
+    refused = check_content(check)
+    return None if refused is None else refused.status

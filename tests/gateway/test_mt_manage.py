@@ -121,6 +121,27 @@ async def test_query_cancel_replace_same_account_only(tmp_path: Path) -> None:
             assert query.final_date  # type: ignore[attr-defined]
 
 
+async def test_replaced_text_passes_the_submit_content_rules(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with running_gateway(tmp_path) as (gateway, port), esme(port) as acme:
+            resp = await acme.request(_submit(data_coding=8, short_message=b"\x00h\x00i"))
+            assert resp.command_status == 0
+            mid = resp.message_id  # type: ignore[attr-defined]
+            odd = ReplaceSm(message_id=mid, short_message=b"\x00h\x00")
+            assert (await acme.request(odd)).command_status == 0x01  # ESME_RINVMSGLEN
+            late = ReplaceSm(
+                message_id=mid,
+                short_message=b"\x00o\x00k",
+                schedule_delivery_time="000000020000000R",
+                validity_period="000000010000000R",
+            )
+            assert (await acme.request(late)).command_status == 0x62  # expires before sent
+            stored = await gateway.store.get_mt(mid)
+            assert stored is not None and stored.payload == b"\x00h\x00i"
+            ok = ReplaceSm(message_id=mid, short_message=b"\x00o\x00k")
+            assert (await acme.request(ok)).command_status == 0
+
+
 async def test_bad_times_are_refused(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with running_gateway(tmp_path) as (gateway, port), esme(port) as conn:
