@@ -3,7 +3,10 @@
 Owns: :func:`serve_clients` (one ``[[listeners]]`` entry: TCP or TLS, connection cap, session
 timers from the config) and :func:`handle_client` (one connection: bind, then requests).
 
-Dispatch is a table ``command_id → handler``. Binds run inline (the session allows one
+Dispatch is a table ``command_id → handler``. Each request gets the account's runtime as
+the directory holds it *now*, so a SIGHUP reload (owned numbers, rules, caps) applies to
+sessions bound before it, and a session of an account the reload removed is answered
+``ESME_RINVBNDSTS``. Binds run inline (the session allows one
 outstanding bind); every other request runs in the connection's own nursery, at most
 ``window`` at a time, so concurrent submits of one client share the store's group commit and
 responses may leave out of order (SMPP allows it). When that many are in flight the reader
@@ -138,7 +141,10 @@ async def _dispatch(
         await _bind(session, pdu)
         return
     handler = REQUEST_HANDLERS.get(command)
-    account, bind = session.account, session.bind
+    bind = session.bind
+    # The account as configured now: a reload applies to sessions bound before it, and an
+    # account removed by a reload may no longer send.
+    account = session.gateway.directory.get(bind.account) if bind is not None else None
     if handler is None or account is None or bind is None:
         if type(pdu).response_class is not None:
             status = _RINVCMDID if handler is None else _RINVBNDSTS
