@@ -100,11 +100,16 @@ class Gateway:
     rand: Callable[[], float] = random.random
 
     def reload(self, config: Config) -> None:
-        """Apply a new config's accounts, routes and policy without touching binds."""
-        self.directory = self.directory.reload(config, self.clock())
-        self.router = build_router(config.routes)
-        self.keywords = build_keywords(config.policy.keywords)
-        self.config = config
+        """Apply a new config's accounts, routes and policy without touching binds.
+
+        Everything is built before anything is replaced, so a config that fails half-way
+        leaves the running one whole."""
+        router = build_router(config.routes)
+        keywords = build_keywords(config.policy.keywords)
+        directory = self.directory.reload(config, self.clock())
+        self.directory, self.router, self.keywords, self.config = (
+            directory, router, keywords, config,
+        )  # fmt: skip
 
     def is_up(self, connector: str) -> bool:
         conn = self.connectors.get(connector)
