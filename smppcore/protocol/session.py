@@ -201,20 +201,32 @@ class Session:
             self._unexpected += 1
             self._events.append(UnexpectedResponse(pdu))
             return
-        self._settle(pdu.sequence_number)
+        self._answered(pdu.sequence_number, entry)
         request = entry.request
-        ok = pdu.command_status == CommandStatus.ESME_ROK
-        if request.command_id in BIND_COMMANDS:
-            self._bind_sent = False
-            if ok and pdu.command_id != CommandId.GENERIC_NACK:
-                self._set_state(BIND_COMMANDS[CommandId(request.command_id)])
-        if request.command_id == CommandId.ENQUIRE_LINK:
-            self._enquire_outstanding = False
+        if (
+            request.command_id in BIND_COMMANDS
+            and pdu.command_status == CommandStatus.ESME_ROK
+            and pdu.command_id != CommandId.GENERIC_NACK
+        ):
+            self._set_state(BIND_COMMANDS[CommandId(request.command_id)])
         if not entry.internal:
             self._events.append(ResponseReceived(request, pdu))
         if request.command_id == CommandId.UNBIND:
-            self._set_state(SessionState.UNBOUND)
-            self._end(EndReason.UNBOUND)
+            self._unbound()
+
+    def _answered(self, seq: int, entry: _InFlight) -> None:
+        """Settle a request the peer answered (a response, a nack, or one that did not
+        decode) and clear the flag its kind keeps while outstanding."""
+        self._settle(seq)
+        command = entry.request.command_id
+        if command in BIND_COMMANDS:
+            self._bind_sent = False
+        elif command == CommandId.ENQUIRE_LINK:
+            self._enquire_outstanding = False
+
+    def _unbound(self) -> None:
+        self._set_state(SessionState.UNBOUND)
+        self._end(EndReason.UNBOUND)
 
     def _on_request(self, pdu: Pdu) -> None:
         command = pdu.command_id
@@ -292,16 +304,14 @@ class Session:
                 _response_id(entry.request.command_id),
                 CommandId.GENERIC_NACK,
             ):
-                self._settle(seq)
-                if entry.request.command_id in BIND_COMMANDS:
-                    self._bind_sent = False
-                if entry.request.command_id == CommandId.ENQUIRE_LINK:
-                    self._enquire_outstanding = False
+                self._answered(seq, entry)
                 if not entry.internal:
                     detail = f"status {failure.command_status:#x}: {failure.error}"
                     self._events.append(
                         RequestFailed(entry.request, FailureReason.BAD_RESPONSE, detail)
                     )
+                if entry.request.command_id == CommandId.UNBIND:
+                    self._unbound()  # answered all the same: the handshake is over
         self._events.append(BadPdu(failure, answered))
         if failure.fatal:
             self._end(EndReason.FRAMING_LOST, str(failure.error))
@@ -446,7 +456,9 @@ class Session:
         in_init = self._state in (SessionState.OPEN, SessionState.OUTBOUND)
         if in_init and cfg.session_init_timeout is not None:
             candidates.append(self._created + cfg.session_init_timeout)
-        may_enquire = self._state in BOUND_STATES or cfg.enquire_link_before_bind
+        may_enquire = (
+            self._state in BOUND_STATES or cfg.enquire_link_before_bind
+        ) and not self._unbinding  # handle_timer sends none while unbinding
         if cfg.enquire_link_interval is not None and not self._enquire_outstanding and may_enquire:
             candidates.append(self._last_rx + cfg.enquire_link_interval)
         if (

@@ -244,6 +244,36 @@ def test_inactivity_timeout_starts_unbind() -> None:
     assert events == [SessionEnded(EndReason.UNBIND_TIMEOUT)]
 
 
+def test_no_past_deadline_while_an_unbind_awaits_its_response() -> None:
+    """While our unbind is unanswered no enquire_link is sent, so its due time must not
+    be reported as a deadline: the timer task would wake, find nothing to do and wake
+    again at once until the unbind times out (a busy loop)."""
+    cfg = SessionConfig(enquire_link_interval=5, response_timeout=30, session_init_timeout=None)
+    esme = session_in(Role.ESME, TRX, cfg)
+    esme.send_unbind(1)
+    sent_pdus(esme)
+    assert esme.next_deadline() == 31  # the unbind's own deadline, not 0 + 5
+    assert esme.handle_timer(10) == []
+    deadline = esme.next_deadline()
+    assert deadline is not None and deadline > 10
+
+
+def test_undecodable_unbind_resp_still_ends_the_session() -> None:
+    """An unbind_resp that does not decode still answers our unbind: the session ends
+    (otherwise it stays half-unbound: no keep-alive, no new requests, no end)."""
+    cfg = SessionConfig(enquire_link_interval=None, session_init_timeout=None)
+    esme = session_in(Role.ESME, TRX, cfg)
+    unbind = esme.send_unbind(1)
+    sent_pdus(esme)
+    # unbind_resp with a 1-octet stray trailer: not a TLV stream
+    bad = (17).to_bytes(4, "big") + (0x80000006).to_bytes(4, "big") + bytes(4)
+    esme.receive_data(bad + unbind.sequence_number.to_bytes(4, "big") + b"\x00", 2)
+    events = drain(esme)
+    assert any(isinstance(e, BadPdu) for e in events)
+    assert SessionEnded(EndReason.UNBOUND) in events
+    assert esme.state is SessionState.UNBOUND
+
+
 def test_close_fails_everything_in_flight() -> None:
     esme = session_in(Role.ESME, TRX)
     reqs = [esme.send_request(SubmitSm(), 0) for _ in range(3)]
