@@ -310,6 +310,9 @@ async def enqueue(
         gateway.queued.release(name, n)
         log.warning("mt.enqueue_failed", account=name, messages=n, exc_info=True)
         return STORE_FAILED
+    except BaseException:  # cancelled mid-write: the reservation must not stay forever
+        gateway.queued.release(name, n)
+        raise
     if any(refused):
         assert n == 1, "consent at enqueue is for one message at a time"
         gateway.queued.release(name, n)

@@ -1,17 +1,21 @@
 """The per-account queued cap (:class:`QueuedCounters`) under concurrent submits.
 
-The store is a stand-in whose ``count_queued`` waits for the test to answer: that pause is
+Mostly the store is a stand-in whose ``count_queued`` waits for the test to answer: that pause is
 the window being tested (a real store answers too fast to hold it open deterministically).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import trio
 
 from smppcore.gateway.queued import QueuedCounters
-from smppcore.store.base import Store
+from smppcore.gateway.submit import enqueue
+from smppcore.store.base import MtMessage, Store
+
+from .mt_harness import running_gateway
 
 
 class _PausedCount:
@@ -76,3 +80,24 @@ async def test_a_commit_during_a_refresh_is_still_counted() -> None:
         # 3 seen by the store + 1 committed meanwhile + 1 reserved now
         assert counters.estimate("acme") == 5
         assert fake.asked == 2
+
+
+async def test_a_submit_cancelled_while_being_written_gives_its_room_back(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(10):
+        async with running_gateway(tmp_path) as (gateway, _port):
+            acme = gateway.directory.get("acme")
+            assert acme is not None
+            now = gateway.clock()
+
+            def message(mid: str) -> MtMessage:
+                return MtMessage(mid, "acme", "sim", "27600000001", "27600000900")
+
+            assert await enqueue(gateway, acme, [message("a")], now) is None
+            assert gateway.queued.estimate("acme") == 1
+            with trio.CancelScope() as scope:
+                scope.cancel()  # e.g. the session's nursery cancelled mid-write
+                await enqueue(gateway, acme, [message("b")], now)
+            assert scope.cancelled_caught
+            assert gateway.queued.estimate("acme") == 1
