@@ -27,8 +27,9 @@ from smppcore.gateway.rejection import ESME_RBINDFAIL, Rejection
 
 __all__ = ["LOCKED", "BindLockout"]
 
-#: What the caller answers a bind refused because of a lock (same status as a wrong
-#: password, so the peer learns nothing; the reason is for metrics only).
+#: What the caller answers a bind refused because of a lock: the generic bind failure,
+#: whatever the password was, so a locked-out guesser learns nothing about it (the reason
+#: is for metrics only).
 LOCKED: Final = Rejection(ESME_RBINDFAIL, "bind_locked")
 
 
