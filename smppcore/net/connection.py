@@ -41,6 +41,7 @@ import attrs
 import structlog
 import trio
 
+from ..protocol.enums import CommandStatus
 from ..protocol.errors import LocalProtocolError
 from ..protocol.pdu import Pdu
 from ..protocol.session import Session, SessionStateError
@@ -374,11 +375,19 @@ class SmppConnection:
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, RequestReceived):
+            pdu = event.pdu
             try:
-                self._incoming_send.send_nowait(event.pdu)
-            except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                self._incoming_send.send_nowait(pdu)
+            except trio.WouldBlock:
+                # Only response-less requests (not counted by the session) fill the
+                # channel this far; a request that expects a response still gets one.
                 self._dropped_requests += 1
-                log.warning("smpp.request_dropped", command_id=event.pdu.command_id)
+                log.warning("smpp.request_dropped", command_id=pdu.command_id)
+                if type(pdu).response_class is not None:
+                    throttled = pdu.response(command_status=CommandStatus.ESME_RTHROTTLED)
+                    self._session.send_response(throttled, trio.current_time())
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                self._dropped_requests += 1
         elif isinstance(event, ResponseReceived):
             self._settle(event.request.sequence_number, response=event.response)
         elif isinstance(event, RequestFailed):

@@ -10,8 +10,15 @@ from smppcore.net.connection import open_smpp_connection
 from smppcore.net.errors import SessionClosed
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.codec import encode
-from smppcore.protocol.enums import CommandId
-from smppcore.protocol.pdu import BindTransceiver, EnquireLink, SubmitSm
+from smppcore.protocol.enums import CommandId, CommandStatus
+from smppcore.protocol.pdu import (
+    AlertNotification,
+    BindReceiver,
+    BindTransceiver,
+    DeliverSm,
+    EnquireLink,
+    SubmitSm,
+)
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
@@ -223,3 +230,32 @@ async def test_reader_stops_reading_while_the_peer_does_not_read() -> None:
             assert smsc.statistics().bytes_in == len(flood)
             await peer.stream.aclose()
             await smsc.wait_closed()
+
+
+async def test_request_beyond_a_full_incoming_channel_is_answered() -> None:
+    """alert_notification has no response, so the session does not count it; a flood of
+    them fills the incoming channel while the application is busy. A deliver_sm arriving
+    then cannot be queued: it is answered ESME_RTHROTTLED instead of never."""
+    left, right = trio.testing.memory_stream_pair()
+    cfg = SessionConfig(max_inbound_pending=4, enquire_link_interval=None)
+    with trio.fail_after(10):
+        async with (
+            open_smpp_connection(right, Role.ESME, cfg) as esme,
+            trio.open_nursery() as nursery,
+        ):
+            peer = RawPeer(left)
+            nursery.start_soon(esme.request, BindReceiver(system_id="e", password="p"))
+            bind = await peer.read()
+            assert bind is not None
+            await peer.send(bind.response(system_id="smsc"))
+            await peer.send(
+                b"".join(encode(AlertNotification(sequence_number=i)) for i in range(2, 52))
+            )
+            await peer.send(DeliverSm(sequence_number=52, short_message=b"x"))
+            resp = await peer.read()
+            assert resp is not None and resp.command_id == CommandId.DELIVER_SM_RESP
+            assert resp.sequence_number == 52
+            assert resp.command_status == CommandStatus.ESME_RTHROTTLED
+            await peer.stream.aclose()  # no unbind handshake to wait for
+            await esme.wait_closed()
+            nursery.cancel_scope.cancel()
