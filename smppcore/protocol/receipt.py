@@ -131,7 +131,14 @@ def _parse_state(stat: str | None) -> MessageState:
     state = _STAT_PARSE.get(upper)
     if state is not None:
         return state
-    if upper.isdigit() and int(upper) in MessageState._value2member_map_:
+    # ASCII and short first: isdigit() also takes '²' (int() rejects it) and int()
+    # refuses more than 4300 digits; a message_state is one octet.
+    if (
+        len(upper) <= 3
+        and upper.isascii()
+        and upper.isdigit()
+        and int(upper) in MessageState._value2member_map_
+    ):
         return MessageState(int(upper))
     return MessageState.UNKNOWN
 

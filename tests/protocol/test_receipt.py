@@ -228,6 +228,15 @@ def test_parse_never_raises(text: str) -> None:
     assert isinstance(parse_receipt(text), Receipt)
 
 
+@pytest.mark.parametrize("stat", ["\u00b2", "\u0663", "9" * 5000])
+def test_odd_numeric_stat_never_raises(stat: str) -> None:
+    """A stat that str.isdigit() accepts but is no plain number (Latin-1 superscript two,
+    an Arabic-Indic digit, more digits than int() converts) is UNKNOWN, not an error."""
+    receipt = parse_receipt(f"id:1 stat:{stat} err:000")
+    assert receipt.state is MessageState.UNKNOWN
+    assert receipt.stat == stat
+
+
 # --- message ids -------------------------------------------------------------------------
 
 
