@@ -19,7 +19,7 @@ import attrs
 import structlog
 import trio
 
-from ..protocol.enums import CommandStatus
+from ..protocol.enums import CommandId, CommandStatus
 from ..protocol.pdu import Pdu
 from ..protocol.session_events import SessionConfig
 from ..protocol.states import BIND_COMMANDS, Role
@@ -73,6 +73,11 @@ async def bind(conn: SmppConnection, bind_pdu: Pdu, *, timeout: float | None = N
         response = await conn.request(bind_pdu, timeout=timeout)
     except NetError as exc:
         raise BindFailed(f"bind got no response: {exc}") from exc
+    if response.command_id == CommandId.GENERIC_NACK:  # never binds, whatever its status
+        raise BindFailed(
+            f"bind answered by generic_nack, status {response.command_status:#x}",
+            command_status=response.command_status or None,
+        )
     if response.command_status != CommandStatus.ESME_ROK:
         raise BindFailed(
             f"bind refused with status {response.command_status:#x}",

@@ -239,3 +239,19 @@ async def test_client_without_reconnect_fails_requests_after_a_loss() -> None:
                 await client.request(_submit())
             with pytest.raises(ConnectionLost):
                 await client.wait_connected()
+
+
+async def test_bind_answered_by_generic_nack_with_status_zero_is_refused() -> None:
+    """A generic_nack (even with command_status 0) does not bind the session: bind()
+    raises BindFailed instead of handing over a connection that cannot submit."""
+
+    async def handler(conn: SmppConnection) -> None:
+        request = await conn.receive_request()
+        await conn.respond(request, GenericNack(sequence_number=request.sequence_number))
+        await conn.wait_closed()
+
+    with trio.fail_after(10):
+        async with running_server(handler) as port:
+            with pytest.raises(BindFailed):
+                async with open_bind_client("127.0.0.1", port, BIND):
+                    pass  # pragma: no cover
