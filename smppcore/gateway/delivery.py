@@ -162,6 +162,9 @@ class _AccountWorker:
             except (NetError, SmppError) as exc:
                 log.info("delivery.send_failed", account=self.account, error=type(exc).__name__)
                 status = -1
+            except Exception as exc:  # a bug or a broken stored item: contain it to this item
+                log.error("delivery.send_crashed", account=self.account, error=type(exc).__name__)
+                status = -1  # retried with backoff until the item expires
             outcome = outcome_of(status) if status >= 0 else DeliveryOutcome.RETRY
             try:
                 await self._settle(item, outcome)
