@@ -231,7 +231,8 @@ def _msisdn_forms(config: Config, typed: str) -> list[str]:
     from smppcore.gateway.replies import normalise_mo_address
 
     forms = [typed]
-    e164 = normalise_mo_address(typed.replace(" ", ""), 0, config.policy.default_country)
+    compact = "".join(ch for ch in typed if ch not in " -.()/")  # as people write numbers
+    e164 = normalise_mo_address(compact, 0, config.policy.default_country)
     if e164 and e164 not in forms:
         forms.append(e164)
     return forms

@@ -119,3 +119,13 @@ def test_bad_config_exits_2(tmp_path: Path) -> None:
     result = run("optout", "list", "--config", str(bad))
     assert result.returncode == 2
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "typed", ["082 123 4567", "082-123-4567", "(082) 123.4567", "+27821234567"]
+)
+def test_a_number_in_any_written_form_reaches_its_e164_form(typed: str) -> None:
+    from smppcore.cli import _msisdn_forms
+
+    config = load_config(Path(__file__).parents[2] / "configs" / "local.toml")
+    assert "27821234567" in _msisdn_forms(config, typed)
