@@ -91,9 +91,14 @@ class Backoff:
     """Exponential backoff with 'equal jitter': the n-th wait is uniformly drawn from
     ``[d/2, d]`` where ``d = min(maximum, initial * factor**n)``."""
 
-    initial: float = 1.0
+    initial: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     maximum: float = 60.0
-    factor: float = 2.0
+    factor: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
+
+    def __attrs_post_init__(self) -> None:
+        # A zero delay would turn a server that refuses at once into a hot reconnect loop.
+        if self.maximum < self.initial:
+            raise ValueError(f"maximum {self.maximum} is below initial {self.initial}")
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))

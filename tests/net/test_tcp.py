@@ -255,3 +255,11 @@ async def test_bind_answered_by_generic_nack_with_status_zero_is_refused() -> No
             with pytest.raises(BindFailed):
                 async with open_bind_client("127.0.0.1", port, BIND):
                     pass  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"initial": 0}, {"initial": -1}, {"factor": 0.5}, {"initial": 2, "maximum": 1}]
+)
+def test_backoff_refuses_values_that_allow_a_hot_loop(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Backoff(**kwargs)
