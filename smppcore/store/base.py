@@ -194,6 +194,10 @@ class AuditEvent:
     detail: str = ""  # keyword, counts, source of the change; never message text
 
 
+class StoreClosedError(RuntimeError):
+    """The store was used after it was closed (or its writer/flusher tasks have ended)."""
+
+
 #: Account name under which replies nobody owns are kept for an operator to inspect.
 UNROUTABLE_ACCOUNT = "__unroutable__"
 

@@ -31,6 +31,8 @@ import trio
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from smppcore.store.base import StoreClosedError
+
 #: Upper bound on calls per pipeline, so one flush cannot grow without limit.
 MAX_BATCH: Final = 256
 #: Upper bound on the arguments of one merged call, so it cannot hold the server for long.
@@ -79,6 +81,8 @@ class ScriptBatcher:
         self._limiter = limiter
         self._multi = {id(k): v for k, v in (multi or {}).items()}
         self._busy = 0  # round trips in flight
+        self._flushers = 0  # run_flusher tasks running
+        self._ended = False  # the last flusher has ended: no call is served any more
         self._round_trips = 0
         self._calls = 0
         self._largest = 0
@@ -89,6 +93,8 @@ class ScriptBatcher:
 
     async def call(self, script: Script, args: Sequence[bytes | str]) -> Any:
         item = _Pending(script, args)
+        if self._ended:
+            raise StoreClosedError("the store is closed")
         if self._busy == 0 and self._send.statistics().current_buffer_used == 0:
             # Nothing else in flight: go straight to a thread (saves waking a flusher);
             # callers arriving meanwhile queue up and are batched by the flushers.
@@ -101,7 +107,7 @@ class ScriptBatcher:
                 self._busy -= 1
         else:
             with trio.CancelScope(shield=True):
-                await self._send.send(item)
+                await self._queue(item)
                 await item.done.wait()
         if item.error is not None:
             raise item.error
@@ -113,6 +119,8 @@ class ScriptBatcher:
         items = [_Pending(script, args) for script, args in calls]
         if not items:
             return []
+        if self._ended:
+            raise StoreClosedError("the store is closed")
         if self._busy == 0 and self._send.statistics().current_buffer_used == 0:
             self._busy += 1
             self._round_trips += 1
@@ -124,7 +132,7 @@ class ScriptBatcher:
         else:
             with trio.CancelScope(shield=True):
                 for item in items:
-                    await self._send.send(item)
+                    await self._queue(item)
                 for item in items:
                     await item.done.wait()
         for item in items:
@@ -132,8 +140,35 @@ class ScriptBatcher:
                 raise item.error
         return [item.result for item in items]
 
+    async def _queue(self, item: _Pending) -> None:
+        try:
+            await self._send.send(item)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise StoreClosedError("the store is closed") from None
+
     async def run_flusher(self) -> None:
-        """Flush batches until the channel closes (run several of these concurrently)."""
+        """Flush batches until the channel closes (run several of these concurrently).
+
+        The last flusher to end (closed, or cancelled with calls still queued) fails what is
+        queued and refuses later calls: their callers wait shielded, so nobody else would."""
+        self._flushers += 1
+        try:
+            await self._flush_batches()
+        finally:
+            self._flushers -= 1
+            if self._flushers == 0:
+                # No checkpoint from here on, so nothing slips in between.
+                while True:
+                    try:
+                        item = self._receive.receive_nowait()
+                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                        break
+                    item.error = StoreClosedError("the store closed before this call ran")
+                    item.done.set()
+                self._receive.close()
+                self._ended = True
+
+    async def _flush_batches(self) -> None:
         async for first in self._receive:
             batch = [first]
             while len(batch) < MAX_BATCH:

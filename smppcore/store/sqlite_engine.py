@@ -32,15 +32,14 @@ from typing import Any, Generic, TypeVar
 import attrs
 import trio
 
+from smppcore.store.base import StoreClosedError
 from smppcore.store.sqlite_schema import configure, migrate
+
+__all__ = ["EngineStatistics", "SqliteEngine", "StoreClosedError"]
 
 T = TypeVar("T")
 
 WriteFn = Callable[[sqlite3.Connection], T]
-
-
-class StoreClosedError(RuntimeError):
-    """The store was used after it was closed."""
 
 
 @attrs.frozen

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import redis
 import trio
+import trio.testing
 
 from smppcore.store import redis_scripts as lua
+from smppcore.store.base import StoreClosedError
 from smppcore.store.redis import open_redis_store
 from smppcore.store.redis_batch import ScriptBatcher
 from tests.store.redis_support import (
@@ -110,5 +112,51 @@ async def test_calls_of_one_script_merge_into_its_batch_variant() -> None:
                 assert str(results.pop("boom")).startswith("error")
                 assert results == {"b0": b"x:b0", "b1": b"x:b1"}
                 batcher.close()
+    finally:
+        client.close()
+
+
+async def test_calls_queued_when_the_flushers_end_fail_instead_of_waiting_forever() -> None:
+    """The flushers are cancelled (the store's nursery is) while calls wait in the queue: those
+    callers wait shielded, so they must be answered (with an error) by the last flusher to go,
+    and a call after that must fail at once."""
+    require_redis()
+    client: Any = redis.Redis.from_url(REDIS_URL)
+    script = client.register_script("return ARGV[1]")
+    batcher = ScriptBatcher(client, trio.CapacityLimiter(4))
+    results: dict[int, object] = {}
+
+    async def one(n: int) -> None:
+        try:
+            results[n] = await batcher.call(script, [str(n)])
+        except StoreClosedError:
+            results[n] = "closed"
+
+    try:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for n in range(20):
+                    nursery.start_soon(one, n)
+                # The first call runs in a thread, the others queue up behind it (polled: a
+                # thread's end has no event to wait for; fail_after bounds it).
+                queued = batcher._send.statistics
+                while len(results) < 1 or queued().current_buffer_used < 19:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+                with trio.CancelScope() as scope:
+                    scope.cancel()
+                    await batcher.run_flusher()
+                await trio.testing.wait_all_tasks_blocked()
+                answered = len(results)
+                while answered < 20:  # the bug: release them, so the test fails, not hangs
+                    try:
+                        batcher._receive.receive_nowait().done.set()
+                    except trio.WouldBlock:
+                        break
+            assert answered == 20
+            ran = {n: v for n, v in results.items() if v != "closed"}
+            assert [str(n).encode() for n in ran] == list(ran.values())  # the one in a thread
+            assert len(ran) == 1
+            with pytest.raises(StoreClosedError):
+                await batcher.call(script, ["late"])
     finally:
         client.close()
