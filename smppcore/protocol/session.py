@@ -231,9 +231,12 @@ class Session:
     def _on_request(self, pdu: Pdu) -> None:
         command = pdu.command_id
         sender = self.role.peer
-        after = next_state(self._state, command, sender) if not self._unbinding else None
-        if self._unbinding and command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND):
-            after = next_state(self._state, command, sender)
+        # While our unbind is outstanding only enquire_link and the peer's own unbind pass.
+        after = (
+            next_state(self._state, command, sender)
+            if not self._unbinding or command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND)
+            else None
+        )
         if after is None:
             if (
                 command in BIND_COMMANDS
