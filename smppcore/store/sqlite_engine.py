@@ -255,7 +255,8 @@ class SqliteEngine:
                 for sql, rows in groups.items():
                     conn.executemany(sql, rows)
         except Exception:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (disk full, I/O) already rolled it back
+                conn.execute("ROLLBACK")
             for request in segment:
                 request.result = None
             self._run_isolated(segment)
@@ -270,13 +271,21 @@ class SqliteEngine:
             for request in segment:
                 request.error = exc
             return
-        for request in segment:
+        for n, request in enumerate(segment):
             try:
                 conn.execute("SAVEPOINT w")
                 try:
                     request.result = request.fn(conn)
                 except Exception as exc:
                     request.error = exc
+                    if not conn.in_transaction:
+                        # Its error (disk full, I/O) rolled back the whole transaction: the
+                        # requests before it are lost too and must not report success.
+                        for earlier in segment[:n]:
+                            earlier.result = None
+                            earlier.error = earlier.error or exc
+                        conn.execute("BEGIN IMMEDIATE")
+                        continue
                     conn.execute("ROLLBACK TO w")
                 conn.execute("RELEASE w")
             except Exception as exc:  # the savepoint machinery itself failed

@@ -138,3 +138,41 @@ async def test_quick_read_falls_back_to_the_pool_when_sqlite_says_busy(tmp_path:
             assert seen == ["quick", "pool"]
         # Closed: the quick connection is gone, nothing is answered from it.
         assert engine._quick is None
+
+
+async def test_a_write_whose_error_ended_the_transaction_does_not_stop_the_writer(
+    tmp_path: Path,
+) -> None:
+    """Some SQLite errors (disk full, I/O error) roll the transaction back by themselves; the
+    writer's own ROLLBACK then fails. The failing write must fail alone, later writes work."""
+
+    def fails_like_a_full_disk(conn: sqlite3.Connection) -> None:
+        conn.execute("ROLLBACK")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with trio.fail_after(20):
+        async with open_sqlite_store(tmp_path / "e.db", hash_secret=SECRET) as store:
+            with pytest.raises(sqlite3.OperationalError, match="full"):
+                await store._engine.write(fails_like_a_full_disk)
+            await store.enqueue_mt([_m("after")])
+            assert await store.get_mt("after") is not None
+            # In a group commit with others: whoever reports success is committed.
+            ok: list[str] = []
+
+            async def put(i: int) -> None:
+                try:
+                    if i == 5:
+                        await store._engine.write(fails_like_a_full_disk)
+                    else:
+                        await store._engine.write(
+                            lambda c: c.execute(MT_INSERT, mt_params(_m(f"g{i}")))
+                        )
+                        ok.append(f"g{i}")
+                except sqlite3.OperationalError:
+                    pass
+
+            async with trio.open_nursery() as nursery:
+                for i in range(20):
+                    nursery.start_soon(put, i)
+            for mid in ok:
+                assert await store.get_mt(mid) is not None
