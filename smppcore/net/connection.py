@@ -245,6 +245,9 @@ class SmppConnection:
             self._check_open()
             now = trio.current_time()
             sent = self._session.send_request(pdu, now, timeout=timeout)
+        except SessionStateError as exc:
+            self._window.release()
+            raise self._state_error(exc) from exc
         except BaseException:
             self._window.release()
             raise
@@ -303,9 +306,7 @@ class SmppConnection:
                     raise LocalProtocolError(f"{type(pdu).__name__} expects a response: request()")
                 session.send_request(pdu, trio.current_time())
         except SessionStateError as exc:
-            if session.ended is not None:
-                raise SessionClosed(str(exc)) from exc
-            raise
+            raise self._state_error(exc) from exc
         if session.state is not state:  # a bind answered, an outbind sent: new timers
             self._poke_timer()
         self._queued()
@@ -356,6 +357,13 @@ class SmppConnection:
     def _check_open(self) -> None:
         if self._terminated or self._end_reason is not None or self._session.ended is not None:
             raise self._closed_error()
+
+    def _state_error(self, exc: SessionStateError) -> LocalProtocolError | NetError:
+        """A session that is ending refuses everything: say so as SessionClosed (what
+        callers handle); otherwise the caller asked for something the state forbids."""
+        if self._session.ended is not None or self._session.unbinding:
+            return SessionClosed(str(exc))
+        return exc
 
     def _describe_end(self) -> str:
         reason = self._end_reason or self._session.ended

@@ -137,6 +137,11 @@ class Session:
         return self._ended
 
     @property
+    def unbinding(self) -> bool:
+        """True once our unbind is sent: no new requests until the session ends."""
+        return self._unbinding
+
+    @property
     def window_available(self) -> int:
         return self.config.window - self._window_used
 

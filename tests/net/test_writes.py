@@ -20,7 +20,7 @@ from smppcore.protocol.pdu import (
     SubmitSm,
 )
 from smppcore.protocol.session_events import SessionConfig
-from smppcore.protocol.states import Role
+from smppcore.protocol.states import Role, SessionState
 
 from .helpers import RawPeer
 
@@ -259,3 +259,29 @@ async def test_request_beyond_a_full_incoming_channel_is_answered() -> None:
             await peer.stream.aclose()  # no unbind handshake to wait for
             await esme.wait_closed()
             nursery.cancel_scope.cancel()
+
+
+async def test_request_while_unbinding_raises_a_net_error() -> None:
+    """Once our unbind is on its way the session takes no new requests; request() says
+    so with SessionClosed (a NetError, what callers handle), not a local protocol error."""
+    left, right = trio.testing.memory_stream_pair()
+    cfg = SessionConfig(enquire_link_interval=None)
+    with trio.fail_after(10):
+        async with (
+            open_smpp_connection(right, Role.ESME, cfg) as esme,
+            trio.open_nursery() as nursery,
+        ):
+            peer = RawPeer(left)
+            nursery.start_soon(esme.request, BindTransceiver(system_id="e", password="p"))
+            bind = await peer.read()
+            assert bind is not None
+            await peer.send(bind.response(system_id="smsc"))
+            while esme.state is not SessionState.BOUND_TRX:
+                await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(esme.unbind)
+            unbind = await peer.read()
+            assert unbind is not None and unbind.command_id == CommandId.UNBIND
+            with pytest.raises(SessionClosed):
+                await esme.request(_submit(0))
+            await peer.send(unbind.response())
+            await esme.wait_closed()
