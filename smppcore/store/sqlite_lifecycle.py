@@ -21,6 +21,12 @@ from smppcore.store.sqlite_rows import (
 
 _FINAL = ", ".join(str(int(s)) for s in MtState if s.is_final)
 _MT_OF_NUMBER = "source_canon = :n OR destination_canon = :n"
+_MT_IDS_OF_NUMBER = f"SELECT id FROM mt_messages WHERE {_MT_OF_NUMBER}"
+# A delivery item mentions the number in its addresses, or is a receipt of a message that does.
+_DELIVERY_OF_NUMBER = (
+    "source_canon = :n OR destination_canon = :n"
+    f" OR (message_id != '' AND message_id IN ({_MT_IDS_OF_NUMBER}))"
+)
 
 
 def purge(conn: sqlite3.Connection, now: float) -> dict[str, int]:
@@ -52,14 +58,11 @@ def erase(conn: sqlite3.Connection, msisdn: str, subject_hash: str, now: float) 
     counts = {"mt_messages": 0, "id_maps": 0, "conversations": 0, "delivery_items": 0}
     if n:
         p = {"n": n}
-        erased_ids = f"SELECT id FROM mt_messages WHERE {_MT_OF_NUMBER}"
         counts["id_maps"] = conn.execute(
-            f"DELETE FROM id_maps WHERE message_id IN ({erased_ids})", p
+            f"DELETE FROM id_maps WHERE message_id IN ({_MT_IDS_OF_NUMBER})", p
         ).rowcount
         counts["delivery_items"] = conn.execute(
-            "DELETE FROM delivery_items WHERE source_canon = :n OR destination_canon = :n"
-            f" OR (message_id != '' AND message_id IN ({erased_ids}))",
-            p,
+            f"DELETE FROM delivery_items WHERE {_DELIVERY_OF_NUMBER}", p
         ).rowcount
         counts["mt_messages"] = conn.execute(
             f"DELETE FROM mt_messages WHERE {_MT_OF_NUMBER}", p
@@ -89,8 +92,7 @@ def export(
         out["mt_messages"] = [to_json_ready(mt_from_row(r)) for r in rows]
         rows = conn.execute(
             "SELECT connector, upstream_id, message_id, account, segment, total_segments,"
-            " expires_at FROM id_maps WHERE message_id IN"
-            f" (SELECT id FROM mt_messages WHERE {_MT_OF_NUMBER})",
+            f" expires_at FROM id_maps WHERE message_id IN ({_MT_IDS_OF_NUMBER})",
             p,
         ).fetchall()
         out["id_maps"] = [to_json_ready(IdMapEntry(*r)) for r in rows]
@@ -101,7 +103,7 @@ def export(
         ).fetchall()
         out["conversations"] = [to_json_ready(Conversation(*r)) for r in rows]
         rows = conn.execute(
-            f"{DELIVERY_SELECT} WHERE source_canon = :n OR destination_canon = :n ORDER BY seq",
+            f"{DELIVERY_SELECT} WHERE {_DELIVERY_OF_NUMBER} ORDER BY seq",
             p,
         ).fetchall()
         out["delivery_items"] = [to_json_ready(delivery_from_row(r)) for r in rows]

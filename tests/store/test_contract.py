@@ -605,6 +605,26 @@ async def test_erase_removes_every_record_but_the_hashed_opt_out(store: Store) -
         assert await store.count_queued("acme") == 1
 
 
+async def test_export_and_erase_agree_on_a_receipt_linked_only_by_message_id(
+    store: Store,
+) -> None:
+    """A receipt item whose addresses are not the number but whose message is: erase removes
+    it (its message mentions the number), so export must show it too."""
+    with trio.fail_after(10):
+        await store.enqueue_mt([mt("to-me", destination_addr=NUMBER)])
+        linked = dlv(
+            "dlr-linked", kind=DeliveryKind.RECEIPT, source_addr="31337",
+            destination_addr="31338", message_id="to-me",
+        )  # fmt: skip
+        await store.enqueue_delivery([linked, dlv("unlinked", message_id="other")])
+        data = await store.export(NUMBER)
+        assert [d["id"] for d in data["delivery_items"]] == ["dlr-linked"]
+        counts = await store.erase(NUMBER, T0)
+        assert (counts["mt_messages"], counts["delivery_items"]) == (1, 1)
+        left = [d.id for d in await store.lease_delivery("acme", 10, 30.0, T0)]
+        assert left == ["unlinked"]
+
+
 async def test_erase_of_unknown_number_still_audits(store: Store) -> None:
     with trio.fail_after(10):
         counts = await store.erase(NUMBER, T0)
