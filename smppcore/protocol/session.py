@@ -114,6 +114,7 @@ class Session:
         self._window_used = 0
         self._next_seq = self.config.first_sequence_number
         self._inbound: collections.Counter[int] = collections.Counter()
+        self._inbound_total = 0  # == self._inbound.total(), kept (checked per request)
         self._inbound_bind: int | None = None  # SMSC role: seq of the bind awaiting our answer
         self._bind_sent = False  # ESME role: a bind of ours is outstanding
         self._unbinding = False
@@ -152,7 +153,7 @@ class Session:
             window_size=self.config.window,
             window_used=self._window_used,
             requests_in_flight=len(self._in_flight),
-            inbound_pending=self._inbound.total(),
+            inbound_pending=self._inbound_total,
             pdus_in=self._pdus_in,
             pdus_out=self._pdus_out,
             bytes_in=self._bytes_in,
@@ -271,12 +272,13 @@ class Session:
             return
         has_response = type(pdu).response_class is not None
         if has_response:
-            if self._inbound.total() >= self.config.max_inbound_pending:
+            if self._inbound_total >= self.config.max_inbound_pending:
                 if command in BIND_COMMANDS:
                     self._inbound_bind = None
                 self._reject(pdu, CommandStatus.ESME_RTHROTTLED)
                 return
             self._inbound[pdu.sequence_number] += 1
+            self._inbound_total += 1
         self._events.append(RequestReceived(pdu))
 
     def _reject(self, pdu: Pdu, status: int) -> None:
@@ -389,6 +391,7 @@ class Session:
             raise SessionStateError(f"no pending request with sequence_number {seq}")
         self._queue(pdu)
         self._inbound[seq] -= 1
+        self._inbound_total -= 1
         if self._inbound[seq] <= 0:
             del self._inbound[seq]
         if pdu.command_id != CommandId.GENERIC_NACK:
@@ -449,6 +452,7 @@ class Session:
         self._in_flight.clear()
         self._window_used = 0
         self._inbound.clear()
+        self._inbound_total = 0
         if self._state is not SessionState.CLOSED:
             events.append(StateChanged(self._state, SessionState.CLOSED))
             self._state = SessionState.CLOSED
