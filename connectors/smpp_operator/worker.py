@@ -216,7 +216,9 @@ class QueueWorker:
                 current = None
                 waiting = self._active[dest]
                 if not done:
-                    retry_at = self._blocked[dest]
+                    # The dispatcher drops a block whose time has passed (here: while the nack
+                    # was being written), so it may be gone: the failed one is ready by now.
+                    retry_at = self._blocked.get(dest, time.time())
                     while waiting:
                         await self._nack_behind(waiting.popleft(), retry_at)
                 elif waiting:

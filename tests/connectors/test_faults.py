@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -25,6 +26,7 @@ from .helpers import (
     refused_port,
     running_connector,
     running_simulator,
+    wait_for,
     wait_settled,
 )
 
@@ -199,3 +201,54 @@ async def test_long_messages_are_concatenated_segments(tmp_path: Path) -> None:
                     entry = await store.get_id_map(NAME, normalise_message_id(rec.message_id))
                     assert entry is not None and entry.message_id == msg.id
                     assert (entry.segment, entry.total_segments) == (k, parts)
+
+
+class _SlowNackStore:
+    """The real store, whose ``nack_mt`` waits until the test opens ``gate``."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.gate = trio.Event()
+        self.nacks_waiting = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
+        self.nacks_waiting += 1
+        await self.gate.wait()
+        await self._store.nack_mt(message_id, retry_at, error_code)
+
+
+async def test_destination_unblocked_while_its_nack_is_slow_keeps_the_connector_up(
+    tmp_path: Path,
+) -> None:
+    """A transient failure blocks the destination until ``retry_at``; when that time passes
+    while the nack is still being written, a newly leased message for the destination lines
+    up behind the failed one. It is given back too, and the connector carries on."""
+    sink = RecordingSink()
+    dest = "447700905001"
+    with trio.fail_after(30):
+        async with open_store(tmp_path) as real, running_simulator() as sim:
+            store = _SlowNackStore(real)
+            sim.set_faults(drop_share=1.0)
+            config = connector_config(
+                [sim.port], binds=1, response_timeout=0.1, options={"resend_limit": 0}
+            )
+            t0 = now()
+            first = message(1, dest, "first", t0=t0)
+            await real.enqueue_mt([first])
+            async with running_connector(config, store, sink) as connector:  # type: ignore[arg-type]
+                worker = connector.worker
+                await wait_for(lambda: store.nacks_waiting == 1)
+                blocked_until = worker._blocked[dest]
+                await wait_for(lambda: now() > blocked_until)
+                second = message(2, dest, "second", t0=t0)
+                await real.enqueue_mt([second])
+                connector.wake()
+                await wait_for(lambda: len(worker._active.get(dest, ())) == 1)
+                sim.set_faults(drop_share=0.0)
+                store.gate.set()
+                settled = await wait_settled(real, [first.id, second.id])
+    assert all(m.state is MtState.ENROUTE for m in settled.values())
+    assert [r.text for r in sim.messages(dest)] == ["first", "second"]
