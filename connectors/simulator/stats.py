@@ -170,8 +170,13 @@ class Recorder:
         if condition():
             return
         event = trio.Event()
-        self._waiters.append((condition, event))
-        await event.wait()
+        entry = (condition, event)
+        self._waiters.append(entry)
+        try:
+            await event.wait()
+        finally:
+            if not event.is_set():  # cancelled: changed() still holds it, drop it
+                self._waiters.remove(entry)
 
     def snapshot(self, *, sessions_bound: int, deliveries_pending: int) -> SimulatorStats:
         return SimulatorStats(

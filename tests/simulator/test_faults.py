@@ -186,3 +186,14 @@ async def test_faults_switch_over_http() -> None:
 def test_bad_fault_settings_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(FaultError):
         Faults().updated(changes)
+
+
+async def test_a_cancelled_wait_leaves_no_waiter_behind() -> None:
+    """A waiter that gives up (a timeout around ``wait_for_*``) must not stay registered:
+    every later update would evaluate its condition, and they would pile up without bound."""
+    with trio.fail_after(10):
+        async with running_simulator() as sim:
+            for _ in range(3):
+                with trio.move_on_after(0.01):
+                    await sim.wait_for_submits(1)
+            assert sim._recorder._waiters == []
