@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import structlog
 import trio
 
+from ..protocol.errors import SmppError
 from ..protocol.session_events import SessionConfig
 from ..protocol.states import Role
 from .connection import BadPduHook, SmppConnection, open_smpp_connection
@@ -61,8 +62,10 @@ async def serve_smpp_listeners(
             ) as conn:
                 await handler(conn)
         except Exception as exc:
-            # One peer's (or handler's) failure never reaches the listener.
-            log.warning("smpp.session_failed", error=type(exc).__name__, detail=str(exc))
+            # One peer's (or handler's) failure never reaches the listener. Only our own
+            # errors' text is logged: another exception's may carry a number or message text.
+            detail = str(exc) if isinstance(exc, SmppError) else ""
+            log.warning("smpp.session_failed", error=type(exc).__name__, detail=detail)
         finally:
             limiter.release()
             await trio.aclose_forcefully(stream)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 import trustme
 
 from smppcore.net.client import Backoff, open_bind_client
@@ -263,3 +264,23 @@ async def test_bind_answered_by_generic_nack_with_status_zero_is_refused() -> No
 def test_backoff_refuses_values_that_allow_a_hot_loop(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Backoff(**kwargs)
+
+
+async def test_a_crashing_handler_leaves_no_personal_data_in_the_log() -> None:
+    """The listener logs a handler's failure by type: the text of an arbitrary exception
+    may carry a number or message text, which never go to the log."""
+    from structlog.testing import capture_logs
+
+    async def handler(conn: SmppConnection) -> None:
+        await conn.receive_request()
+        raise ValueError("no route for 27821234567")
+
+    with trio.fail_after(10), capture_logs() as logs:
+        async with running_server(handler) as port:
+            peer = RawPeer(await trio.open_tcp_stream("127.0.0.1", port))
+            await peer.send(BindTransceiver(sequence_number=1))
+            assert await peer.read() is None  # closed without an answer
+            await trio.testing.wait_all_tasks_blocked()  # the listener logs after the close
+    failed = [entry for entry in logs if entry["event"] == "smpp.session_failed"]
+    assert [entry["error"] for entry in failed] == ["ValueError"]
+    assert "27821234567" not in repr(logs)
