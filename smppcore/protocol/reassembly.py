@@ -61,7 +61,8 @@ class Reassembled:
 
 @attrs.frozen
 class Partial:
-    """An incomplete message handed back by eviction or expiry."""
+    """An incomplete message handed back by :meth:`Reassembler.expire` (an evicted one is
+    only counted: a caller that must not lose parts keeps its own copy, as the gateway does)."""
 
     key: ReassemblyKey
     parts: tuple[tuple[int, bytes], ...]  #: (seq, data) received, sorted by seq
