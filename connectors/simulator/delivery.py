@@ -153,7 +153,9 @@ class Deliverer:
                 response = await conn.request(delivery.pdu)
             except NetError:
                 self._requeue(delivery)
-                await trio.lowlevel.checkpoint()  # the handler drops the dead receiver
+                # A dead receiver is dropped by its handler shortly; a live one that timed out
+                # gets a pause. Either way no busy loop while the receiver list catches up.
+                await trio.sleep(0.01 if conn.is_closed else _RETRY_PAUSE)
                 continue
             if response.command_status != 0:
                 log.debug("simulator.delivery_refused", status=response.command_status)
