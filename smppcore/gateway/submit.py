@@ -186,8 +186,13 @@ async def check_message(
         return result
     scopes = (result.source.e164, account.system_id)
     if await gateway.store.is_suppressed(scopes, result.destination.e164):
-        return Rejection(gateway.config.policy.suppressed_status, "suppressed")
+        return _suppressed(gateway)
     return result
+
+
+def _suppressed(gateway: Gateway) -> Rejection:
+    """The rejection for an opted-out pair, with the configured status."""
+    return Rejection(gateway.config.policy.suppressed_status, "suppressed")
 
 
 def message_times(fields: MessageFields, now: float) -> tuple[float, float] | Rejection:
@@ -224,7 +229,6 @@ def _throttle(account: AccountRuntime, now: float) -> Rejection | None:
 
 
 def build_message(
-    gateway: Gateway,
     account: AccountRuntime,
     message_id: str,
     connector: str,
@@ -276,7 +280,7 @@ async def _prepare(
     connector = choose_connector(gateway, account.system_id, accepted.destination)
     if isinstance(connector, Rejection):
         return connector
-    return build_message(gateway, account, message_id, connector, fields, accepted, times, now)
+    return build_message(account, message_id, connector, fields, accepted, times, now)
 
 
 async def enqueue(
@@ -316,7 +320,7 @@ async def enqueue(
     if any(refused):
         assert n == 1, "consent at enqueue is for one message at a time"
         gateway.queued.release(name, n)
-        return Rejection(gateway.config.policy.suppressed_status, "suppressed")
+        return _suppressed(gateway)
     gateway.queued.commit(name, n)
     for connector in {m.connector for m in messages}:
         target = gateway.connectors.get(connector)
