@@ -17,6 +17,7 @@ import structlog
 import trio
 
 from smppcore.gateway.ratelimit import TokenBucket
+from smppcore.net.client import Backoff
 
 __all__ = ["Throttle"]
 
@@ -38,8 +39,8 @@ class Throttle:
     ) -> None:
         self.name = name
         self._bucket = TokenBucket(rate, burst, trio.current_time())
-        self._pause_initial = pause_initial
-        self._pause_max = pause_max
+        # The pause grows like a reconnect backoff: equal jitter, capped at pause_max.
+        self._backoff = Backoff(initial=min(pause_initial, pause_max), maximum=pause_max)
         self._rng = rng
         self._lock = trio.StrictFIFOLock()  # waiters take tokens in arrival order
         self.paused_until = 0.0  # trio clock
@@ -80,8 +81,7 @@ class Throttle:
         now = trio.current_time()
         if now < self.paused_until:
             return False
-        ceiling = min(self._pause_max, self._pause_initial * 2.0 ** min(self._consecutive, 32))
-        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        delay = self._backoff.delay(self._consecutive, self._rng)
         self._consecutive += 1
         self.paused_until = now + delay
         self.pauses += 1

@@ -44,6 +44,7 @@ import trio
 
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import ConnectorMetrics
+from smppcore.net.client import Backoff
 from smppcore.net.errors import NetError, RequestTimeout, WindowTimeout
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
@@ -105,6 +106,9 @@ class QueueWorker:
         self._throttle = throttle
         self._classifier = classifier
         self._options = options
+        self._retry_backoff = Backoff(
+            initial=min(options.retry_initial, options.retry_max), maximum=options.retry_max
+        )
         self._metrics = metrics
         self._count_pdu = count_pdu
         self._id_map_seconds = id_map_seconds
@@ -276,9 +280,7 @@ class QueueWorker:
         return True
 
     def _retry_delay(self, attempts: int) -> float:
-        o = self._options
-        ceiling = min(o.retry_max, o.retry_initial * 2.0 ** min(max(attempts - 1, 0), 32))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return self._retry_backoff.delay(max(attempts - 1, 0), self._rng)
 
     async def _final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         if state is not MtState.EXPIRED:
