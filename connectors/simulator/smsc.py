@@ -91,7 +91,8 @@ class Simulator:
     """An SMSC for the demo, the tests and the benchmarks.
 
     ``accounts`` maps system_id to password; by default the one account of ``settings``.
-    ``seed`` makes outcome draws and fault shares reproducible.
+    ``seed`` makes outcome draws and fault shares reproducible; ``delivery_workers`` (how many
+    deliver_sm may be outstanding at once) overrides ``settings.delivery_window``.
     """
 
     def __init__(
@@ -102,7 +103,7 @@ class Simulator:
         accounts: Mapping[str, str] | None = None,
         seed: int | None = None,
         max_pending_deliveries: int = 100_000,
-        delivery_workers: int = 8,
+        delivery_workers: int | None = None,
         session_config: SessionConfig | None = None,
     ) -> None:
         self.settings = settings
@@ -116,7 +117,9 @@ class Simulator:
         self._accounts = dict(accounts) if accounts else {settings.system_id: settings.password}
         self._recorder = Recorder()
         self._deliverer = Deliverer(
-            self._recorder, max_pending=max_pending_deliveries, workers=delivery_workers
+            self._recorder,
+            max_pending=max_pending_deliveries,
+            workers=delivery_workers or settings.delivery_window,
         )
         self._session_config = session_config or SessionConfig(
             response_timeout=10.0, max_inbound_pending=1000

@@ -315,6 +315,9 @@ class SimulatorConfig:
         factory=lambda: {"DELIVRD": 1.0}, metadata=check(v.outcomes)
     )
     receipt_form: Literal["text", "tlv", "both"] = "text"
+    #: deliver_sm (receipts and replies) the simulator keeps outstanding at once, over all
+    #: its receivers; each receiver's own session window still applies.
+    delivery_window: int = attrs.field(default=64, metadata=check(v.positive))
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if self.port == self.control_port:
