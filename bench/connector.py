@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ from smppcore.store.sqlite import open_sqlite_store
 
 
 class _NullSink:
-    async def operator_deliver(self, connector: str, pdu: Any) -> int:
+    async def operator_deliver(self, connector: str, pdus: Sequence[Any]) -> list[int]:
         await trio.lowlevel.checkpoint()
-        return 0
+        return [0] * len(pdus)
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         await trio.lowlevel.checkpoint()

@@ -9,16 +9,17 @@ What flows across the seam:
 
 * gateway → connector: messages in the store's MT queue for the connector's name, and
   :meth:`Connector.wake` after each enqueue so the worker does not wait for its next poll;
-* connector → gateway: every ``deliver_sm``/``data_sm`` the operator sends, handed to
-  :meth:`DeliverSink.operator_deliver` (which returns only once the item is durable; the
-  connector answers the operator with the status it returns), and every message that became
-  final without a receipt from the operator (:meth:`DeliverSink.mt_final`).
+* connector → gateway: every ``deliver_sm``/``data_sm`` the operator sends, handed in
+  batches to :meth:`DeliverSink.operator_deliver` (which returns only once the batch is
+  durable; the connector answers the operator with the statuses it returns), and every
+  message that became final without a receipt from the operator (:meth:`DeliverSink.mt_final`,
+  the only way a connector ends a message).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -39,14 +40,15 @@ BUILTIN_CONNECTORS: dict[str, str] = {
 class DeliverSink(Protocol):
     """The gateway's return path, as a connector sees it."""
 
-    async def operator_deliver(self, connector: str, pdu: Any) -> int:
-        """Handle a ``DeliverSm`` or ``DataSm`` from the operator: make it durable, then return
-        the ``command_status`` for the response (``ESME_ROK`` only once durable)."""
+    async def operator_deliver(self, connector: str, pdus: Sequence[Any]) -> list[int]:
+        """Handle ``DeliverSm``/``DataSm`` PDUs received from the operator (a batch, in the
+        order received): make them durable, then return one ``command_status`` per PDU for
+        its response (``ESME_ROK`` only once durable)."""
         ...
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt (permanent failure, expiry):
-        record it and produce the client's receipt if one was asked for."""
+        record the final state together with the client's receipt if one was asked for."""
         ...
 
 

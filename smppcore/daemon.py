@@ -5,9 +5,11 @@ nested stages, each a nursery started after the one before is ready::
 
     store (SQLite or Redis; closed last, which flushes queued writes)
       infra:      signal watcher, metrics server, purge loop, status sampler, simulator
-        operators:  one task per [[connectors]] entry (the simulator is up first, so a
-                    connector pointing at it binds at once)
-          clients:    delivery workers, then one listener per [[listeners]] entry
+        operators:  the return path (ONE object, also every connector's sink: client
+                    delivery, pending receipts, reply reassembly; it first frees what this
+                    node held before a crash), then one task per [[connectors]] entry (the
+                    simulator is up first, so a connector pointing at it binds at once)
+          clients:    one listener per [[listeners]] entry
 
 When every stage is up the daemon logs one INFO line ``ready`` with the listening ports.
 
@@ -39,6 +41,7 @@ import trio
 from smppcore.config import Config, ConfigError, load_config
 from smppcore.connector_api import Connector, ConnectorContext, load_connector_factory
 from smppcore.gateway.context import Gateway, build_gateway
+from smppcore.gateway.returnpath import ReturnPath
 from smppcore.logs import get_logger
 from smppcore.metrics import Metrics, serve_metrics
 from smppcore.net.server import listener_port
@@ -166,7 +169,8 @@ class Daemon:
         metrics = Metrics()
         gateway = build_gateway(config, store, metrics, {})
         self._gateway = gateway
-        connectors = _build_connectors(config, gateway, metrics, store)
+        return_path = ReturnPath(gateway, node_id=config.daemon.node_id)
+        connectors = _build_connectors(config, gateway, metrics, store, return_path)
         upkeep = Upkeep(gateway)
         with self._all:
             async with trio.open_nursery() as infra:
@@ -185,6 +189,7 @@ class Daemon:
                 if config.simulator.enabled:
                     await self._start_simulator(infra)
                 async with trio.open_nursery() as operators:
+                    await _start(operators, "return path", return_path.run)
                     for connector in connectors:
                         await _start(operators, f"connector {connector.name}", connector.run)
                     async with trio.open_nursery() as clients:
@@ -216,10 +221,8 @@ class Daemon:
         self.ports.simulator_control = int(sim.control_port)
 
     async def _start_clients(self, nursery: trio.Nursery, gateway: Gateway) -> None:
-        from smppcore.gateway.delivery import serve_deliveries
         from smppcore.gateway.server import serve_clients
 
-        await _start(nursery, "delivery", serve_deliveries, gateway)
         for listener in self.config.listeners:
             started = await _start(
                 nursery, f"listener {listener.name}", serve_clients, gateway, listener
@@ -277,13 +280,11 @@ def _port_of(started: Any, configured: int) -> int:
 
 
 def _build_connectors(
-    config: Config, gateway: Gateway, metrics: Metrics, store: Store
+    config: Config, gateway: Gateway, metrics: Metrics, store: Store, sink: ReturnPath
 ) -> list[Connector]:
-    from smppcore.gateway.returnpath import ReturnPath
-
     context = ConnectorContext(
         store=store,
-        sink=ReturnPath(gateway),
+        sink=sink,
         metrics=metrics,
         retention=config.retention,
         node_id=config.daemon.node_id,

@@ -64,7 +64,9 @@ class SmppOperatorConnector:
         metrics: Metrics = ctx.metrics if ctx.metrics is not None else Metrics()
         self._metrics = metrics.connector(config.name)
         decode_errors = metrics.decode_errors.labels("operator")
-        self.intake = Intake(config.name, ctx.sink)
+        self.intake = Intake(
+            config.name, ctx.sink, window=self.options.intake_window or config.window
+        )
         session = SessionConfig(
             window=config.window,
             response_timeout=config.response_timeout,

@@ -21,6 +21,7 @@ class OperatorOptions:
     poll_interval: float = 0.5  #: seconds between queue polls when nobody calls wake()
     lease_seconds: float = 120.0  #: how long a leased message stays ours
     max_leased: int = 0  #: messages leased at once; 0 = max(64, 2 x binds x window)
+    intake_window: int = 0  #: deliver_sm in flight per bind (being made durable); 0 = window
     pause_initial: float = 1.0  #: first pause after ESME_RTHROTTLED / ESME_RMSGQFUL
     pause_max: float = 30.0
     retry_initial: float = 5.0  #: first nack delay after a transient failure
@@ -34,7 +35,7 @@ class OperatorOptions:
 
 _FLOATS = ("poll_interval", "lease_seconds", "pause_initial", "pause_max", "retry_initial",
            "retry_max", "connect_timeout")  # fmt: skip
-_INTS = ("max_leased", "max_attempts", "resend_limit")
+_INTS = ("max_leased", "intake_window", "max_attempts", "resend_limit")
 
 
 def parse_options(raw: Mapping[str, Any]) -> OperatorOptions:

@@ -25,10 +25,11 @@ store request as the ack (``ack_mt(..., id_maps=...)``: one SQLite transaction, 
 acknowledged before the ack on Redis), which saves one store round trip per message; it is
 still durable before the message counts as acked.
 
-Outcomes: all segments accepted → ``ack_mt(ENROUTE)``; transient status or repeated lost
+Outcomes: all segments accepted → ``ack_mt`` (ENROUTE); transient status or repeated lost
 responses → ``nack_mt`` with exponential backoff and jitter; permanent status, expiry
-(``validity_until`` passed) or too many attempts → ``sink.mt_final`` then ``ack_mt`` with the
-final state (sink first: a crash in between repeats the final report rather than losing it).
+(``validity_until`` passed) or too many attempts → ``sink.mt_final``, which makes the message
+final and queues the client's failure receipt in one store request (a crash leaves both or
+neither; the lease ends with the final state).
 """
 
 from __future__ import annotations
@@ -62,10 +63,9 @@ __all__ = ["QueueWorker", "WorkerStats"]
 
 log = structlog.get_logger(__name__)
 
+#: Stop resending a segment in place this long (seconds) before the message's lease ends.
 _LEASE_MARGIN = 5.0
-_SUBMIT_SM_RESP = int(
-    CommandId.SUBMIT_SM_RESP
-)  # stop resending in place this long before the lease ends
+_SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 
 
 class WorkerStats:
@@ -275,7 +275,7 @@ class QueueWorker:
             self.stats.nacked += 1
             await self._store.nack_mt(message.id, retry_at, status)
             return False
-        await self._store.ack_mt(message.id, MtState.ENROUTE, time.time(), id_maps=last)
+        await self._store.ack_mt(message.id, time.time(), id_maps=last)
         self.stats.acked += 1
         return True
 
@@ -286,7 +286,6 @@ class QueueWorker:
         if state is not MtState.EXPIRED:
             self.stats.failed += 1
         await self._sink.mt_final(message, state, error_code)
-        await self._store.ack_mt(message.id, state, time.time())
 
     async def _submit(self, pdu: SubmitSm, resend_until: float) -> tuple[Outcome, int, str]:
         """Send one segment until the operator answers it (pauses and lost responses resend

@@ -1,10 +1,11 @@
 """Live client binds, per account, and the wake-ups that follow them.
 
-The SMSC-role server registers every bound client session here; the delivery workers ask it
-for an account's receiver-capable sessions (bind_receiver or bind_transceiver) and sleep on
-:meth:`BindRegistry.wait_for_change` until a bind appears or new deliveries are queued
-(:meth:`BindRegistry.notify`). This is the daemon's local view; with several daemons on one
-Redis store each daemon delivers over its own binds and the durable queue is shared.
+The SMSC-role server registers every bound client session here; client delivery
+(:mod:`smppcore.gateway.delivery`) asks it for an account's receiver-capable sessions
+(bind_receiver or bind_transceiver), and an account's sender with no such session sleeps on
+:meth:`BindRegistry.wait_for_change` until one binds (:meth:`BindRegistry.notify`). This is
+the daemon's local view; with several daemons on one Redis store each daemon delivers over
+its own binds and the durable queue is shared.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class BindRegistry:
             yield from list(binds.values())
 
     def notify(self, account: str) -> None:
-        """Something changed for ``account``: a bind came or went, or deliveries were queued."""
+        """A bind of ``account`` came or went."""
         event = self._events.pop(account, None)
         if event is not None:
             event.set()

@@ -28,7 +28,7 @@ from smppcore.gateway.lockout import BindLockout
 from smppcore.gateway.queued import QueuedCounters
 from smppcore.gateway.routing import Route, Router, RoutingTable
 from smppcore.metrics import Metrics
-from smppcore.store.base import DeliveryItem, Store
+from smppcore.store.base import Store
 
 __all__ = ["DATA_CLASSES", "Gateway", "build_gateway", "build_keywords", "build_router"]
 
@@ -131,15 +131,6 @@ class Gateway:
         if acc is None:
             return now + hours * 3600.0
         return now + retention_seconds(hours, acc, self.config)
-
-    async def queue_delivery(self, items: Iterable[DeliveryItem]) -> None:
-        """Make deliveries durable, then wake the delivery workers of their accounts."""
-        batch = list(items)
-        if not batch:
-            return
-        await self.store.enqueue_delivery(batch)
-        for account in {item.account for item in batch}:
-            self.binds.notify(account)
 
 
 def build_gateway(

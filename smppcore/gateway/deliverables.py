@@ -96,9 +96,12 @@ def item_from_pdu(
     created_at: float,
     expires_at: float,
     message_id: str = "",
+    lease_owner: str = "",
+    lease_until: float = 0.0,
 ) -> DeliveryItem:
     """``pdu`` as a queue item of ``account``: addresses, flags, user data and TLVs as they
-    are (a data_sm has no ``protocol_id`` or ``short_message``: 0 and empty)."""
+    are (a data_sm has no ``protocol_id`` or ``short_message``: 0 and empty); leased to
+    ``lease_owner`` until ``lease_until`` when given (an item to be pushed)."""
     if isinstance(pdu, DeliverSm):
         protocol_id, short_message = pdu.protocol_id, pdu.short_message
     else:
@@ -121,6 +124,8 @@ def item_from_pdu(
         message_id=message_id,
         created_at=created_at,
         expires_at=expires_at,
+        lease_until=lease_until,
+        lease_owner=lease_owner,
     )
 
 

@@ -1,57 +1,76 @@
-"""Delivery to clients: the per-account workers that turn queued items into deliver_sm.
+"""Delivery to clients: receipts and replies pushed to rx/trx binds, backed by the durable queue.
 
-Owns: :func:`serve_deliveries` (one worker per account of the directory, started and stopped
-as accounts come and go on reload), :class:`DeliveryPolicy` (the timings) and
-:func:`outcome_of` (what a ``deliver_sm_resp`` status means for the item). The item -> PDU
-conversion is :func:`smppcore.gateway.deliverables.to_deliver_sm`.
+Owns :class:`ClientDelivery` (one per daemon, part of the return path), :class:`DeliveryPolicy`
+(its timings and bounds) and :func:`outcome_of` (what a ``deliver_sm_resp`` status means).
 
-Decisions:
+How an item travels:
 
-* The queue is durable (``lease_delivery`` / ``ack_delivery`` / ``nack_delivery``); a worker
-  leases only as many items as the account's receiving binds have window slots free, sends
-  each on its own task (round-robin over the binds; ``SmppConnection.request`` waits for the
-  bind's window, so several are in flight per bind), and acks an item only after the client's
-  ``deliver_sm_resp``. A crash between send and ack means the item comes back when its lease
-  ends: duplicates are possible, losses are not.
-* ``deliver_sm_resp`` status: OK → ack; ``ESME_RX_T_APPN`` → retry with backoff;
-  ``ESME_RX_P_APPN`` / ``ESME_RX_R_APPN`` → the client refuses it for good: drop, count
-  ``rejected``; any other error, a timeout or a lost bind → retry with backoff until the item
-  expires. An item past ``expires_at`` is dropped when leased and counted ``expired``.
-* With no receiving bind the worker sleeps on :meth:`BindRegistry.wait_for_change`, which
-  wakes it when a client binds or when new items are queued (``Gateway.queue_delivery``).
-* Metric: ``smppcore_deliveries{account, kind, result}`` with result ``ok``, ``retry``,
-  ``rejected``, ``expired``; ``smppcore_queue_depth{queue="delivery"}`` is refreshed per pass.
+* **Push.** Before a receipt or reply is written, its producer asks :meth:`ClientDelivery.claim`
+  whether the account can take it here and now: it has a receiving bind on this daemon, this
+  daemon holds no older items of it in the queue, and fewer than ``max_pushed`` of its items
+  are in memory. If so, the item is written already leased to this node (``lease_owner``), and
+  once the write returned (the item is durable) :meth:`ClientDelivery.settle` hands it to the
+  account's sender, which sends it from memory as soon as a bind has window free. No store
+  read, no poll.
+* **Queue.** Otherwise the item is written free; settling it marks the account's *backlog*
+  and wakes its sender, which leases (oldest first, as many as the binds have window free)
+  until the queue holds nothing ready. This serves clients that were offline, retries,
+  restarts and items another daemon queued. While the account has binds here, its sender also
+  looks at the queue every ``poll_interval`` seconds when idle (other daemons' items; nothing
+  on the hot path waits for it).
+* **Outcome** (the client's ``deliver_sm_resp``): OK → acked; ``ESME_RX_P_APPN`` /
+  ``ESME_RX_R_APPN`` → the client refuses it for good: acked, counted ``rejected``;
+  ``ESME_RX_T_APPN``, any other error, a timeout or a lost bind → freed for a retry after a
+  backoff (``nack_delivery``), until the item expires. An item past ``expires_at`` is dropped
+  and counted ``expired``. Acks are batched: one store request carries every ack that arrived
+  while the previous one was being written. An ack lost in a crash means the item is sent
+  again (a duplicate), never lost.
+* **Leases and restarts.** Leases carry this daemon's node id. When it stops it flushes its
+  acks and frees (``release_deliveries``) what it still holds; when it starts it first frees
+  what its previous run held (a crash), so nothing waits for a lease to run out. When an
+  account's last bind goes, the items in memory are freed for whoever can deliver them.
+
+Metric: ``smppcore_deliveries_total{account, kind, result}`` with result ``ok``, ``retry``,
+``rejected``, ``expired``.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
-from typing import TYPE_CHECKING, Any, Final
+import math
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import structlog
 import trio
 
+from smppcore.gateway.binds import ClientBind
 from smppcore.gateway.deliverables import to_deliver_sm
 from smppcore.net.errors import NetError
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.errors import SmppError
-from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryItem, DeliveryKind
+from smppcore.protocol.pdu import DeliverSm
+from smppcore.store.base import DeliveryItem, DeliveryKind
 
 if TYPE_CHECKING:
     from smppcore.gateway.context import Gateway
 
 __all__ = [
+    "ClientDelivery",
     "DeliveryOutcome",
     "DeliveryPolicy",
+    "Lease",
+    "Outgoing",
     "outcome_of",
-    "serve_deliveries",
 ]
 
 log = structlog.get_logger(__name__)
 
 _KIND_LABEL: Final = {DeliveryKind.RECEIPT: "receipt", DeliveryKind.MO: "mo"}
+#: Bound on the final flush of acks and release of leases when the daemon stops.
+_STOP_TIMEOUT: Final = 5.0
 
 
 class DeliveryOutcome(enum.Enum):
@@ -71,18 +90,21 @@ def outcome_of(status: int) -> DeliveryOutcome:
 
 @attrs.frozen
 class DeliveryPolicy:
-    """Timings of the delivery workers (seconds)."""
+    """Timings and bounds of client delivery (seconds, items)."""
 
     backoff_min: float = 1.0
     backoff_max: float = 300.0
-    #: How long a leased item is ours before another worker may take it again.
+    #: How long a leased item is this daemon's before another may take it again.
     lease_seconds: float = 120.0
-    #: Longest sleep between queue polls (retries become due while nobody notifies).
+    #: How often an idle sender with binds looks at the queue (items other daemons queued).
     poll_interval: float = 1.0
     #: How often the set of accounts is re-read (after a reload).
     accounts_interval: float = 5.0
     #: Upper bound on items in flight per account, whatever the windows say.
     max_in_flight: int = 1000
+    #: Upper bound on an account's items held in memory for pushing (in flight included);
+    #: beyond it items are queued free and leased when there is room.
+    max_pushed: int = 2000
 
     def backoff(self, attempts: int) -> float:
         """Delay before the next try of an item that has been tried ``attempts`` times."""
@@ -90,147 +112,306 @@ class DeliveryPolicy:
         return float(min(self.backoff_max, self.backoff_min * (2.0**exponent)))
 
 
-class _AccountWorker:
-    """Delivers one account's queue over its receiving binds."""
+@attrs.frozen
+class Lease:
+    """What :meth:`ClientDelivery.claim` gives an item to be pushed: write it leased so."""
 
-    def __init__(self, gateway: Gateway, account: str, policy: DeliveryPolicy) -> None:
-        self.gateway = gateway
-        self.account = account
-        self.policy = policy
-        self.in_flight = 0
-        self._slot_freed = trio.Event()
-        self._rr = itertools.count()
+    owner: str
+    until: float
 
-    def _capacity(self, binds: list[Any]) -> int:
-        total = 0
-        for bind in binds:
-            window = getattr(getattr(bind.connection, "config", None), "window", 1)
-            total += max(1, int(window))
-        return min(total, self.policy.max_in_flight)
 
-    def _count(self, item: DeliveryItem, result: str) -> None:
-        self.gateway.metrics.deliveries.labels(
-            self.account, _KIND_LABEL.get(item.kind, "other"), result
-        ).inc()
+@attrs.frozen
+class Outgoing:
+    """An item and, when its producer has it at hand, the deliver_sm it becomes."""
+
+    item: DeliveryItem
+    pdu: DeliverSm | None = None
+
+    def deliver_sm(self) -> DeliverSm:
+        return self.pdu if self.pdu is not None else to_deliver_sm(self.item)
+
+
+class _Acks:
+    """Acks of delivered items, written in batches by one task (see the module docstring)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._ids: list[str] = []
+        self._more = trio.Event()
+
+    def add(self, item_id: str) -> None:
+        self._ids.append(item_id)
+        self._more.set()
+
+    async def flush(self) -> None:
+        ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            await self._gateway.store.ack_deliveries(ids)
+        except Exception as exc:  # they come back when their lease ends: duplicates only
+            log.error("delivery.ack_failed", items=len(ids), error=type(exc).__name__)
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            while self.gateway.directory.get(self.account) is not None:
-                try:
-                    await self._pass(nursery)
-                except Exception as exc:  # the store failed: the items stay queued; retry
-                    log.error(
-                        "delivery.pass_failed", account=self.account, error=type(exc).__name__
-                    )
-                    await trio.sleep(self.policy.poll_interval)
-            nursery.cancel_scope.cancel()
+        while True:
+            await self._more.wait()
+            self._more = trio.Event()
+            await self.flush()
 
-    async def _pass(self, nursery: trio.Nursery) -> None:
-        """Lease what the free window slots allow and start sending it."""
-        gateway = self.gateway
-        binds = gateway.binds.receivers(self.account)
-        if not binds:
-            await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
-            return
-        free = self._capacity(binds) - self.in_flight
-        if free <= 0:
-            self._slot_freed = trio.Event()
-            with trio.move_on_after(self.policy.poll_interval):
-                await self._slot_freed.wait()
-            return
-        now = gateway.clock()
-        items = await gateway.store.lease_delivery(
-            self.account, free, self.policy.lease_seconds, now
+
+class _Account:
+    """One account's sender: items in memory, the binds' windows, the queue's backlog."""
+
+    def __init__(self, owner: ClientDelivery, name: str) -> None:
+        self.owner = owner
+        self.name = name
+        self.ready: deque[Outgoing] = deque()  # leased to this node, waiting for a window
+        self.in_flight = 0
+        self.reserved = 0  # claimed, not yet settled
+        #: The queue may hold items of this account that are ready (or due at ``next_due``).
+        self.backlog = True
+        self.generation = 0  # counts settles of free items (see _lease)
+        self.next_due = math.inf
+        self._per_bind: dict[int, int] = {}
+        self._changed = trio.Event()
+
+    @property
+    def held(self) -> int:
+        return len(self.ready) + self.in_flight + self.reserved
+
+    def poke(self) -> None:
+        self._changed.set()
+
+    def _binds(self) -> list[ClientBind]:
+        return self.owner.gateway.binds.receivers(self.name)
+
+    def can_push(self) -> bool:
+        return (
+            not self.backlog
+            and self.held < self.owner.policy.max_pushed
+            and bool(self._binds())
         )
-        if not items:
-            await gateway.binds.wait_for_change(self.account, self.policy.poll_interval)
-            return
-        for item in items:
-            if item.expires_at and item.expires_at <= now:
-                await gateway.store.ack_delivery(item.id)
-                self._count(item, "expired")
-                continue
-            bind = binds[next(self._rr) % len(binds)]
-            self.in_flight += 1
-            nursery.start_soon(self._send, item, bind.connection)
 
-    async def _send(self, item: DeliveryItem, connection: Any) -> None:
+    def _count(self, item: DeliveryItem, result: str) -> None:
+        self.owner.gateway.metrics.deliveries.labels(
+            self.name, _KIND_LABEL.get(item.kind, "other"), result
+        ).inc()
+
+    # --- the sender --------------------------------------------------------------------------
+    async def run(self) -> None:
+        gateway = self.owner.gateway
+        async with trio.open_nursery() as nursery:
+            while gateway.directory.get(self.name) is not None:
+                try:
+                    await self._step(nursery)
+                except Exception as exc:  # the store failed: the items stay queued; retry
+                    log.error("delivery.pass_failed", account=self.name, error=type(exc).__name__)
+                    await self._wait(self.owner.policy.poll_interval)
+            nursery.cancel_scope.cancel()
+        await self._free_ready()
+
+    async def _wait(self, timeout: float) -> None:
+        self._changed = trio.Event()
+        with trio.move_on_after(max(0.0, timeout)):
+            await self._changed.wait()
+
+    async def _step(self, nursery: trio.Nursery) -> None:
+        policy = self.owner.policy
+        binds = self._binds()
+        if not binds:
+            await self._free_ready()
+            # Woken when a client binds (BindRegistry.notify); the timeout re-checks that the
+            # account still exists after a reload.
+            await self.owner.gateway.binds.wait_for_change(self.name, policy.accounts_interval)
+            return
+        free = min(self._capacity(binds), policy.max_in_flight) - self.in_flight
+        if free <= 0:
+            await self._wait(policy.poll_interval)
+            return
+        if self.ready:
+            now = self.owner.gateway.clock()
+            for _ in range(min(free, len(self.ready))):
+                self._start(nursery, self.ready.popleft(), binds, now)
+            return
+        now = self.owner.gateway.clock()
+        if (self.backlog or self.next_due <= now) and await self._lease(free, now):
+            return
+        wait = policy.poll_interval
+        if self.next_due < math.inf:
+            wait = min(wait, self.next_due - now)
+        await self._wait(wait)
+        if not self._changed.is_set():  # the poll: another daemon may have queued items
+            self.backlog = True
+
+    def _capacity(self, binds: list[ClientBind]) -> int:
+        return sum(max(1, bind.connection.config.window) for bind in binds)
+
+    async def _lease(self, free: int, now: float) -> bool:
+        """Lease up to ``free`` items into memory; False when the queue had nothing ready."""
+        owner = self.owner
+        generation = self.generation
+        if self.next_due <= now:
+            self.next_due = math.inf
+        items = await owner.gateway.store.lease_delivery(
+            self.name, free, owner.policy.lease_seconds, now, owner.node_id
+        )
+        if len(items) < free and self.generation == generation:
+            self.backlog = False  # nothing ready left (a settle since would have said so)
+        self.ready.extend(Outgoing(item) for item in items)
+        return bool(items)
+
+    def _start(
+        self, nursery: trio.Nursery, out: Outgoing, binds: list[ClientBind], now: float
+    ) -> None:
+        item = out.item
+        if item.expires_at and item.expires_at <= now:
+            self.owner.acks.add(item.id)
+            self._count(item, "expired")
+            return
+        bind = min(binds, key=lambda b: self._per_bind.get(b.id, 0))
+        self._per_bind[bind.id] = self._per_bind.get(bind.id, 0) + 1
+        self.in_flight += 1
+        nursery.start_soon(self._send, out, bind)
+
+    async def _send(self, out: Outgoing, bind: ClientBind) -> None:
+        item = out.item
         try:
             try:
-                response = await connection.request(to_deliver_sm(item))
+                response = await bind.connection.request(out.deliver_sm())
                 status = int(response.command_status)
             except (NetError, SmppError) as exc:
-                log.info("delivery.send_failed", account=self.account, error=type(exc).__name__)
+                log.info("delivery.send_failed", account=self.name, error=type(exc).__name__)
                 status = -1
             except Exception as exc:  # a bug or a broken stored item: contain it to this item
-                log.error("delivery.send_crashed", account=self.account, error=type(exc).__name__)
+                log.error("delivery.send_crashed", account=self.name, error=type(exc).__name__)
                 status = -1  # retried with backoff until the item expires
             outcome = outcome_of(status) if status >= 0 else DeliveryOutcome.RETRY
             try:
                 await self._settle(item, outcome)
             except Exception as exc:  # the lease ends and the item comes back: a duplicate
-                log.error("delivery.settle_failed", account=self.account, error=type(exc).__name__)
+                log.error("delivery.settle_failed", account=self.name, error=type(exc).__name__)
         finally:
             self.in_flight -= 1
-            self._slot_freed.set()
+            left = self._per_bind.get(bind.id, 1) - 1
+            if left > 0:
+                self._per_bind[bind.id] = left
+            else:
+                self._per_bind.pop(bind.id, None)
+            self.poke()
 
     async def _settle(self, item: DeliveryItem, outcome: DeliveryOutcome) -> None:
-        store = self.gateway.store
         if outcome is DeliveryOutcome.OK:
-            await store.ack_delivery(item.id)
+            self.owner.acks.add(item.id)
             self._count(item, "ok")
             return
         if outcome is DeliveryOutcome.REJECTED:
-            await store.ack_delivery(item.id)
+            self.owner.acks.add(item.id)
             self._count(item, "rejected")
             return
-        retry_at = self.gateway.clock() + self.policy.backoff(item.attempts)
+        retry_at = self.owner.gateway.clock() + self.owner.policy.backoff(max(1, item.attempts))
         if item.expires_at and retry_at >= item.expires_at:
-            await store.ack_delivery(item.id)
+            self.owner.acks.add(item.id)
             self._count(item, "expired")
             return
-        await store.nack_delivery(item.id, retry_at)
+        await self.owner.gateway.store.nack_delivery(item.id, retry_at)
+        self.next_due = min(self.next_due, retry_at)
         self._count(item, "retry")
 
+    async def _free_ready(self) -> None:
+        """Give the items held in memory back to the queue (the binds went away)."""
+        if not self.ready:
+            return
+        store, now = self.owner.gateway.store, self.owner.gateway.clock()
+        while self.ready:
+            await store.nack_delivery(self.ready.popleft().item.id, now)
+        self.backlog = True
 
-def _reserved(account: str) -> bool:
-    return account == UNROUTABLE_ACCOUNT or account.startswith("__")
 
+class ClientDelivery:
+    """Receipts and replies to clients' receiving binds (see the module docstring)."""
 
-async def serve_deliveries(
-    gateway: Gateway,
-    *,
-    policy: DeliveryPolicy | None = None,
-    return_path: bool = True,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Run a delivery worker per account until cancelled (new accounts after a reload get one
-    within ``policy.accounts_interval``; a removed account's worker ends). With
-    ``return_path`` (the default) it also runs the gateway's ``ReturnPath.run`` (pending
-    receipts, reply reassembly time-outs, recovery of stored reply parts)."""
-    policy = policy or DeliveryPolicy()
-    running: dict[str, _AccountWorker] = {}
+    def __init__(self, gateway: Gateway, policy: DeliveryPolicy, node_id: str) -> None:
+        self.gateway = gateway
+        self.policy = policy
+        self.node_id = node_id
+        self.acks = _Acks(gateway)
+        self._accounts: dict[str, _Account] = {}
+        self.reclaimed = 0  # items the previous run of this node held, freed at start
 
-    async def run_worker(worker: _AccountWorker) -> None:
+    def _account(self, name: str) -> _Account:
+        account = self._accounts.get(name)
+        if account is None:
+            account = self._accounts[name] = _Account(self, name)
+        return account
+
+    # --- producers ---------------------------------------------------------------------------
+    def claim(self, account: str, now: float) -> Lease | None:
+        """A lease for an item of ``account`` that this daemon will push once it is durable
+        (None: write it free). Every claim must be followed by :meth:`settle` of its item."""
+        state = self._accounts.get(account)
+        if state is None or not state.can_push():
+            return None
+        state.reserved += 1
+        return Lease(self.node_id, now + self.policy.lease_seconds)
+
+    def settle(self, out: Outgoing, *, queued: bool) -> None:
+        """``out.item`` was written (``queued``), or its write dropped or failed it."""
+        item = out.item
+        state = self._account(item.account)
+        if item.lease_owner == self.node_id and state.reserved > 0:
+            state.reserved -= 1
+            if queued:
+                state.ready.append(out)
+        elif queued:
+            state.backlog = True
+            state.generation += 1
+        state.poke()
+
+    async def queue(self, outs: Sequence[Outgoing], *, done_parts: Sequence[str] = ()) -> None:
+        """Write ``outs`` (items built with :meth:`claim`'s leases) and settle them."""
+        written = False
         try:
-            await worker.run()
+            await self.gateway.store.enqueue_delivery(
+                [o.item for o in outs], done_parts=done_parts
+            )
+            written = True
         finally:
-            running.pop(worker.account, None)
+            for out in outs:
+                self.settle(out, queued=written)
 
-    def start_new(nursery: trio.Nursery) -> None:
-        for runtime in gateway.directory:
+    # --- running -----------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Free what this node's previous run held, then run a sender per account until
+        cancelled; on the way out flush the acks and free what is still held."""
+        self.reclaimed = await self.gateway.store.release_deliveries(self.node_id)
+        if self.reclaimed:
+            log.info("delivery.reclaimed", items=self.reclaimed)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.acks.run)
+                running: set[str] = set()
+                self._start_senders(nursery, running)
+                task_status.started()
+                while True:
+                    await trio.sleep(self.policy.accounts_interval)
+                    self._start_senders(nursery, running)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_TIMEOUT):
+                await self.acks.flush()
+                try:
+                    await self.gateway.store.release_deliveries(self.node_id)
+                except Exception as exc:  # the store is gone: the next start frees them
+                    log.warning("delivery.release_failed", error=type(exc).__name__)
+
+    def _start_senders(self, nursery: trio.Nursery, running: set[str]) -> None:
+        for runtime in self.gateway.directory:
             name = runtime.system_id
-            if name not in running and not _reserved(name):
-                worker = running[name] = _AccountWorker(gateway, name, policy)
-                nursery.start_soon(run_worker, worker)
+            if name not in running:
+                running.add(name)
+                nursery.start_soon(self._run_sender, self._account(name), running)
 
-    async with trio.open_nursery() as nursery:
-        if return_path:
-            from smppcore.gateway.returnpath import ReturnPath
-
-            await nursery.start(ReturnPath(gateway).run)
-        start_new(nursery)
-        task_status.started()
-        while True:
-            await trio.sleep(policy.accounts_interval)
-            start_new(nursery)
+    async def _run_sender(self, account: _Account, running: set[str]) -> None:
+        try:
+            await account.run()
+        finally:
+            running.discard(account.name)

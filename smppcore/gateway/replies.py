@@ -15,14 +15,15 @@ Decisions:
   :data:`UNROUTABLE_ACCOUNT`: the reply is kept there for an operator to inspect and counted
   (``smppcore_deliveries_total{kind="mo", result="unroutable"}``).
 * **Segments** (UDH 8/16-bit or SAR TLVs) are each made durable *before* the operator gets
-  ``ESME_ROK``: a part is stored as an item of the reserved account ``__mo_parts__`` (id
-  derived from the reassembly key and the part number, so a resent part replaces itself) and
-  fed to a bounded in-memory :class:`Reassembler`. When the message is complete the joined
-  reply is queued for the owner and the part items are deleted. :meth:`ReplyHandler.run`
-  reloads the stored parts after a restart, and delivers the parts of a message that stays
-  incomplete past ``reassembly_timeout`` (or is evicted from the table) to the owner as they
-  came (UDH kept), so nothing is lost. With several daemons on one Redis store the parts of
-  one message may land on different daemons; each then delivers its parts at the timeout.
+  ``ESME_ROK``: a part is stored as a :class:`~smppcore.store.base.ReplyPart` (keyed by the
+  reply it belongs to and its place in it, so a resent part is stored once) and fed to a
+  bounded in-memory :class:`Reassembler`. When the reply is complete the joined reply is
+  queued for the owner and its parts deleted in the same store request. :meth:`ReplyHandler.run`
+  delivers the parts of a reply that stays incomplete past ``reassembly_timeout`` (or is
+  evicted from the table) to the owner as they came (UDH kept), so nothing is lost;
+  :meth:`ReplyHandler.recover` reloads the stored parts after a restart. With several daemons
+  on one Redis store the parts of one reply may land on different daemons; each then
+  delivers its parts at the timeout.
 * A joined reply of at most 254 octets goes in ``short_message``; a longer one in
   ``message_payload``.
 * **Consent**: the whole (joined) text is classified by ``gateway.keywords``. STOP-like: the
@@ -50,11 +51,11 @@ from smppcore.gateway.deliverables import (
     ESM_UDHI,
     as_deliver_sm,
     item_from_pdu,
-    item_tlvs,
     read_concat,
-    to_deliver_sm,
+    tlv_bytes,
     user_data,
 )
+from smppcore.gateway.delivery import ClientDelivery, Outgoing
 from smppcore.gateway.policy import SubmitCheck, check_static
 from smppcore.gateway.privacy import record_opt_in, record_opt_out
 from smppcore.gateway.rejection import Rejection
@@ -68,14 +69,13 @@ from smppcore.protocol.reassembly import (
     RefKind,
 )
 from smppcore.protocol.text import choose_encoding, decode_text
-from smppcore.protocol.tlv import Tlvs
-from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryItem, DeliveryKind, MtMessage
+from smppcore.protocol.tlv import EMPTY_TLVS, Tlvs, decode_tlvs
+from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryKind, MtMessage, ReplyPart
 
 if TYPE_CHECKING:
     from smppcore.gateway.context import Gateway
 
 __all__ = [
-    "MO_PARTS_ACCOUNT",
     "MoPart",
     "ReplyHandler",
     "find_owner",
@@ -85,10 +85,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-#: Reserved delivery-queue account holding parts of incomplete long replies.
-MO_PARTS_ACCOUNT: Final = "__mo_parts__"
 _MAX_SHORT_MESSAGE: Final = 254
-_RECOVERY_LEASE: Final = 300.0
 _SAR_TAGS: Final = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum")
 _TON_INTERNATIONAL, _TON_NATIONAL = 1, 2
 _NPI_ISDN: Final = 1
@@ -185,24 +182,43 @@ class _Reply:
     sender: str | None
 
 
+def _part_pdu(part: ReplyPart) -> DeliverSm:
+    """A stored part as the deliver_sm the operator sent."""
+    return DeliverSm(
+        source_addr_ton=part.source_addr_ton,
+        source_addr_npi=part.source_addr_npi,
+        source_addr=part.source_addr,
+        dest_addr_ton=part.dest_addr_ton,
+        dest_addr_npi=part.dest_addr_npi,
+        destination_addr=part.destination_addr,
+        esm_class=part.esm_class,
+        protocol_id=part.protocol_id,
+        data_coding=part.data_coding,
+        short_message=part.short_message,
+        tlvs=decode_tlvs(part.tlvs, 0, len(part.tlvs)) if part.tlvs else EMPTY_TLVS,
+    )
+
+
 class ReplyHandler:
     """Turns operator deliver_sm/data_sm replies into queued deliveries for their owners."""
 
     def __init__(
         self,
         gateway: Gateway,
+        delivery: ClientDelivery,
         *,
         default_account: str | None = None,
         reassembly_timeout: float = 120.0,
         max_partials: int = 10_000,
     ) -> None:
         self.gateway = gateway
+        self._delivery = delivery
         self.default_account = default_account
         self.reassembly_timeout = reassembly_timeout
         self.max_partials = max_partials
         self.reassembler = Reassembler(max_partials, reassembly_timeout)
-        #: Stored part items per incomplete message, in first-seen order (as the reassembler).
-        self._parts: dict[ReassemblyKey, dict[int, DeliveryItem]] = {}
+        #: Stored parts per incomplete reply, in first-seen order (as the reassembler).
+        self._parts: dict[ReassemblyKey, dict[int, ReplyPart]] = {}
         self._changed = trio.Event()
         self.unroutable = 0
         self.consent_changes = 0
@@ -226,45 +242,63 @@ class ReplyHandler:
         if part.total <= 1:
             await self._deliver_whole(reply, part.data, reply.pdu.esm_class)
             return int(CommandStatus.ESME_ROK)
-        item = self._part_item(reply, part)
-        await self.gateway.store.enqueue_delivery([item])
-        await self._feed(reply, part, item, trio.current_time())
+        stored = self._stored_part(reply, part)
+        await self.gateway.store.put_reply_parts([stored])
+        await self._feed(reply, part, stored, trio.current_time())
         return int(CommandStatus.ESME_ROK)
 
-    def _key_id(self, reply: _Reply, part: MoPart) -> str:
-        material = "|".join(
-            (reply.connector, reply.handset or reply.pdu.source_addr,
-             reply.sender or reply.pdu.destination_addr,
-             str(part.reference), str(int(part.kind)), str(part.total), str(part.seq))
-        )  # fmt: skip
-        return "mo-part:" + hashlib.blake2s(material.encode(), digest_size=16).hexdigest()
+    def part_record(self, connector: str, pdu: DeliverSm | DataSm) -> ReplyPart | None:
+        """The record a part of a long reply is stored as; None when ``pdu`` is whole."""
+        reply = self._reply(connector, pdu)
+        part = split_part(reply.pdu)
+        return self._stored_part(reply, part) if part.total > 1 else None
 
-    def _part_item(self, reply: _Reply, part: MoPart) -> DeliveryItem:
-        now = self.gateway.clock()
-        return item_from_pdu(
-            reply.pdu,
-            id=self._key_id(reply, part),
-            account=MO_PARTS_ACCOUNT,
-            kind=DeliveryKind.MO,
-            message_id=reply.connector,  # the connector it came from
-            created_at=now,
-            expires_at=self.gateway.expires_at(UNROUTABLE_ACCOUNT, "delivery", now)
-            + self.reassembly_timeout,
-        )
-
-    async def _feed(self, reply: _Reply, part: MoPart, item: DeliveryItem, now: float) -> None:
-        key = ReassemblyKey(
+    def _key(self, reply: _Reply, part: MoPart) -> ReassemblyKey:
+        return ReassemblyKey(
             reply.handset or reply.pdu.source_addr,
             reply.sender or reply.pdu.destination_addr,
             part.reference,
             part.kind,
             part.total,
         )
-        evicted: dict[int, DeliveryItem] | None = None
+
+    def _message_key(self, reply: _Reply, key: ReassemblyKey) -> str:
+        material = "|".join(
+            (reply.connector, str(key.source), str(key.destination), str(key.reference),
+             str(int(key.kind)), str(key.total))
+        )  # fmt: skip
+        return hashlib.blake2s(material.encode(), digest_size=16).hexdigest()
+
+    def _stored_part(self, reply: _Reply, part: MoPart) -> ReplyPart:
+        now = self.gateway.clock()
+        pdu = reply.pdu
+        return ReplyPart(
+            message_key=self._message_key(reply, self._key(reply, part)),
+            seq=part.seq,
+            connector=reply.connector,
+            source_addr=pdu.source_addr,
+            destination_addr=pdu.destination_addr,
+            source_addr_ton=pdu.source_addr_ton,
+            source_addr_npi=pdu.source_addr_npi,
+            dest_addr_ton=pdu.dest_addr_ton,
+            dest_addr_npi=pdu.dest_addr_npi,
+            esm_class=pdu.esm_class,
+            protocol_id=pdu.protocol_id,
+            data_coding=pdu.data_coding,
+            short_message=pdu.short_message,
+            tlvs=tlv_bytes(pdu.tlvs),
+            received_at=now,
+            expires_at=self.gateway.expires_at(UNROUTABLE_ACCOUNT, "delivery", now)
+            + self.reassembly_timeout,
+        )
+
+    async def _feed(self, reply: _Reply, part: MoPart, stored: ReplyPart, now: float) -> None:
+        key = self._key(reply, part)
+        evicted: dict[int, ReplyPart] | None = None
         if key not in self._parts and len(self._parts) >= self.max_partials:
             oldest = next(iter(self._parts))
             evicted = self._parts.pop(oldest)
-        self._parts.setdefault(key, {}).setdefault(part.seq, item)
+        self._parts.setdefault(key, {}).setdefault(part.seq, stored)
         done = self.reassembler.feed(
             source=key.source,
             destination=key.destination,
@@ -283,10 +317,10 @@ class ReplyHandler:
             await self._complete(reply, done, parts)
 
     async def _complete(
-        self, reply: _Reply, done: Reassembled, parts: dict[int, DeliveryItem]
+        self, reply: _Reply, done: Reassembled, parts: dict[int, ReplyPart]
     ) -> None:
-        first = parts.get(1) or next(iter(parts.values()))
-        tlvs = item_tlvs(first).without(*_SAR_TAGS, "message_payload")
+        first = _part_pdu(parts.get(1) or next(iter(parts.values())))
+        tlvs = first.tlvs.without(*_SAR_TAGS, "message_payload")
         pdu = attrs.evolve(
             reply.pdu,
             esm_class=first.esm_class & ~ESM_UDHI,
@@ -294,15 +328,16 @@ class ReplyHandler:
             tlvs=tlvs,
             short_message=b"",
         )
-        await self._deliver_whole(attrs.evolve(reply, pdu=pdu), done.data, pdu.esm_class)
-        for item in parts.values():
-            await self.gateway.store.ack_delivery(item.id)
+        keys = sorted({p.message_key for p in parts.values()})
+        await self._deliver_whole(
+            attrs.evolve(reply, pdu=pdu), done.data, pdu.esm_class, done_parts=keys
+        )
 
     # --- delivery to the owner -----------------------------------------------------------
 
     def _mo_item(
         self, reply: _Reply, account: str, body: bytes, esm_class: int, tlvs: Tlvs, now: float
-    ) -> DeliveryItem:
+    ) -> Outgoing:
         pdu = reply.pdu
         if len(body) > _MAX_SHORT_MESSAGE:
             tlvs = tlvs.with_(message_payload=body)
@@ -327,14 +362,18 @@ class ReplyHandler:
             short_message=body,
             tlvs=tlvs,
         )
-        return item_from_pdu(
+        lease = self._delivery.claim(account, now)
+        item = item_from_pdu(
             mo,
             id=self.gateway.ids.new(),
             account=account,
             kind=DeliveryKind.MO,
             created_at=now,
             expires_at=self.gateway.expires_at(account, "delivery", now),
+            lease_owner=lease.owner if lease is not None else "",
+            lease_until=lease.until if lease is not None else 0.0,
         )
+        return Outgoing(item, mo)
 
     async def _owner(self, reply: _Reply, now: float) -> str:
         account, _how = await find_owner(
@@ -346,33 +385,37 @@ class ReplyHandler:
             log.warning("reply.unroutable", connector=reply.connector)
         return account
 
-    async def _deliver_whole(self, reply: _Reply, body: bytes, esm_class: int) -> None:
+    async def _deliver_whole(
+        self, reply: _Reply, body: bytes, esm_class: int, *, done_parts: list[str] | None = None
+    ) -> None:
         now = self.gateway.clock()
         account = await self._owner(reply, now)
         text = decode_text(body, reply.pdu.data_coding) if not esm_class & ESM_UDHI else ""
         await self._consent(reply, account, text, now)
         tlvs = reply.pdu.tlvs.without(*_SAR_TAGS)
-        item = self._mo_item(reply, account, body, esm_class, tlvs, now)
-        await self.gateway.queue_delivery([item])
+        out = self._mo_item(reply, account, body, esm_class, tlvs, now)
+        await self._delivery.queue([out], done_parts=done_parts or ())
 
-    async def _deliver_parts(self, parts: list[DeliveryItem]) -> None:
-        """Deliver the parts of a message that never completed, each as it was received."""
+    async def _deliver_parts(self, parts: list[ReplyPart]) -> None:
+        """Deliver the parts of a reply that never completed, each as it was received, and
+        delete them (one store request)."""
         if not parts:
             return
         now = self.gateway.clock()
         first = parts[0]
-        reply = self._reply(first.message_id, to_deliver_sm(first))
+        reply = self._reply(first.connector, _part_pdu(first))
         account = await self._owner(reply, now)
-        items = [
-            self._mo_item(
-                self._reply(p.message_id, to_deliver_sm(p)), account,
-                p.short_message, p.esm_class, item_tlvs(p), now,
-            )
-            for p in parts
-        ]  # fmt: skip
-        await self.gateway.queue_delivery(items)
+        outs = []
         for p in parts:
-            await self.gateway.store.ack_delivery(p.id)
+            pdu = _part_pdu(p)
+            outs.append(
+                self._mo_item(
+                    self._reply(p.connector, pdu), account, pdu.short_message, pdu.esm_class,
+                    pdu.tlvs, now,
+                )
+            )  # fmt: skip
+        keys = sorted({p.message_key for p in parts})
+        await self._delivery.queue(outs, done_parts=keys)
 
     # --- consent -------------------------------------------------------------------------
 
@@ -442,32 +485,16 @@ class ReplyHandler:
     # --- background: recovery and timeouts ------------------------------------------------
 
     async def recover(self) -> int:
-        """Reload the stored parts of incomplete replies (after a restart).
-
-        The parts are leased to read them all once, then given back (lease cleared) so the
-        next start finds them again if this process dies before they are used."""
-        store = self.gateway.store
-        held: list[DeliveryItem] = []
-        try:
-            while True:
-                items = await store.lease_delivery(
-                    MO_PARTS_ACCOUNT, 500, _RECOVERY_LEASE, self.gateway.clock()
-                )
-                if not items:
-                    break
-                held.extend(items)
-        finally:
-            now = self.gateway.clock()
-            for item in held:
-                await store.nack_delivery(item.id, now)
+        """Reload the stored parts of incomplete replies (after a restart); returns how many
+        parts went back into the reassembly table."""
         count = 0
-        for item in held:
-            reply = self._reply(item.message_id, to_deliver_sm(item))
+        for stored in await self.gateway.store.reply_parts():
+            reply = self._reply(stored.connector, _part_pdu(stored))
             part = split_part(reply.pdu)
             if part.total <= 1:
-                await self._deliver_parts([item])
+                await self._deliver_parts([stored])
                 continue
-            await self._feed(reply, part, item, trio.current_time())
+            await self._feed(reply, part, stored, trio.current_time())
             count += 1
         return count
 

@@ -1,38 +1,45 @@
-"""The gateway's return path: the :class:`~smppcore.connector_api.DeliverSink` connectors call.
+"""The gateway's return path: what operators send back, to the clients that caused it.
 
-Owns: :class:`ReturnPath`, which sorts what an operator sends back into receipts
-(:mod:`smppcore.gateway.receipts`) and handset replies (:mod:`smppcore.gateway.replies`),
-produces the gateway's own receipts for messages that became final without reaching an
-operator (:meth:`ReturnPath.mt_final`), and runs the background work both need
-(:meth:`ReturnPath.run`: pending receipts waiting for their id map, reassembly time-outs and
-the recovery of stored reply parts after a restart).
+Owns :class:`ReturnPath` (the :class:`~smppcore.connector_api.DeliverSink` connectors call)
+and :class:`ReturnPathOptions`. The daemon builds ONE return path and hands the same object
+to every connector (as their sink) and runs it (:meth:`ReturnPath.run`); it holds every part
+of the path and no state lives anywhere else::
 
-Composition (the daemon)::
+    operator deliver_sm batch ─▶ ReturnPath.operator_deliver
+        receipts ─▶ ReceiptHandler.match ─┬─▶ ReceiptHandler.apply ─▶ Finaliser ─┐
+                                          └─▶ PendingReceipts.hold (the race)    │
+        replies  ─▶ ReplyHandler (reassembly, owner, consent) ───────────────────┤
+                                                                                 ▼
+                                      ClientDelivery: push from memory / durable queue
 
-    sink = ReturnPath(gateway)          # ConnectorContext(sink=sink, ...)
-    await nursery.start(serve_deliveries, gateway)   # also runs ReturnPath.run()
-
-The return path's state (the reassembly table, counters) is one per :class:`Gateway`: every
-``ReturnPath(gateway)`` is a view of the same state (the first one's options win), so the
-object the connectors were given and the one :func:`serve_deliveries` runs the background work
-of are the same whichever is built first.
-
-Every ``operator_deliver`` returns only once what it received is durable in the store (queued
-for the client, or held as a pending receipt or a stored reply part); only then does the
-connector answer the operator ``ESME_ROK``. A store failure propagates, and the connector
-answers ``ESME_RX_T_APPN`` so the operator retries.
+* :meth:`ReturnPath.operator_deliver` takes a batch of ``deliver_sm``/``data_sm`` from one
+  operator bind and returns one status per PDU only once everything it received is durable:
+  final states with their client receipts, pending receipts, reply parts, replies. A store
+  failure propagates; the connector then answers ``ESME_RX_T_APPN`` so the operator retries.
+* :meth:`ReturnPath.mt_final` ends a message that never got (or will never get) an
+  operator receipt — permanent failure, expiry — through the same finaliser.
+* :meth:`ReturnPath.run` runs the background parts: client delivery (which first frees what
+  this node's previous run held), pending receipt retries, reply reassembly time-outs (after
+  reloading stored parts) and the take-over of version-1 records
+  (:mod:`smppcore.gateway.legacy`).
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import structlog
 import trio
 
-from smppcore.gateway.receipts import ReceiptHandler, client_receipt, is_receipt, wants_receipt
+from smppcore.gateway.correlation import ReceiptHandler
+from smppcore.gateway.delivery import ClientDelivery, DeliveryPolicy
+from smppcore.gateway.finals import Final as MessageFinal
+from smppcore.gateway.finals import Finaliser
+from smppcore.gateway.legacy import adopt_legacy_records
+from smppcore.gateway.pending import PendingReceipts
+from smppcore.gateway.receipts import is_receipt, read_operator_receipt
 from smppcore.gateway.replies import ReplyHandler
 from smppcore.protocol.enums import CommandStatus, MessageState
 from smppcore.protocol.pdu import DataSm, DeliverSm
@@ -41,20 +48,26 @@ from smppcore.store.base import MtMessage, MtState
 if TYPE_CHECKING:
     from smppcore.gateway.context import Gateway
 
-__all__ = ["ReturnPath"]
+__all__ = ["ReturnPath", "ReturnPathOptions"]
 
 log = structlog.get_logger(__name__)
 
-
-@attrs.define(eq=False)
-class _State:
-    receipts: ReceiptHandler
-    replies: ReplyHandler
-    pending_poll_interval: float
-    running: bool = False
+_OK: Final = int(CommandStatus.ESME_ROK)
+_RINVCMDID: Final = int(CommandStatus.ESME_RINVCMDID)
 
 
-_STATES: weakref.WeakKeyDictionary[Gateway, _State] = weakref.WeakKeyDictionary()
+@attrs.frozen
+class ReturnPathOptions:
+    """How the return path behaves; the defaults suit production."""
+
+    #: Gets replies no conversation or number owner claims (else ``[policy]
+    #: default_reply_account``, else they are kept as unroutable).
+    default_account: str | None = None
+    reassembly_timeout: float = 120.0
+    max_partials: int = 10_000
+    #: How long a receipt waits for its id map before it is given up.
+    pending_receipt_seconds: float = 600.0
+    delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
 
 
 class ReturnPath:
@@ -63,92 +76,74 @@ class ReturnPath:
     def __init__(
         self,
         gateway: Gateway,
+        options: ReturnPathOptions | None = None,
         *,
-        default_account: str | None = None,
-        reassembly_timeout: float = 120.0,
-        max_partials: int = 10_000,
-        pending_receipt_seconds: float = 600.0,
-        pending_poll_interval: float = 0.2,
+        node_id: str | None = None,
     ) -> None:
+        options = options or ReturnPathOptions()
         self.gateway = gateway
-        state = _STATES.get(gateway)
-        if state is None:
-            state = _STATES[gateway] = _State(
-                receipts=ReceiptHandler(gateway, pending_seconds=pending_receipt_seconds),
-                replies=ReplyHandler(
-                    gateway,
-                    default_account=default_account,
-                    reassembly_timeout=reassembly_timeout,
-                    max_partials=max_partials,
-                ),
-                pending_poll_interval=pending_poll_interval,
-            )
-        self._state = state
-        self.receipts = state.receipts
-        self.replies = state.replies
-        self.pending_poll_interval = state.pending_poll_interval
+        self.options = options
+        self.delivery = ClientDelivery(
+            gateway, options.delivery, node_id or gateway.config.daemon.node_id
+        )
+        self.finaliser = Finaliser(gateway, self.delivery)
+        self.receipts = ReceiptHandler(gateway, self.delivery, self.finaliser)
+        self.pending = PendingReceipts(
+            gateway, self.receipts, pending_seconds=options.pending_receipt_seconds
+        )
+        self.replies = ReplyHandler(
+            gateway,
+            self.delivery,
+            default_account=options.default_account,
+            reassembly_timeout=options.reassembly_timeout,
+            max_partials=options.max_partials,
+        )
 
-    async def operator_deliver(self, connector: str, pdu: Any) -> int:
-        """Handle an operator ``deliver_sm``/``data_sm``; returns the status to answer with."""
-        if not isinstance(pdu, DeliverSm | DataSm):
-            return int(CommandStatus.ESME_RINVCMDID)
-        if is_receipt(pdu):
-            return await self.receipts.handle(connector, pdu)
-        return await self.replies.handle(connector, pdu)
+    async def operator_deliver(self, connector: str, pdus: Sequence[Any]) -> list[int]:
+        """Handle a batch of ``deliver_sm``/``data_sm`` from one operator bind; one status
+        per PDU, returned once everything is durable (see the module docstring)."""
+        statuses = [_OK] * len(pdus)
+        receipts = []
+        for n, pdu in enumerate(pdus):
+            if not isinstance(pdu, DeliverSm | DataSm):
+                statuses[n] = _RINVCMDID
+            elif is_receipt(pdu):
+                receipts.append(read_operator_receipt(pdu))
+            else:
+                await self.replies.handle(connector, pdu)
+        if receipts:
+            matched, missing = await self.receipts.match(connector, receipts)
+            if matched and missing:
+                async with trio.open_nursery() as nursery:  # both writes share a commit
+                    nursery.start_soon(self.receipts.apply, matched)
+                    nursery.start_soon(self.pending.hold, connector, missing)
+            elif matched:
+                await self.receipts.apply(matched)
+            else:
+                await self.pending.hold(connector, missing)
+        return statuses
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt: record the state and queue the
-        client's receipt if the submit asked for one."""
-        gateway = self.gateway
-        now = gateway.clock()
-        await gateway.store.set_mt_state(message.id, state, now, error_code)
-        wire = MessageState(state.wire_state)
-        if not wants_receipt(message.registered_delivery, wire):
-            return
-        item = client_receipt(
+        client's receipt if the submit asked for one (one store request)."""
+        final = MessageFinal(
             message,
-            wire,
-            now=now,
-            expires_at=gateway.expires_at(message.account, "delivery", now),
+            MessageState(state.wire_state),
+            error_code=error_code,
             err=f"{min(max(error_code, 0), 999):03d}",
-            tag=f"{int(wire)}g",
+            tag=f"{state.wire_state}g",
         )
-        await gateway.queue_delivery([item])
-
-    def _connector_names(self) -> set[str]:
-        names = set(self.gateway.connectors)
-        names.update(c.name for c in self.gateway.config.connectors)
-        return names
-
-    async def resolve_pending_once(self) -> int:
-        """One pass over every connector's pending receipts; returns how many matched."""
-        matched = 0
-        for name in sorted(self._connector_names()):
-            matched += await self.receipts.resolve_pending(name)
-        return matched
+        await self.finaliser.finalise([final], self.gateway.clock())
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Background work until cancelled: stored reply parts are reloaded before
-        ``task_status.started()``. Runs once per gateway: a second call returns at once."""
-        if self._state.running:
-            task_status.started()
-            return
-        self._state.running = True
-        try:
-            await self._run(task_status)
-        finally:
-            self._state.running = False
-
-    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
-        await self.replies.recover()
+        """The background parts until cancelled; ``task_status.started()`` once this node's
+        previous leases are freed and stored reply parts are reloaded."""
         async with trio.open_nursery() as nursery:
+            await nursery.start(self.delivery.run)
+            adopted = await adopt_legacy_records(self)
+            if adopted:
+                log.info("returnpath.adopted_v1_records", records=adopted)
+            await self.replies.recover()
             nursery.start_soon(self.replies.run)
+            nursery.start_soon(self.pending.run)
             task_status.started()
-            while True:
-                try:
-                    await self.resolve_pending_once()
-                except trio.Cancelled:
-                    raise
-                except Exception as exc:  # a store hiccup must not end the return path
-                    log.error("returnpath.pending_failed", error=type(exc).__name__)
-                await trio.sleep(self.pending_poll_interval)

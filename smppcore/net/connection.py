@@ -319,6 +319,18 @@ class SmppConnection:
         """Incoming requests until the session ends."""
         return _IncomingRequests(self)
 
+    def receive_ready(self, limit: int) -> list[Pdu]:
+        """Up to ``limit`` incoming requests that have already arrived, without waiting (an
+        empty list when none has): what a handler that serves requests in batches takes
+        after the one ``async for`` gave it."""
+        out: list[Pdu] = []
+        while len(out) < limit:
+            try:
+                out.append(self._incoming.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+        return out
+
     async def receive_request(self) -> Pdu:
         """The next incoming request; :class:`SessionClosed` once the session is over."""
         try:

@@ -17,6 +17,11 @@ Conventions every implementation keeps:
   hashed suppression entry, and appends an audit record.
 * ``expires_at`` on a record is when the purge may delete it; the caller computes it from the
   retention policy (per data class, per account).
+* The return path has records of its own kinds, each with its own methods: an MT message
+  becomes final only through :meth:`Store.finalise_mt` (with the receipt its client gets, in
+  the same transaction), receipts waiting for their id map are :class:`PendingReceipt`, parts
+  of long replies waiting for the rest are :class:`ReplyPart`, and only what a client is to
+  receive is a :class:`DeliveryItem`.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ class MtState(enum.IntEnum):
 
     The numeric values of the final states equal SMPP ``message_state`` values (§8.1) so that
     ``query_sm_resp`` can carry them directly; QUEUED/LEASED are internal states reported as
-    ENROUTE (1).
+    ENROUTE (1). A message in a final state (:attr:`is_final`) never changes state again.
     """
 
     SCHEDULED = 0
@@ -152,6 +157,71 @@ class Suppression:
     created_at: float
 
 
+@attrs.frozen
+class ReceiptMatch:
+    """What an operator receipt's upstream id maps to: the map entry and our message."""
+
+    entry: IdMapEntry
+    message: MtMessage
+
+
+@attrs.frozen
+class SegmentStates:
+    """The segment states of a message after one segment's receipt was recorded."""
+
+    states: Mapping[int, int]  # segment -> MtState value, every segment known so far
+    #: The segment already had a final state: this receipt repeats one already counted.
+    repeated: bool = False
+
+
+@attrs.frozen
+class PendingReceipt:
+    """An operator receipt whose upstream id had no id map yet (the receipt overtook the
+    ``submit_sm_resp`` handling), or never found one (``unmatched``).
+
+    Holds what the client's receipt is built from and nothing personal: no addresses and no
+    receipt text (whose ``text:`` field quotes the message)."""
+
+    id: str  # derived from (connector, upstream id, state): a repeated receipt is one record
+    connector: str
+    upstream_id: str  # as the operator sent it; looked up by its id variants
+    state: int  # the SMPP message_state it reports
+    err: str = "000"
+    done_at: float = 0.0  # the receipt's "done date" (epoch seconds), 0 when it had none
+    network_error_code: bytes = b""  # the network_error_code TLV value, empty when absent
+    received_at: float = 0.0
+    next_try_at: float = 0.0  # when the look-up is tried again
+    attempts: int = 0
+    expires_at: float = 0.0
+    unmatched: bool = False  # given up: kept (for inspection) until expires_at, not retried
+
+
+@attrs.frozen
+class ReplyPart:
+    """One part of a long handset reply, kept until the whole reply is there (or times out).
+
+    ``message_key`` names the reply the part belongs to (same handset, our number, reference
+    and part count); ``seq`` is the part's place in it. The fields are the deliver_sm as the
+    operator sent it."""
+
+    message_key: str
+    seq: int
+    connector: str
+    source_addr: str
+    destination_addr: str
+    source_addr_ton: int = 1
+    source_addr_npi: int = 1
+    dest_addr_ton: int = 1
+    dest_addr_npi: int = 1
+    esm_class: int = 0
+    protocol_id: int = 0
+    data_coding: int = 0
+    short_message: bytes = b""
+    tlvs: bytes = b""
+    received_at: float = 0.0
+    expires_at: float = 0.0
+
+
 class DeliveryKind(enum.IntEnum):
     RECEIPT = 1
     MO = 2
@@ -159,7 +229,11 @@ class DeliveryKind(enum.IntEnum):
 
 @attrs.frozen
 class DeliveryItem:
-    """A deliver_sm waiting for a client's rx/trx bind (a receipt or a handset reply)."""
+    """A deliver_sm waiting for a client's rx/trx bind (a receipt or a handset reply).
+
+    An item is free (``lease_owner`` empty) or leased to the daemon whose node id
+    ``lease_owner`` holds, until ``lease_until``; :meth:`Store.enqueue_delivery` takes an item
+    that is already leased (to deliver it from memory at once) as well as a free one."""
 
     id: str
     account: str
@@ -175,12 +249,36 @@ class DeliveryItem:
     data_coding: int = 0
     short_message: bytes = b""
     tlvs: bytes = b""  # encoded TLVs (receipted_message_id, message_state, ...)
-    message_id: str = ""  # ours, for receipts
+    message_id: str = ""  # a receipt: our id of the message it reports on; a reply: empty
     created_at: float = 0.0
     not_before: float = 0.0
     expires_at: float = 0.0
     attempts: int = 0
     lease_until: float = 0.0
+    lease_owner: str = ""  # node id of the daemon holding the lease, empty when free
+
+
+class FinalResult(enum.IntEnum):
+    """What :meth:`Store.finalise_mt` did with one message."""
+
+    FINALISED = 0  # it became final now; its receipt (if any) is queued
+    ALREADY_FINAL = 1  # it was final before: nothing changed, the receipt was not queued
+    MISSING = 2  # no such message (never stored, erased or purged)
+
+
+@attrs.frozen
+class MtFinal:
+    """One MT message becoming final, with the receipt its client gets for it (if any)."""
+
+    message_id: str
+    state: MtState  # a final state
+    at: float
+    error_code: int = 0  # 0 keeps the code already recorded (a nack's, typically)
+    receipt: DeliveryItem | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.state.is_final:
+            raise ValueError(f"{self.state.name} is not a final state")
 
 
 @attrs.frozen
@@ -241,10 +339,12 @@ class Store(Protocol):
         LEASED until ``now + lease_seconds``; ``attempts`` is incremented."""
 
     async def ack_mt(
-        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
     ) -> None:
-        """The worker is done with a leased message: submitted (ENROUTE) or final. A final state
-        clears the payload (message text is kept no longer than needed).
+        """The worker submitted a leased message: it is ENROUTE, waiting for its receipt (its
+        text is kept: a receipt or a query may still need the message; it goes when the
+        message becomes final, see :meth:`finalise_mt`). A message no longer LEASED is left
+        alone.
 
         ``id_maps`` (the last segment's map, typically) are durable no later than the ack:
         written in the same transaction (SQLite) or acknowledged before the ack is sent
@@ -255,15 +355,21 @@ class Store(Protocol):
 
     async def get_mt(self, message_id: str) -> MtMessage | None: ...
 
-    async def set_mt_state(
-        self, message_id: str, state: MtState, now: float, error_code: int = 0
-    ) -> MtMessage | None:
-        """Record a state reported by a receipt; final states clear the payload."""
+    async def finalise_mt(self, finals: Sequence[MtFinal]) -> list[FinalResult]:
+        """The one way an MT message becomes final (receipts, failures, expiry).
 
-    async def record_segment_state(
-        self, message_id: str, segment: int, state: MtState
-    ) -> Mapping[int, int]:
-        """Remember one segment's receipt state; returns all segment states known so far."""
+        For each entry, in ONE transaction with the others (SQLite) or one atomic script per
+        entry (Redis): a message not yet final takes the state (payload cleared, lease
+        dropped, ``final_at`` set, ``error_code`` set unless 0) AND its ``receipt`` item, if
+        any, is queued (as :meth:`enqueue_delivery` would, leased or free as the item says).
+        A message already final, or missing, is left alone and its receipt is NOT queued:
+        that is how a repeated final receipt is dropped."""
+        ...
+
+    async def record_segment(self, message_id: str, segment: int, state: MtState) -> SegmentStates:
+        """Remember one segment's receipt state (a missing message: empty states); says
+        whether that segment already had a final state (a repeated receipt)."""
+        ...
 
     async def cancel_mt(self, message_id: str, account: str, now: float) -> bool:
         """Cancel a message of ``account`` that is still QUEUED. True if it was."""
@@ -280,6 +386,47 @@ class Store(Protocol):
     async def put_id_maps(self, entries: Sequence[IdMapEntry]) -> None: ...
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None: ...
+
+    async def match_receipt(
+        self, connector: str, candidates: Sequence[str]
+    ) -> ReceiptMatch | None:
+        """The id map of the first of ``candidates`` (upstream id variants, best first) that
+        ``connector`` has one for, with the message it names; None when none has one, or
+        the message is gone. A read: on SQLite a short indexed look-up on the caller's
+        thread (see ``SqliteEngine.read_quick``)."""
+        ...
+
+    # --- receipts waiting for their id map -------------------------------------------------
+    async def hold_receipts(self, receipts: Sequence[PendingReceipt]) -> None:
+        """Store (or replace, by ``id``) pending receipts."""
+
+    async def due_pending_receipts(self, now: float, limit: int) -> list[PendingReceipt]:
+        """Pending receipts not given up (``unmatched`` False) whose ``next_try_at`` has come,
+        earliest first."""
+        ...
+
+    async def drop_pending_receipts(self, ids: Sequence[str]) -> None: ...
+
+    async def count_pending_receipts(self) -> int:
+        """Pending receipts still being retried (not given up)."""
+        ...
+
+    async def next_pending_receipt_at(self) -> float | None:
+        """The earliest ``next_try_at`` of the pending receipts still being retried; None
+        when there are none."""
+        ...
+
+    # --- parts of long replies ---------------------------------------------------------------
+    async def put_reply_parts(self, parts: Sequence[ReplyPart]) -> None:
+        """Store parts; a part already stored (same ``message_key`` and ``seq``) stays as it
+        is (an operator resending a part)."""
+
+    async def reply_parts(self, limit: int = 100_000) -> list[ReplyPart]:
+        """Stored parts, oldest first (what a restarted daemon reassembles from)."""
+        ...
+
+    async def drop_reply_parts(self, message_keys: Sequence[str]) -> None:
+        """Delete every part of these replies."""
 
     # --- conversations --------------------------------------------------------------------
     async def put_conversations(self, conversations: Sequence[Conversation]) -> None: ...
@@ -304,17 +451,31 @@ class Store(Protocol):
         ...
 
     # --- delivery queues (per account) ----------------------------------------------------
-    async def enqueue_delivery(self, items: Sequence[DeliveryItem]) -> None: ...
+    async def enqueue_delivery(
+        self, items: Sequence[DeliveryItem], *, done_parts: Sequence[str] = ()
+    ) -> None:
+        """Queue ``items``; an item with a ``lease_owner`` goes in leased to it until its
+        ``lease_until``. An id already queued is left as it is. ``done_parts`` (reply
+        ``message_key`` values) are deleted in the same request: a reassembled reply replaces
+        its parts without a window in which both, or neither, exist."""
 
     async def lease_delivery(
-        self, account: str, limit: int, lease_seconds: float, now: float
+        self, account: str, limit: int, lease_seconds: float, now: float, owner: str = ""
     ) -> list[DeliveryItem]:
-        """Oldest ready items first (``not_before <= now`` and not leased, or lease expired)."""
+        """Oldest ready items first (``not_before <= now`` and free, or lease expired), leased
+        to ``owner`` until ``now + lease_seconds``; ``attempts`` is incremented."""
 
-    async def ack_delivery(self, item_id: str) -> None:
-        """The client accepted it (or it must not be retried): delete it."""
+    async def ack_deliveries(self, item_ids: Sequence[str]) -> None:
+        """The client accepted them (or they must not be retried): delete them."""
 
-    async def nack_delivery(self, item_id: str, retry_at: float) -> None: ...
+    async def nack_delivery(self, item_id: str, retry_at: float) -> None:
+        """Free a leased item, to be leased again from ``retry_at``."""
+
+    async def release_deliveries(self, owner: str) -> int:
+        """Free every item leased to ``owner`` now (ready at once, attempts unchanged): a
+        daemon stopping, or starting again after a crash, gives back what it held. Returns
+        how many."""
+        ...
 
     async def delivery_depth(self, account: str) -> int: ...
 
@@ -325,9 +486,9 @@ class Store(Protocol):
 
     # --- data lifecycle -------------------------------------------------------------------
     async def purge(self, now: float) -> dict[str, int]:
-        """Delete what retention allows: expired maps, conversations, delivery items, final
-        messages past ``expires_at``; clear the payload of messages whose validity has passed.
-        Returns counts per data class."""
+        """Delete what retention allows: expired maps, conversations, delivery items, pending
+        receipts, reply parts, final messages past ``expires_at``; clear the payload of
+        messages whose validity has passed. Returns counts per data class."""
 
     async def erase(self, msisdn: str, now: float) -> dict[str, int]:
         """Remove every record mentioning ``msisdn`` (except the hashed suppression entry),

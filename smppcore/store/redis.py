@@ -49,10 +49,16 @@ from smppcore.store.base import (
     AuditEvent,
     Conversation,
     DeliveryItem,
+    FinalResult,
     IdMapEntry,
     MtChanges,
+    MtFinal,
     MtMessage,
     MtState,
+    PendingReceipt,
+    ReceiptMatch,
+    ReplyPart,
+    SegmentStates,
     Suppression,
 )
 from smppcore.store.hashing import MsisdnHasher
@@ -77,7 +83,9 @@ T = TypeVar("T")
 _BATCH: Final = 500
 #: Redis drops id maps and conversations this long after ``expires_at`` if no purge ran.
 _TTL_GRACE_SECONDS: Final = 86_400.0
-_ERASE_CLASSES: Final = ("mt_messages", "id_maps", "conversations", "delivery_items")
+_ERASE_CLASSES: Final = (
+    "mt_messages", "id_maps", "conversations", "delivery_items", "reply_parts",
+)  # fmt: skip
 
 
 def _flat(fields: Mapping[str, bytes | str]) -> list[bytes | str]:
@@ -112,16 +120,25 @@ class RedisStore:
                 "ENQUEUE_DELIVERY",
                 "LEASE_MT",
                 "LEASE_DELIVERY",
-                "SET_MT_STATE",
+                "ACK_MT",
+                "FINALISE_MT",
                 "NACK_MT",
                 "CANCEL_MT",
                 "REPLACE_MT",
                 "RECORD_SEGMENT",
+                "MATCH_RECEIPT",
                 "PUT_ID_MAPS",
                 "PUT_CONVERSATIONS",
                 "IS_SUPPRESSED",
                 "ACK_DELIVERY",
                 "NACK_DELIVERY",
+                "RELEASE_DELIVERIES",
+                "HOLD_RECEIPTS",
+                "DUE_PENDING",
+                "DROP_PENDING",
+                "PUT_REPLY_PARTS",
+                "REPLY_PARTS",
+                "DROP_REPLY_PARTS",
                 "PURGE",
                 "ERASE",
             )
@@ -240,31 +257,14 @@ class RedisStore:
         )
         return [mt_from(unpack_pairs(h), unpack_pairs(s)) for h, s in rows]
 
-    async def _set_state(
-        self, message_id: str, state: MtState, now: float, error_code: int, only_leased: bool
-    ) -> MtMessage | None:
-        row = await self._script(
-            "SET_MT_STATE",
-            message_id,
-            str(int(state)),
-            repr(now),
-            "1" if state.is_final else "0",
-            str(int(error_code)),
-            "1" if only_leased else "0",
-            "0" if only_leased else "1",
-        )
-        if not row or only_leased:
-            return None
-        return mt_from(pairs_to_dict(row[0]), pairs_to_dict(row[1]))
-
     async def ack_mt(
-        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
     ) -> None:
         """With ``id_maps``: the maps first, and only once they are acknowledged, the ack (two
         batched round trips; a pipeline would run the ack even if the maps' script failed)."""
         if id_maps:
             await self.put_id_maps(id_maps)
-        await self._set_state(message_id, state, now, 0, True)
+        await self._script("ACK_MT", message_id)
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         await self._script("NACK_MT", message_id, repr(retry_at), str(int(error_code)))
@@ -280,16 +280,26 @@ class RedisStore:
         fields, segs = await self._run(work)
         return mt_from(fields, segs) if fields else None
 
-    async def set_mt_state(
-        self, message_id: str, state: MtState, now: float, error_code: int = 0
-    ) -> MtMessage | None:
-        return await self._set_state(message_id, state, now, error_code, False)
+    async def finalise_mt(self, finals: Sequence[MtFinal]) -> list[FinalResult]:
+        """One script call for the batch: each entry atomic (state, then its receipt)."""
+        if not finals:
+            return []
+        args: list[bytes | str] = []
+        for f in finals:
+            args += [f.message_id, str(int(f.state)), repr(f.at), str(int(f.error_code))]
+            if f.receipt is None:
+                args.append("0")
+            else:
+                args.append("1")
+                args += self._delivery_args(f.receipt)
+        replies = await self._script("FINALISE_MT", *args)
+        return [FinalResult(int(r)) for r in replies]
 
-    async def record_segment_state(
-        self, message_id: str, segment: int, state: MtState
-    ) -> Mapping[int, int]:
-        flat = await self._script("RECORD_SEGMENT", message_id, str(int(segment)), str(int(state)))
-        return segments_from(pairs_to_dict(flat))
+    async def record_segment(self, message_id: str, segment: int, state: MtState) -> SegmentStates:
+        repeated, flat = await self._script(
+            "RECORD_SEGMENT", message_id, str(int(segment)), str(int(state))
+        )
+        return SegmentStates(segments_from(pairs_to_dict(flat)), repeated=bool(int(repeated)))
 
     async def cancel_mt(self, message_id: str, account: str, now: float) -> bool:
         return bool(await self._script("CANCEL_MT", message_id, account, repr(now)))
@@ -339,6 +349,74 @@ class RedisStore:
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         fields = await self._run(self._r.hgetall, f"{self._p}idmap:{connector}:{upstream_id}")
         return from_fields(IdMapEntry, fields) if fields else None
+
+    async def match_receipt(
+        self, connector: str, candidates: Sequence[str]
+    ) -> ReceiptMatch | None:
+        if not candidates:
+            return None
+        row = await self._script("MATCH_RECEIPT", connector, *candidates)
+        if not row:
+            return None
+        entry = from_fields(IdMapEntry, unpack_pairs(row[0]))
+        return ReceiptMatch(entry, mt_from(unpack_pairs(row[1]), unpack_pairs(row[2])))
+
+    # --- receipts waiting for their id map ---------------------------------------------------
+    async def hold_receipts(self, receipts: Sequence[PendingReceipt]) -> None:
+        if not receipts:
+            return
+        args: list[bytes | str] = []
+        for r in receipts:
+            args += [
+                r.id,
+                repr(r.next_try_at),
+                repr(r.expires_at),
+                "1" if r.unmatched else "0",
+                *_flat(to_fields(r)),
+            ]
+        await self._script("HOLD_RECEIPTS", *args)
+
+    async def due_pending_receipts(self, now: float, limit: int) -> list[PendingReceipt]:
+        if limit <= 0:
+            return []
+        rows = await self._script("DUE_PENDING", repr(now), str(int(limit)))
+        return [from_fields(PendingReceipt, unpack_pairs(r)) for r in rows]
+
+    async def drop_pending_receipts(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._script("DROP_PENDING", *ids)
+
+    async def count_pending_receipts(self) -> int:
+        return int(await self._run(self._r.zcard, f"{self._p}pendq"))
+
+    async def next_pending_receipt_at(self) -> float | None:
+        first = await self._run(self._r.zrange, f"{self._p}pendq", 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    # --- parts of long replies ---------------------------------------------------------------
+    async def put_reply_parts(self, parts: Sequence[ReplyPart]) -> None:
+        if not parts:
+            return
+        args: list[bytes | str] = []
+        for part in parts:
+            args += [
+                part.message_key,
+                str(int(part.seq)),
+                self._idx(part.source_addr, part.destination_addr),
+                repr(part.expires_at),
+                *_flat(to_fields(part)),
+            ]
+        await self._script("PUT_REPLY_PARTS", *args)
+
+    async def reply_parts(self, limit: int = 100_000) -> list[ReplyPart]:
+        if limit <= 0:
+            return []
+        rows = await self._script("REPLY_PARTS", str(int(limit)))
+        return [from_fields(ReplyPart, unpack_pairs(r)) for r in rows]
+
+    async def drop_reply_parts(self, message_keys: Sequence[str]) -> None:
+        if message_keys:
+            await self._script("DROP_REPLY_PARTS", *message_keys)
 
     def _conv_key(self, sender: str, recipient: str) -> str:
         return self._hash(sender)[:32] + self._hash(recipient)[:32]
@@ -394,38 +472,57 @@ class RedisStore:
         return out
 
     # --- delivery queues ---------------------------------------------------------------------
-    async def enqueue_delivery(self, items: Sequence[DeliveryItem]) -> None:
-        if not items:
+    def _delivery_args(self, d: DeliveryItem) -> list[bytes | str]:
+        """One item's arguments of the Lua ``dlv_put`` helper."""
+        return [
+            d.id,
+            d.account,
+            repr(max(d.not_before, d.lease_until)),
+            queue_head(0, d.created_at),
+            repr(d.expires_at),
+            self._idx(d.source_addr, d.destination_addr),
+            d.message_id,
+            d.lease_owner,
+            repr(d.lease_until),
+            *_flat(to_fields(d)),
+        ]
+
+    async def enqueue_delivery(
+        self, items: Sequence[DeliveryItem], *, done_parts: Sequence[str] = ()
+    ) -> None:
+        """Items and the parts they replace in one script call (atomic)."""
+        if not items and not done_parts:
             return
-        args: list[bytes | str] = []
+        args: list[bytes | str] = [str(len(done_parts)), *done_parts]
         for d in items:
-            args += [
-                d.id,
-                d.account,
-                repr(max(d.not_before, d.lease_until)),
-                queue_head(0, d.created_at),
-                repr(d.expires_at),
-                self._idx(d.source_addr, d.destination_addr),
-                d.message_id,
-                *_flat(to_fields(d)),
-            ]
+            args += self._delivery_args(d)
         await self._script("ENQUEUE_DELIVERY", *args)
 
     async def lease_delivery(
-        self, account: str, limit: int, lease_seconds: float, now: float
+        self, account: str, limit: int, lease_seconds: float, now: float, owner: str = ""
     ) -> list[DeliveryItem]:
         if limit <= 0:
             return []
         rows = await self._script(
-            "LEASE_DELIVERY", account, str(limit), repr(now), repr(now + lease_seconds)
+            "LEASE_DELIVERY", account, str(limit), repr(now), repr(now + lease_seconds), owner
         )
         return [from_fields(DeliveryItem, unpack_pairs(r[0])) for r in rows]
 
-    async def ack_delivery(self, item_id: str) -> None:
-        await self._script("ACK_DELIVERY", item_id)
+    async def ack_deliveries(self, item_ids: Sequence[str]) -> None:
+        if not item_ids:
+            return
+        if len(item_ids) == 1:
+            await self._script("ACK_DELIVERY", item_ids[0])
+            return
+        await self._batcher.call_many(
+            [(self._scripts["ACK_DELIVERY"], [self._p, i]) for i in item_ids]
+        )
 
     async def nack_delivery(self, item_id: str, retry_at: float) -> None:
         await self._script("NACK_DELIVERY", item_id, repr(retry_at))
+
+    async def release_deliveries(self, owner: str) -> int:
+        return int(await self._script("RELEASE_DELIVERIES", owner))
 
     async def delivery_depth(self, account: str) -> int:
         return await self._run(self._depth, "dlv", account)
@@ -443,16 +540,15 @@ class RedisStore:
     # --- data lifecycle ----------------------------------------------------------------------
     async def purge(self, now: float) -> dict[str, int]:
         def work() -> dict[str, int]:
-            totals = [0, 0, 0, 0, 0]
+            totals = [0] * 7
             while True:
                 got = self._call("PURGE", repr(now), str(_BATCH))
-                totals = [t + int(g) for t, g in zip(totals, got[:5], strict=True)]
-                if not int(got[5]):
+                totals = [t + int(g) for t, g in zip(totals, got[:7], strict=True)]
+                if not int(got[7]):
                     break
-            names = ("mt_messages", "id_maps", "conversations", "delivery_items")
-            counts = dict(zip(names, totals[:4], strict=True))
-            counts["payloads_cleared"] = totals[4]
-            return counts
+            names = ("mt_messages", "id_maps", "conversations", "delivery_items",
+                     "payloads_cleared", "pending_receipts", "reply_parts")  # fmt: skip
+            return dict(zip(names, totals, strict=True))
 
         return await self._run(work)
 
@@ -460,11 +556,11 @@ class RedisStore:
         subject = self._hash(msisdn)
 
         def work() -> dict[str, int]:
-            totals = [0, 0, 0, 0]
+            totals = [0] * len(_ERASE_CLASSES)
             while True:
                 got = self._call("ERASE", subject, str(_BATCH))
-                totals = [t + int(g) for t, g in zip(totals, got[:4], strict=True)]
-                if not int(got[4]):
+                totals = [t + int(g) for t, g in zip(totals, got[:5], strict=True)]
+                if not int(got[5]):
                     break
             return dict(zip(_ERASE_CLASSES, totals, strict=True))
 
@@ -505,6 +601,10 @@ class RedisStore:
             elif key.startswith(f"{p}conv:"):
                 conv = json_ready(from_fields(Conversation, fields))
                 ordered["conversations"].append((order, conv))
+            elif key.startswith(f"{p}rp:"):
+                part = from_fields(ReplyPart, fields)
+                when = f"{part.received_at:020.6f}".encode()
+                ordered["reply_parts"].append((when, json_ready(part)))
         out: dict[str, list[dict[str, object]]] = {
             c: [rec for _, rec in sorted(v, key=lambda t: t[0])] for c, v in ordered.items()
         }

@@ -23,6 +23,13 @@ key                    type    holds
 ``dlv:<id>``           hash    one delivery item
 ``dlvs:/dlvq:/dlvl:``  zsets   the same three queue stages per account
 ``dlvseq``/``exp:dlv``         as for MT
+``dlvo:<node>``        set     ids of delivery items leased to that node (may hold stale ids
+                               of leases that expired; the item's ``lease_owner`` decides)
+``pend:<id>``          hash    one pending receipt; ``pendq`` zset of the ids being retried
+                               by ``next_try_at``, ``exp:pend`` zset of all by expiry
+``rp:<mkey>:<seq>``    hash    one part of a long reply; ``rpm:<mkey>`` set of a reply's part
+                               keys, ``rpq`` zset of all part keys in arrival order
+                               (``rpseq`` counter), ``exp:rp`` zset of them by expiry
 ``idmap:<c>:<up id>``  hash    one id map entry; ``exp:idmap`` zset of keys by expiry
 ``conv:<h(s)><h(r)>``  hash    one conversation, keyed by keyed hashes of both numbers;
                                ``exp:conv`` zset of keys by expiry
@@ -103,6 +110,8 @@ _DECODERS: dict[type[Any], _Decoder] = {}
 
 
 def _converter(tp: Any) -> typing.Callable[[bytes], object]:
+    if tp is bool:
+        return lambda b: b == b"1"
     if tp is str:
         return lambda b: b.decode("utf-8")
     if tp is bytes:

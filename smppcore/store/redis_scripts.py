@@ -111,15 +111,68 @@ end
 
 local function drop_dlv(id)
   local key = P .. 'dlv:' .. id
-  local f = redis.call('HMGET', key, 'account', '_qm')
+  local f = redis.call('HMGET', key, 'account', '_qm', 'lease_owner')
   if not f[1] then return 0 end
   redis.call('ZREM', P .. 'dlvs:' .. f[1], id)
   redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
   if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
+  if f[3] and f[3] ~= '' then redis.call('SREM', P .. 'dlvo:' .. f[3], id) end
   redis.call('ZREM', P .. 'exp:dlv', id)
   unindex(key)
   redis.call('DEL', key)
   return 1
+end
+
+-- queue one delivery item from ARGV[i..]: id, account, ready_at, qm_head, expires, idx,
+-- message_id, lease_owner, lease_until, nfields, pairs. An item with an owner goes in leased
+-- to it. Returns the index after the item.
+local function dlv_put(A, i)
+  local id, account, ready_at, qm_head = A[i], A[i + 1], A[i + 2], A[i + 3]
+  local expires, idx, message_id = A[i + 4], A[i + 5], A[i + 6]
+  local owner, untl, n = A[i + 7], A[i + 8], tonumber(A[i + 9])
+  local key = P .. 'dlv:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    local seq = redis.call('INCR', P .. 'dlvseq')
+    redis.call('HSET', key, unpack(A, i + 10, i + 9 + 2 * n))
+    redis.call('HSET', key, '_qm', qm_head .. string.format('%012d', seq) .. '|' .. id)
+    local link = linked_idx(message_id)
+    if link ~= '' then idx = idx .. ' ' .. link end
+    index(key, idx)
+    if owner ~= '' then
+      redis.call('ZADD', P .. 'dlvl:' .. account, untl, id)
+      redis.call('SADD', P .. 'dlvo:' .. owner, id)
+    else
+      redis.call('ZADD', P .. 'dlvs:' .. account, ready_at, id)
+    end
+    if positive(expires) then redis.call('ZADD', P .. 'exp:dlv', expires, id) end
+  end
+  return i + 10 + 2 * n
+end
+
+local function drop_rp(key)
+  local f = redis.call('HMGET', key, 'message_key')
+  if not f[1] then return 0 end
+  redis.call('SREM', P .. 'rpm:' .. f[1], key)
+  redis.call('ZREM', P .. 'rpq', key)
+  redis.call('ZREM', P .. 'exp:rp', key)
+  unindex(key)
+  redis.call('DEL', key)
+  return 1
+end
+
+-- every part of the replies named by A[i .. i + n - 1] (message keys)
+local function drop_reply(A, i, n)
+  for k = i, i + n - 1 do
+    local set = P .. 'rpm:' .. A[k]
+    for _, key in ipairs(redis.call('SMEMBERS', set)) do drop_rp(key) end
+    redis.call('DEL', set)
+  end
+end
+
+local function drop_pending(id)
+  redis.call('ZREM', P .. 'pendq', id)
+  redis.call('ZREM', P .. 'exp:pend', id)
+  return redis.call('DEL', P .. 'pend:' .. id)
 end
 
 local function drop_plain(key, expkey)
@@ -180,27 +233,15 @@ return 1
 """
 )
 
-# ARGV: P, id, account, not_before ('' = unchanged), then field pairs
+# ARGV: P, the number k of reply message keys whose parts go, those k keys, then per item
+# the arguments of dlv_put
 ENQUEUE_DELIVERY: Final = (
     _LIB
     + r"""
-local i = 2
-while i <= #ARGV do
-  local id, account, ready_at, qm_head = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local expires, idx, message_id, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
-  local key = P .. 'dlv:' .. id
-  if redis.call('EXISTS', key) == 0 then
-    local seq = redis.call('INCR', P .. 'dlvseq')
-    redis.call('HSET', key, unpack(ARGV, i + 8, i + 7 + 2 * n))
-    redis.call('HSET', key, '_qm', qm_head .. string.format('%012d', seq) .. '|' .. id)
-    local link = linked_idx(message_id)
-    if link ~= '' then idx = idx .. ' ' .. link end
-    index(key, idx)
-    redis.call('ZADD', P .. 'dlvs:' .. account, ready_at, id)
-    if positive(expires) then redis.call('ZADD', P .. 'exp:dlv', expires, id) end
-  end
-  i = i + 8 + 2 * n
-end
+local k = tonumber(ARGV[2])
+local i = 3 + k
+while i <= #ARGV do i = dlv_put(ARGV, i) end
+drop_reply(ARGV, 3, k)
 return 1
 """
 )
@@ -210,7 +251,14 @@ def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str
     move = MOVE_PER_LEASE
     check = "local ok = (st == QUEUED or st == LEASED)" if mt else "local ok = true"
     state_get = "local st = redis.call('HGET', key, 'state')" if mt else "local st = nil"
-    set_leased = "redis.call('HSET', key, 'state', LEASED)" if mt else ""
+    set_leased = (
+        "redis.call('HSET', key, 'state', LEASED)"
+        if mt
+        else "local was = redis.call('HGET', key, 'lease_owner')\n"
+        "      if was and was ~= '' then redis.call('SREM', P .. 'dlvo:' .. was, id) end\n"
+        "      redis.call('HSET', key, 'lease_owner', ARGV[6])\n"
+        "      if ARGV[6] ~= '' then redis.call('SADD', P .. 'dlvo:' .. ARGV[6], id) end"
+    )
     result = (
         "{packed(redis.call('HGETALL', key)), packed(redis.call('HGETALL', P .. 'mtseg:' .. id))}"
         if mt
@@ -260,28 +308,59 @@ return out
     )
 
 
-# ARGV: P, owner (connector/account), limit, now, lease_until
+# ARGV: P, owner (connector/account), limit, now, lease_until; deliveries also the node id
+# the lease goes to ('' for none)
 LEASE_MT: Final = _lease("mt:", "mts:", "mtq:", "mtl:", mt=True)
 LEASE_DELIVERY: Final = _lease("dlv:", "dlvs:", "dlvq:", "dlvl:", mt=False)
 
-# ARGV: P, id, state, now, final ('1'/'0'), error_code ('0' = keep), only_if_leased ('1'/'0'),
-# want ('1'/'0'). Returns {hash, segments} of the message after the change (or 1 unless
-# wanted), or false when nothing changed.
-SET_MT_STATE: Final = (
+# ARGV: P, then per entry: id, state, at, error_code ('0' = keep), has_receipt ('1'/'0'),
+# then (when it has one) the receipt's dlv_put arguments. Returns one result per entry:
+# 0 finalised (receipt queued), 1 already final, 2 missing.
+FINALISE_MT: Final = (
     _LIB
     + r"""
-local id, state, now, final, err, only_leased = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local out = {}
+local i = 2
+while i <= #ARGV do
+  local id, state, at, err, has = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  local key = P .. 'mt:' .. id
+  local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
+  local result = 2
+  if f[1] then
+    result = 1
+    if not FINAL[f[4]] then
+      result = 0
+      mt_unqueue(id, f)
+      mt_set_state(key, id, state, at, '1')
+      if err ~= '0' then redis.call('HSET', key, 'error_code', err) end
+      mt_valindex(key, id)
+    end
+  end
+  if has == '1' then
+    if result == 0 then
+      i = dlv_put(ARGV, i)
+    else
+      i = i + 10 + 2 * tonumber(ARGV[i + 9])
+    end
+  end
+  out[#out + 1] = result
+end
+return out
+"""
+)
+
+# ARGV: P, id (sets a LEASED message ENROUTE; anything else is left alone)
+ACK_MT: Final = (
+    _LIB
+    + r"""
+local id = ARGV[2]
 local key = P .. 'mt:' .. id
 local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
-if not f[1] then return false end
-if only_leased == '1' and f[4] ~= LEASED then return false end
+if not f[1] or f[4] ~= LEASED then return 0 end
 mt_unqueue(id, f)
-mt_set_state(key, id, state, now, final)
-mt_place(key, id, f, state)
-if err ~= '0' then redis.call('HSET', key, 'error_code', err) end
-mt_valindex(key, id)
-if ARGV[8] ~= '1' then return 1 end
-return {redis.call('HGETALL', key), redis.call('HGETALL', P .. 'mtseg:' .. id)}
+mt_set_state(key, id, '1', '0', '0')
+return 1
 """
 )
 
@@ -332,16 +411,117 @@ return 1
 """
 )
 
-# ARGV: P, id, segment, state
+# ARGV: P, id, segment, state. Returns {repeated (0/1), flat HGETALL of the segments}; a
+# segment already recorded keeps its state.
 RECORD_SEGMENT: Final = (
     _LIB
     + r"""
 local id = ARGV[2]
-if redis.call('EXISTS', P .. 'mt:' .. id) == 0 then return {} end
-redis.call('HSET', P .. 'mtseg:' .. id, ARGV[3], ARGV[4])
-return redis.call('HGETALL', P .. 'mtseg:' .. id)
+if redis.call('EXISTS', P .. 'mt:' .. id) == 0 then return {0, {}} end
+local added = redis.call('HSETNX', P .. 'mtseg:' .. id, ARGV[3], ARGV[4])
+return {1 - added, redis.call('HGETALL', P .. 'mtseg:' .. id)}
 """
 )
+
+# ARGV: P, connector, candidates (best first). Returns false, or {id map, message,
+# segments}, each packed, for the first candidate that has a map whose message exists.
+MATCH_RECEIPT: Final = (
+    _LIB
+    + r"""
+for k = 3, #ARGV do
+  local map = P .. 'idmap:' .. ARGV[2] .. ':' .. ARGV[k]
+  local mid = redis.call('HGET', map, 'message_id')
+  if mid and redis.call('EXISTS', P .. 'mt:' .. mid) == 1 then
+    return {packed(redis.call('HGETALL', map)), packed(redis.call('HGETALL', P .. 'mt:' .. mid)),
+            packed(redis.call('HGETALL', P .. 'mtseg:' .. mid))}
+  end
+end
+return false
+"""
+)
+
+# ARGV: P, then per receipt: id, next_try_at, expires_at, unmatched ('1'/'0'), nfields, pairs
+HOLD_RECEIPTS: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local id, nxt, expires, gone, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    tonumber(ARGV[i + 4])
+  local key = P .. 'pend:' .. id
+  redis.call('DEL', key)
+  redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
+  if gone == '1' then redis.call('ZREM', P .. 'pendq', id)
+  else redis.call('ZADD', P .. 'pendq', nxt, id) end
+  if positive(expires) then redis.call('ZADD', P .. 'exp:pend', expires, id)
+  else redis.call('ZREM', P .. 'exp:pend', id) end
+  i = i + 5 + 2 * n
+end
+return 1
+"""
+)
+
+# ARGV: P, now, limit. Returns the packed records of the due pending receipts.
+DUE_PENDING: Final = (
+    _LIB
+    + r"""
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'pendq', '-inf', ARGV[2], 'LIMIT', 0,
+                               tonumber(ARGV[3]))) do
+  local flat = redis.call('HGETALL', P .. 'pend:' .. id)
+  if #flat > 0 then out[#out + 1] = packed(flat) else redis.call('ZREM', P .. 'pendq', id) end
+end
+return out
+"""
+)
+
+# ARGV: P, ids
+DROP_PENDING: Final = (
+    _LIB
+    + r"""
+local n = 0
+for k = 2, #ARGV do n = n + drop_pending(ARGV[k]) end
+return n
+"""
+)
+
+# ARGV: P, then per part: message key, seq, idx, expires_at, nfields, pairs
+PUT_REPLY_PARTS: Final = (
+    _LIB
+    + r"""
+local i = 2
+while i <= #ARGV do
+  local mk, seq, idx, expires, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    tonumber(ARGV[i + 4])
+  local key = P .. 'rp:' .. mk .. ':' .. seq
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
+    index(key, idx)
+    redis.call('SADD', P .. 'rpm:' .. mk, key)
+    redis.call('ZADD', P .. 'rpq', redis.call('INCR', P .. 'rpseq'), key)
+    if positive(expires) then redis.call('ZADD', P .. 'exp:rp', expires, key) end
+  end
+  i = i + 5 + 2 * n
+end
+return 1
+"""
+)
+
+# ARGV: P, limit. Returns the packed parts, oldest first.
+REPLY_PARTS: Final = (
+    _LIB
+    + r"""
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', P .. 'rpq', 0, tonumber(ARGV[2]) - 1)) do
+  local flat = redis.call('HGETALL', key)
+  if #flat > 0 then out[#out + 1] = packed(flat) else redis.call('ZREM', P .. 'rpq', key) end
+end
+return out
+"""
+)
+
+# ARGV: P, message keys
+DROP_REPLY_PARTS: Final = _LIB + "\ndrop_reply(ARGV, 2, #ARGV - 1)\nreturn 1\n"
 
 # ARGV: P, then per entry: key suffix, message_id, expires_at, pexpireat ms ('0' = none),
 # nfields, pairs
@@ -406,17 +586,41 @@ NACK_DELIVERY: Final = (
     + r"""
 local id, retry = ARGV[2], ARGV[3]
 local key = P .. 'dlv:' .. id
-local f = redis.call('HMGET', key, 'account', '_qm')
+local f = redis.call('HMGET', key, 'account', '_qm', 'lease_owner')
 if not f[1] then return 0 end
 redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
 if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
-redis.call('HSET', key, 'not_before', retry, 'lease_until', '0')
+if f[3] and f[3] ~= '' then redis.call('SREM', P .. 'dlvo:' .. f[3], id) end
+redis.call('HSET', key, 'not_before', retry, 'lease_until', '0', 'lease_owner', '')
 redis.call('ZADD', P .. 'dlvs:' .. f[1], retry, id)
 return 1
 """
 )
 
-# ARGV: P, now, batch. Returns {mt, id_maps, conversations, delivery, payloads, more}.
+# ARGV: P, owner. Frees every item still leased to owner (ready at once); returns how many.
+RELEASE_DELIVERIES: Final = (
+    _LIB
+    + r"""
+local set = P .. 'dlvo:' .. ARGV[2]
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', set)) do
+  local key = P .. 'dlv:' .. id
+  local f = redis.call('HMGET', key, 'account', '_qm', 'lease_owner')
+  if f[1] and f[3] == ARGV[2] then
+    redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
+    if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
+    redis.call('HSET', key, 'lease_until', '0', 'lease_owner', '')
+    redis.call('ZADD', P .. 'dlvs:' .. f[1], 0, id)
+    n = n + 1
+  end
+end
+redis.call('DEL', set)
+return n
+"""
+)
+
+# ARGV: P, now, batch. Returns {mt, id_maps, conversations, delivery, payloads, pending
+# receipts, reply parts, more}.
 PURGE: Final = (
     _LIB
     + r"""
@@ -427,7 +631,7 @@ local function due(zkey)
   if #ids == batch then more = 1 end
   return ids
 end
-local n_mt, n_map, n_conv, n_dlv, n_pay = 0, 0, 0, 0, 0
+local n_mt, n_map, n_conv, n_dlv, n_pay, n_pend, n_rp = 0, 0, 0, 0, 0, 0, 0
 for _, id in ipairs(due(P .. 'exp:mt')) do
   if FINAL[redis.call('HGET', P .. 'mt:' .. id, 'state') or ''] then n_mt = n_mt + drop_mt(id) end
   redis.call('ZREM', P .. 'exp:mt', id)
@@ -446,17 +650,23 @@ for _, id in ipairs(due(P .. 'val:mt')) do
   end
   redis.call('ZREM', P .. 'val:mt', id)
 end
-return {n_mt, n_map, n_conv, n_dlv, n_pay, more}
+for _, id in ipairs(due(P .. 'exp:pend')) do n_pend = n_pend + drop_pending(id) end
+for _, key in ipairs(due(P .. 'exp:rp')) do
+  n_rp = n_rp + drop_rp(key)
+  redis.call('ZREM', P .. 'exp:rp', key)
+end
+return {n_mt, n_map, n_conv, n_dlv, n_pay, n_pend, n_rp, more}
 """
 )
 
-# ARGV: P, number hash, batch. Returns {mt, id_maps, conversations, delivery, remaining}.
+# ARGV: P, number hash, batch. Returns {mt, id_maps, conversations, delivery, reply parts,
+# remaining}.
 ERASE: Final = (
     _LIB
     + r"""
 local ikey, batch = P .. 'idx:' .. ARGV[2], tonumber(ARGV[3])
-local counts = {0, 0, 0, 0}
-local heads = {P .. 'mt:', P .. 'idmap:', P .. 'conv:', P .. 'dlv:'}
+local counts = {0, 0, 0, 0, 0}
+local heads = {P .. 'mt:', P .. 'idmap:', P .. 'conv:', P .. 'dlv:', P .. 'rp:'}
 for _, key in ipairs(redis.call('SRANDMEMBER', ikey, batch)) do
   local done = 0
   if starts(key, heads[1]) then
@@ -471,10 +681,13 @@ for _, key in ipairs(redis.call('SRANDMEMBER', ikey, batch)) do
   elseif starts(key, heads[4]) then
     done = drop_dlv(string.sub(key, #heads[4] + 1))
     counts[4] = counts[4] + done
+  elseif starts(key, heads[5]) then
+    done = drop_rp(key)
+    counts[5] = counts[5] + done
   end
   redis.call('SREM', ikey, key)
 end
-counts[5] = redis.call('SCARD', ikey)
+counts[6] = redis.call('SCARD', ikey)
 return counts
 """
 )

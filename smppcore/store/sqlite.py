@@ -9,9 +9,11 @@ losing the last commits on power loss is acceptable (still safe against a proces
 Hot paths cost one writer request each: a submit is ``enqueue_mt_unless_suppressed`` (the
 consent check, the insert and the conversation in one transaction), a connector's message
 is one ``lease_mt`` share plus ``ack_mt(..., id_maps=...)`` (map and ack in one
+transaction), a batch of receipts is one ``finalise_mt`` (states and client receipts in one
 transaction). Row writes of neighbouring requests are merged into one ``executemany`` per
-statement. No SQLite call runs on the trio thread except :meth:`SqliteStore.is_suppressed`
-(an indexed lookup, see :meth:`SqliteEngine.read_quick`).
+statement. No SQLite call runs on the trio thread except the two indexed look-ups of the hot
+paths, :meth:`SqliteStore.is_suppressed` and :meth:`SqliteStore.match_receipt` (see
+:meth:`SqliteEngine.read_quick`).
 
 Usage::
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,19 +33,35 @@ import trio
 
 from smppcore.store import sqlite_lifecycle as life
 from smppcore.store import sqlite_ops as ops
+from smppcore.store import sqlite_return as rp
 from smppcore.store.base import (
     AuditEvent,
     Conversation,
     DeliveryItem,
+    FinalResult,
     IdMapEntry,
     MtChanges,
+    MtFinal,
     MtMessage,
     MtState,
+    PendingReceipt,
+    ReceiptMatch,
+    ReplyPart,
+    SegmentStates,
     Suppression,
 )
 from smppcore.store.hashing import MsisdnHasher
 from smppcore.store.sqlite_engine import EngineStatistics, SqliteEngine, StoreClosedError
-from smppcore.store.sqlite_rows import MT_INSERT, mt_params
+from smppcore.store.sqlite_rows import (
+    DELIVERY_INSERT,
+    MT_INSERT,
+    PENDING_UPSERT,
+    REPLY_PART_INSERT,
+    delivery_params,
+    mt_params,
+    pending_params,
+    reply_part_params,
+)
 
 __all__ = ["SqliteStore", "StoreClosedError", "open_sqlite_store"]
 
@@ -147,9 +165,9 @@ class SqliteStore:
         )
 
     async def ack_mt(
-        self, message_id: str, state: MtState, now: float, id_maps: Sequence[IdMapEntry] = ()
+        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
     ) -> None:
-        sql, row = ops.ack_mt_row(message_id, state, now)
+        sql, row = ops.ack_mt_row(message_id)
         if id_maps:
             maps = [ops.id_map_params(e) for e in id_maps]
             await self._engine.write_parts([(ops.ID_MAP_INSERT, maps), (sql, [row])])
@@ -162,19 +180,14 @@ class SqliteStore:
     async def get_mt(self, message_id: str) -> MtMessage | None:
         return await self._engine.read(lambda c: ops.get_mt(c, message_id))
 
-    async def set_mt_state(
-        self, message_id: str, state: MtState, now: float, error_code: int = 0
-    ) -> MtMessage | None:
-        return await self._engine.write(
-            lambda c: ops.set_mt_state(c, message_id, state, now, error_code)
-        )
+    async def finalise_mt(self, finals: Sequence[MtFinal]) -> list[FinalResult]:
+        if not finals:
+            return []
+        batch = list(finals)
+        return await self._engine.write(lambda c: rp.finalise_mt(c, batch))
 
-    async def record_segment_state(
-        self, message_id: str, segment: int, state: MtState
-    ) -> Mapping[int, int]:
-        return await self._engine.write(
-            lambda c: ops.record_segment_state(c, message_id, segment, state)
-        )
+    async def record_segment(self, message_id: str, segment: int, state: MtState) -> SegmentStates:
+        return await self._engine.write(lambda c: rp.record_segment(c, message_id, segment, state))
 
     async def cancel_mt(self, message_id: str, account: str, now: float) -> bool:
         return await self._engine.write(lambda c: ops.cancel_mt(c, message_id, account, now))
@@ -198,6 +211,50 @@ class SqliteStore:
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         return await self._engine.read(lambda c: ops.get_id_map(c, connector, upstream_id))
+
+    async def match_receipt(
+        self, connector: str, candidates: Sequence[str]
+    ) -> ReceiptMatch | None:
+        """On the trio thread (``read_quick``): two indexed point look-ups in one query."""
+        return await self._engine.read_quick(
+            lambda c: rp.match_receipt(c, connector, candidates)
+        )
+
+    # --- receipts waiting for their id map --------------------------------------------------
+
+    async def hold_receipts(self, receipts: Sequence[PendingReceipt]) -> None:
+        if receipts:
+            await self._engine.write_rows(
+                PENDING_UPSERT, [pending_params(p) for p in receipts]
+            )
+
+    async def due_pending_receipts(self, now: float, limit: int) -> list[PendingReceipt]:
+        return await self._engine.read(lambda c: rp.due_pending_receipts(c, now, limit))
+
+    async def drop_pending_receipts(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._engine.write_rows(rp.PENDING_DROP, [(i,) for i in ids])
+
+    async def count_pending_receipts(self) -> int:
+        return await self._engine.read(rp.count_pending_receipts)
+
+    async def next_pending_receipt_at(self) -> float | None:
+        return await self._engine.read(rp.next_pending_receipt_at)
+
+    # --- parts of long replies --------------------------------------------------------------
+
+    async def put_reply_parts(self, parts: Sequence[ReplyPart]) -> None:
+        if parts:
+            await self._engine.write_rows(
+                REPLY_PART_INSERT, [reply_part_params(p) for p in parts]
+            )
+
+    async def reply_parts(self, limit: int = 100_000) -> list[ReplyPart]:
+        return await self._engine.read(lambda c: rp.reply_parts(c, limit))
+
+    async def drop_reply_parts(self, message_keys: Sequence[str]) -> None:
+        if message_keys:
+            await self._engine.write_rows(rp.REPLY_PARTS_DROP, [(k,) for k in message_keys])
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -233,26 +290,36 @@ class SqliteStore:
 
     # --- delivery queues --------------------------------------------------------------------
 
-    async def enqueue_delivery(self, items: Sequence[DeliveryItem]) -> None:
+    async def enqueue_delivery(
+        self, items: Sequence[DeliveryItem], *, done_parts: Sequence[str] = ()
+    ) -> None:
+        parts: list[tuple[str, list[tuple[Any, ...]]]] = []
         if items:
-            batch = list(items)
-            await self._engine.write(lambda c: ops.enqueue_delivery(c, batch))
+            parts.append((DELIVERY_INSERT, [delivery_params(d) for d in items]))
+        if done_parts:
+            parts.append((rp.REPLY_PARTS_DROP, [(k,) for k in done_parts]))
+        if parts:
+            await self._engine.write_parts(parts)
 
     async def lease_delivery(
-        self, account: str, limit: int, lease_seconds: float, now: float
+        self, account: str, limit: int, lease_seconds: float, now: float, owner: str = ""
     ) -> list[DeliveryItem]:
         return await self._engine.write(
-            lambda c: ops.lease_delivery(c, account, limit, lease_seconds, now)
+            lambda c: rp.lease_delivery(c, account, limit, lease_seconds, now, owner)
         )
 
-    async def ack_delivery(self, item_id: str) -> None:
-        await self._engine.write_rows(ops.ACK_DELIVERY_SQL, [(item_id,)])
+    async def ack_deliveries(self, item_ids: Sequence[str]) -> None:
+        if item_ids:
+            await self._engine.write_rows(rp.ACK_DELIVERY_SQL, [(i,) for i in item_ids])
 
     async def nack_delivery(self, item_id: str, retry_at: float) -> None:
-        await self._engine.write(lambda c: ops.nack_delivery(c, item_id, retry_at))
+        await self._engine.write(lambda c: rp.nack_delivery(c, item_id, retry_at))
+
+    async def release_deliveries(self, owner: str) -> int:
+        return await self._engine.write(lambda c: rp.release_deliveries(c, owner))
 
     async def delivery_depth(self, account: str) -> int:
-        return await self._engine.read(lambda c: ops.delivery_depth(c, account))
+        return await self._engine.read(lambda c: rp.delivery_depth(c, account))
 
     # --- audit ------------------------------------------------------------------------------
 

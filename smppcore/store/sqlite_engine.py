@@ -11,7 +11,8 @@ opened with ``check_same_thread=False`` and only ever used by one thread at once
 out under a semaphore). WAL lets them read while the writer writes.
 
 Quick reads: :meth:`SqliteEngine.read_quick` runs a small indexed point lookup
-(``is_suppressed``; the submit_sm path itself checks consent inside its enqueue request) on
+(``is_suppressed``, and ``match_receipt``: one receipt's id map joined to its message; the
+submit_sm path itself checks consent inside its enqueue request) on
 one more read connection directly on the trio thread. A thread hop costs far more than such
 a lookup (measured: ~250 µs of CPU per submit through the pool, mostly GIL hand-offs and
 wake-ups, against ~25-40 µs inline under load, ~5 µs of it SQLite). WAL readers do not
@@ -27,7 +28,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 import trio
@@ -38,6 +39,9 @@ from smppcore.store.sqlite_schema import configure, migrate
 __all__ = ["EngineStatistics", "SqliteEngine", "StoreClosedError"]
 
 T = TypeVar("T")
+
+#: The oldest SQLite the store's statements run on (``UPDATE ... FROM`` and ``RETURNING``).
+MIN_SQLITE: Final = (3, 35, 0)
 
 WriteFn = Callable[[sqlite3.Connection], T]
 
@@ -96,6 +100,11 @@ class SqliteEngine:
         """Open (and migrate) the database; blocking, run it in a worker thread."""
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"unsupported synchronous mode {synchronous!r}")
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the store needs"
+                f" {'.'.join(map(str, MIN_SQLITE))} or newer (UPDATE ... FROM, RETURNING)"
+            )
         name = os.fspath(path)
         writer = _connect(name, synchronous)
         try:

@@ -1,5 +1,8 @@
 """Data lifecycle in SQLite: retention purge, erasure by MSISDN and export by MSISDN.
 
+Pending receipts hold no number (see :class:`~smppcore.store.base.PendingReceipt`): the
+purge removes them by ``expires_at``, erasure and export have nothing to find in them.
+
 Numbers are matched on the canonical ``*_canon`` columns (and the canonical keys of
 conversations), so every written form of a number (``+27…``, ``27…``, ``0027…``) is found.
 """
@@ -13,9 +16,11 @@ from smppcore.store.sqlite_ops import append_audit
 from smppcore.store.sqlite_rows import (
     DELIVERY_SELECT,
     MT_SELECT,
+    REPLY_PART_SELECT,
     canon_address,
     delivery_from_row,
     mt_from_row,
+    reply_part_from_row,
     to_json_ready,
 )
 
@@ -45,7 +50,7 @@ def purge(conn: sqlite3.Connection, now: float) -> dict[str, int]:
             p,
         ).rowcount,
     }
-    for table in ("id_maps", "conversations", "delivery_items"):
+    for table in ("id_maps", "conversations", "delivery_items", "pending_receipts", "reply_parts"):
         counts[table] = conn.execute(
             f"DELETE FROM {table} WHERE expires_at > 0 AND expires_at <= :now", p
         ).rowcount
@@ -55,7 +60,9 @@ def purge(conn: sqlite3.Connection, now: float) -> dict[str, int]:
 def erase(conn: sqlite3.Connection, msisdn: str, subject_hash: str, now: float) -> dict[str, int]:
     """Remove every record mentioning the number; append an audit event (hash only)."""
     n = canon_address(msisdn)
-    counts = {"mt_messages": 0, "id_maps": 0, "conversations": 0, "delivery_items": 0}
+    counts = {
+        "mt_messages": 0, "id_maps": 0, "conversations": 0, "delivery_items": 0, "reply_parts": 0,
+    }  # fmt: skip
     if n:
         p = {"n": n}
         counts["id_maps"] = conn.execute(
@@ -69,6 +76,9 @@ def erase(conn: sqlite3.Connection, msisdn: str, subject_hash: str, now: float) 
         ).rowcount
         counts["conversations"] = conn.execute(
             "DELETE FROM conversations WHERE sender = :n OR recipient = :n", p
+        ).rowcount
+        counts["reply_parts"] = conn.execute(
+            "DELETE FROM reply_parts WHERE source_canon = :n OR destination_canon = :n", p
         ).rowcount
     detail = ",".join(f"{k}={v}" for k, v in sorted(counts.items()))
     append_audit(conn, AuditEvent(at=now, action="erase", subject_hash=subject_hash, detail=detail))
@@ -86,6 +96,7 @@ def export(
         "id_maps": [],
         "conversations": [],
         "delivery_items": [],
+        "reply_parts": [],
     }
     if n:
         rows = conn.execute(f"{MT_SELECT} WHERE {_MT_OF_NUMBER} ORDER BY seq", p).fetchall()
@@ -107,6 +118,11 @@ def export(
             p,
         ).fetchall()
         out["delivery_items"] = [to_json_ready(delivery_from_row(r)) for r in rows]
+        rows = conn.execute(
+            f"{REPLY_PART_SELECT} WHERE source_canon = :n OR destination_canon = :n ORDER BY seq",
+            p,
+        ).fetchall()
+        out["reply_parts"] = [to_json_ready(reply_part_from_row(r)) for r in rows]
     rows = conn.execute(
         "SELECT scope_hash, recipient_hash, keyword, created_at FROM suppressions"
         " WHERE recipient_hash = :h",

@@ -1,20 +1,19 @@
 """The SQL of every ``Store`` operation, as plain synchronous functions of a connection.
 
 Write functions run inside the writer's group-commit transaction (each under its own
-savepoint), read functions on a reader connection; neither commits nor touches trio.
+savepoint), read functions on a reader connection; neither commits nor touches trio. The
+return path's records (finals, pending receipts, reply parts, delivery queues) are in
+:mod:`smppcore.store.sqlite_return`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
-
-import attrs
+from collections.abc import Sequence
 
 from smppcore.store.base import (
     AuditEvent,
     Conversation,
-    DeliveryItem,
     IdMapEntry,
     MtChanges,
     MtMessage,
@@ -22,15 +21,9 @@ from smppcore.store.base import (
     Suppression,
 )
 from smppcore.store.sqlite_rows import (
-    DELIVERY_INSERT,
-    DELIVERY_SELECT,
     MT_INSERT,
     MT_SELECT,
     canon_address,
-    decode_segments,
-    delivery_from_row,
-    delivery_params,
-    encode_segments,
     mt_from_row,
 )
 
@@ -59,35 +52,13 @@ def lease_mt(
     return [mt_from_row(row, (until, row[23] + 1)) for row in rows]
 
 
-def _set_state(
-    conn: sqlite3.Connection, message_id: str, state: MtState, now: float, where: str
-) -> int:
-    if state.is_final:
-        cur = conn.execute(
-            "UPDATE mt_messages SET state = ?, lease_until = 0, final_at = ?, payload = X''"
-            f" WHERE id = ?{where}",
-            (int(state), now, message_id),
-        )
-    else:
-        cur = conn.execute(
-            f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ?{where}",
-            (int(state), message_id),
-        )
-    return cur.rowcount
-
-
-ACK_FINAL_SQL = (
-    "UPDATE mt_messages SET state = ?, lease_until = 0, final_at = ?, payload = X''"
-    f" WHERE id = ? AND state = {_LEASED}"
-)
 ACK_SQL = f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ? AND state = {_LEASED}"
 
 
-def ack_mt_row(message_id: str, state: MtState, now: float) -> tuple[str, tuple[object, ...]]:
-    """``ack_mt`` as a statement and its parameters (the writer merges neighbouring acks)."""
-    if state.is_final:
-        return ACK_FINAL_SQL, (int(state), now, message_id)
-    return ACK_SQL, (int(state), message_id)
+def ack_mt_row(message_id: str) -> tuple[str, tuple[object, ...]]:
+    """``ack_mt`` (LEASED -> ENROUTE) as a statement and its parameters (the writer merges
+    neighbouring acks into one ``executemany``)."""
+    return ACK_SQL, (int(MtState.ENROUTE), message_id)
 
 
 def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int) -> None:
@@ -101,33 +72,6 @@ def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_co
 def get_mt(conn: sqlite3.Connection, message_id: str) -> MtMessage | None:
     row = conn.execute(f"{MT_SELECT} WHERE id = ?", (message_id,)).fetchone()
     return mt_from_row(row) if row else None
-
-
-def set_mt_state(
-    conn: sqlite3.Connection, message_id: str, state: MtState, now: float, error_code: int
-) -> MtMessage | None:
-    if not _set_state(conn, message_id, state, now, ""):
-        return None
-    if error_code:
-        conn.execute("UPDATE mt_messages SET error_code = ? WHERE id = ?", (error_code, message_id))
-    return get_mt(conn, message_id)
-
-
-def record_segment_state(
-    conn: sqlite3.Connection, message_id: str, segment: int, state: MtState
-) -> Mapping[int, int]:
-    row = conn.execute(
-        "SELECT segment_states FROM mt_messages WHERE id = ?", (message_id,)
-    ).fetchone()
-    if row is None:
-        return {}
-    states = decode_segments(row[0])
-    states[int(segment)] = int(state)
-    conn.execute(
-        "UPDATE mt_messages SET segment_states = ? WHERE id = ?",
-        (encode_segments(states), message_id),
-    )
-    return dict(sorted(states.items()))
 
 
 def cancel_mt(conn: sqlite3.Connection, message_id: str, account: str, now: float) -> bool:
@@ -285,52 +229,6 @@ def list_suppressions(conn: sqlite3.Connection) -> list[Suppression]:
         " ORDER BY created_at, recipient_hash, scope_hash"
     ).fetchall()
     return [Suppression(*row) for row in rows]
-
-
-# --- delivery queues ---------------------------------------------------------------------
-
-
-def enqueue_delivery(conn: sqlite3.Connection, items: Sequence[DeliveryItem]) -> None:
-    conn.executemany(DELIVERY_INSERT, [delivery_params(d) for d in items])
-
-
-def lease_delivery(
-    conn: sqlite3.Connection, account: str, limit: int, lease_seconds: float, now: float
-) -> list[DeliveryItem]:
-    if limit <= 0:
-        return []
-    rows = conn.execute(
-        f"{DELIVERY_SELECT} WHERE account = ? AND not_before <= ? AND lease_until <= ?"
-        " ORDER BY created_at, seq LIMIT ?",
-        (account, now, now, limit),
-    ).fetchall()
-    until = now + lease_seconds
-    conn.executemany(
-        "UPDATE delivery_items SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-        [(until, row[0]) for row in rows],
-    )
-    out = []
-    for row in rows:
-        d = delivery_from_row(row)
-        out.append(attrs.evolve(d, lease_until=until, attempts=d.attempts + 1))
-    return out
-
-
-ACK_DELIVERY_SQL = "DELETE FROM delivery_items WHERE id = ?"
-
-
-def nack_delivery(conn: sqlite3.Connection, item_id: str, retry_at: float) -> None:
-    conn.execute(
-        "UPDATE delivery_items SET not_before = ?, lease_until = 0 WHERE id = ?",
-        (retry_at, item_id),
-    )
-
-
-def delivery_depth(conn: sqlite3.Connection, account: str) -> int:
-    row = conn.execute(
-        "SELECT COUNT(*) FROM delivery_items WHERE account = ?", (account,)
-    ).fetchone()
-    return int(row[0])
 
 
 # --- audit -----------------------------------------------------------------------------------

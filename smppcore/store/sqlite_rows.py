@@ -9,7 +9,14 @@ from typing import Any, Final
 
 import attrs
 
-from smppcore.store.base import DeliveryItem, DeliveryKind, MtMessage, MtState
+from smppcore.store.base import (
+    DeliveryItem,
+    DeliveryKind,
+    MtMessage,
+    MtState,
+    PendingReceipt,
+    ReplyPart,
+)
 
 _PUNCTUATION: Final = str.maketrans("", "", "+ -()")
 
@@ -178,6 +185,7 @@ DELIVERY_COLUMNS: Final = (
     "expires_at",
     "attempts",
     "lease_until",
+    "lease_owner",
 )
 DELIVERY_SELECT: Final = "SELECT " + ", ".join(DELIVERY_COLUMNS) + " FROM delivery_items"
 #: An id already stored is left as it is: a retried enqueue neither duplicates the item nor
@@ -212,6 +220,7 @@ def delivery_params(d: DeliveryItem) -> tuple[Any, ...]:
         d.expires_at,
         d.attempts,
         d.lease_until,
+        d.lease_owner,
     )
 
 
@@ -238,7 +247,95 @@ def delivery_from_row(row: sqlite3.Row | tuple[Any, ...]) -> DeliveryItem:
         expires_at=r[19],
         attempts=r[20],
         lease_until=r[21],
+        lease_owner=r[22],
     )
+
+
+PENDING_COLUMNS: Final = (
+    "id",
+    "connector",
+    "upstream_id",
+    "state",
+    "err",
+    "done_at",
+    "network_error_code",
+    "received_at",
+    "next_try_at",
+    "attempts",
+    "expires_at",
+    "unmatched",
+)
+PENDING_SELECT: Final = "SELECT " + ", ".join(PENDING_COLUMNS) + " FROM pending_receipts"
+#: A receipt held again (a repeat from the operator, a new retry time) replaces the record.
+PENDING_UPSERT: Final = (
+    f"INSERT OR REPLACE INTO pending_receipts ({', '.join(PENDING_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(PENDING_COLUMNS))})"
+)
+
+
+def pending_params(p: PendingReceipt) -> tuple[Any, ...]:
+    return (
+        p.id, p.connector, p.upstream_id, p.state, p.err, p.done_at,
+        bytes(p.network_error_code), p.received_at, p.next_try_at, p.attempts, p.expires_at,
+        int(p.unmatched),
+    )  # fmt: skip
+
+
+def pending_from_row(row: sqlite3.Row | tuple[Any, ...]) -> PendingReceipt:
+    r = tuple(row)
+    return PendingReceipt(
+        id=r[0], connector=r[1], upstream_id=r[2], state=r[3], err=r[4], done_at=r[5],
+        network_error_code=bytes(r[6]), received_at=r[7], next_try_at=r[8], attempts=r[9],
+        expires_at=r[10], unmatched=bool(r[11]),
+    )  # fmt: skip
+
+
+REPLY_PART_COLUMNS: Final = (
+    "message_key",
+    "part",
+    "connector",
+    "source_addr",
+    "source_canon",
+    "destination_addr",
+    "destination_canon",
+    "source_addr_ton",
+    "source_addr_npi",
+    "dest_addr_ton",
+    "dest_addr_npi",
+    "esm_class",
+    "protocol_id",
+    "data_coding",
+    "short_message",
+    "tlvs",
+    "received_at",
+    "expires_at",
+)
+REPLY_PART_SELECT: Final = "SELECT " + ", ".join(REPLY_PART_COLUMNS) + " FROM reply_parts"
+#: A part stored already (the operator resent it) stays as it is.
+REPLY_PART_INSERT: Final = (
+    f"INSERT INTO reply_parts ({', '.join(REPLY_PART_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(REPLY_PART_COLUMNS))})"
+    " ON CONFLICT (message_key, part) DO NOTHING"
+)
+
+
+def reply_part_params(p: ReplyPart) -> tuple[Any, ...]:
+    return (
+        p.message_key, p.seq, p.connector, p.source_addr, canon_address(p.source_addr),
+        p.destination_addr, canon_address(p.destination_addr), p.source_addr_ton,
+        p.source_addr_npi, p.dest_addr_ton, p.dest_addr_npi, p.esm_class, p.protocol_id,
+        p.data_coding, bytes(p.short_message), bytes(p.tlvs), p.received_at, p.expires_at,
+    )  # fmt: skip
+
+
+def reply_part_from_row(row: sqlite3.Row | tuple[Any, ...]) -> ReplyPart:
+    r = tuple(row)
+    return ReplyPart(
+        message_key=r[0], seq=r[1], connector=r[2], source_addr=r[3], destination_addr=r[5],
+        source_addr_ton=r[7], source_addr_npi=r[8], dest_addr_ton=r[9], dest_addr_npi=r[10],
+        esm_class=r[11], protocol_id=r[12], data_coding=r[13], short_message=bytes(r[14]),
+        tlvs=bytes(r[15]), received_at=r[16], expires_at=r[17],
+    )  # fmt: skip
 
 
 def to_json_ready(record: Any) -> dict[str, object]:

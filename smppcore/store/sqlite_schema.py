@@ -128,8 +128,60 @@ CREATE TABLE audit (
 CREATE INDEX audit_subject ON audit (subject_hash);
 """
 
+# The return path's own records (pending receipts, reply parts) and node-owned delivery
+# leases. Rows that version 1 kept under the reserved accounts "__pending_receipt__:*" and
+# "__mo_parts__" of delivery_items are taken over by the return path when it starts
+# (smppcore.gateway.legacy), not here: turning them into records needs the receipt parser.
+_M2: Final = """
+ALTER TABLE delivery_items ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX delivery_owner ON delivery_items (lease_owner) WHERE lease_owner != '';
+
+CREATE TABLE pending_receipts (
+    id TEXT PRIMARY KEY,
+    connector TEXT NOT NULL,
+    upstream_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    err TEXT NOT NULL,
+    done_at REAL NOT NULL,
+    network_error_code BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    next_try_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    unmatched INTEGER NOT NULL
+);
+CREATE INDEX pending_due ON pending_receipts (next_try_at) WHERE unmatched = 0;
+CREATE INDEX pending_expires ON pending_receipts (expires_at);
+
+CREATE TABLE reply_parts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_key TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    connector TEXT NOT NULL,
+    source_addr TEXT NOT NULL,
+    source_canon TEXT NOT NULL,
+    destination_addr TEXT NOT NULL,
+    destination_canon TEXT NOT NULL,
+    source_addr_ton INTEGER NOT NULL,
+    source_addr_npi INTEGER NOT NULL,
+    dest_addr_ton INTEGER NOT NULL,
+    dest_addr_npi INTEGER NOT NULL,
+    esm_class INTEGER NOT NULL,
+    protocol_id INTEGER NOT NULL,
+    data_coding INTEGER NOT NULL,
+    short_message BLOB NOT NULL,
+    tlvs BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    UNIQUE (message_key, part)
+);
+CREATE INDEX reply_parts_source ON reply_parts (source_canon);
+CREATE INDEX reply_parts_destination ON reply_parts (destination_canon);
+CREATE INDEX reply_parts_expires ON reply_parts (expires_at);
+"""
+
 #: ``MIGRATIONS[i]`` brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Final[tuple[str, ...]] = (_M1,)
+MIGRATIONS: Final[tuple[str, ...]] = (_M1, _M2)
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

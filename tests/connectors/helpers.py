@@ -20,7 +20,7 @@ from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import Metrics
 from smppcore.protocol.gsm7 import encode_gsm7
 from smppcore.protocol.pdu import Pdu
-from smppcore.store.base import MtMessage, MtState, Store
+from smppcore.store.base import MtFinal, MtMessage, MtState, Store
 from smppcore.store.sqlite import open_sqlite_store
 
 NAME = "op1"
@@ -38,26 +38,32 @@ FAST_OPTIONS: dict[str, Any] = {
 
 @attrs.define
 class RecordingSink:
-    """A DeliverSink that records every call; ``fail`` makes operator_deliver raise."""
+    """A DeliverSink that records every call; ``fail`` makes operator_deliver raise. Given a
+    ``store``, ``mt_final`` also makes the message final there (as the gateway's does)."""
 
     delivered: list[tuple[str, Pdu]] = attrs.field(factory=list)
     finals: list[tuple[str, MtState, int]] = attrs.field(factory=list)
     fail: bool = False
     failures: int = 0
     failed: trio.Event = attrs.field(factory=trio.Event)
+    store: Store | None = None
+    batches: list[int] = attrs.field(factory=list)
 
-    async def operator_deliver(self, connector: str, pdu: Any) -> int:
+    async def operator_deliver(self, connector: str, pdus: Sequence[Any]) -> list[int]:
         await trio.lowlevel.checkpoint()
         if self.fail:
             self.failures += 1
             self.failed.set()
             raise RuntimeError("sink down")
-        self.delivered.append((connector, pdu))
-        return 0
+        self.delivered.extend((connector, pdu) for pdu in pdus)
+        self.batches.append(len(pdus))
+        return [0] * len(pdus)
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         await trio.lowlevel.checkpoint()
         self.finals.append((message.id, state, error_code))
+        if self.store is not None:
+            await self.store.finalise_mt([MtFinal(message.id, state, time.time(), error_code)])
 
 
 class TimedSimulator(Simulator):
@@ -128,6 +134,8 @@ async def open_store(tmp_path: Path) -> AsyncIterator[Store]:
 async def running_connector(
     config: ConnectorConfig, store: Store, sink: RecordingSink, metrics: Metrics | None = None
 ) -> AsyncIterator[SmppOperatorConnector]:
+    if sink.store is None:
+        sink.store = store  # mt_final makes messages final, as the gateway's sink does
     ctx = ConnectorContext(
         store=store, sink=sink, metrics=metrics if metrics is not None else Metrics(),
         retention=None,

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from smppcore.gateway.delivery import DeliveryOutcome, DeliveryPolicy, outcome_of
-from smppcore.gateway.returnpath import ReturnPath
+from smppcore.gateway.delivery import DeliveryOutcome, DeliveryPolicy, Outgoing, outcome_of
 from smppcore.protocol.enums import CommandStatus
 from smppcore.store.base import DeliveryItem, DeliveryKind
 
@@ -16,8 +15,8 @@ from .test_receipts import operator_receipt
 from .test_replies import mo
 from .test_return_harness import (
     BACKENDS,
-    CONNECTOR,
     backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
+    deliver,
     make_config,
     put_message,
     receive_with_smpplib,
@@ -44,19 +43,19 @@ def test_backoff_grows_and_is_capped() -> None:
     assert [policy.backoff(n) for n in (1, 2, 3, 4, 5, 50)] == [1, 2, 4, 8, 10, 10]
 
 
-def item(n: int, account: str = "alpha", **fields: object) -> DeliveryItem:
-    return DeliveryItem(
+def item(n: int, account: str = "alpha", **fields: object) -> Outgoing:
+    return Outgoing(DeliveryItem(
         id=f"d{n}", account=account, kind=DeliveryKind.MO, source_addr="27821234567",
         destination_addr="27600000001", short_message=f"msg {n}".encode(),
         created_at=float(n), **fields,  # type: ignore[arg-type]
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def test_temporary_failure_is_redelivered_later(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
-            await run.gateway.queue_delivery([item(1)])
+            await run.return_path.delivery.queue([item(1)])
             got = await receive_with_smpplib(
                 run.port, "alpha", 1, statuses=[CommandStatus.ESME_RX_T_APPN]
             )
@@ -72,7 +71,7 @@ async def test_permanent_refusal_drops_and_counts(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
-            await run.gateway.queue_delivery([item(1), item(2)])
+            await run.return_path.delivery.queue([item(1), item(2)])
             got = await receive_with_smpplib(
                 run.port, "alpha", 1, statuses=[CommandStatus.ESME_RX_P_APPN]
             )
@@ -80,7 +79,9 @@ async def test_permanent_refusal_drops_and_counts(tmp_path: Path) -> None:
             assert sorted(g.short_message for g in got) == [b"msg 1", b"msg 2"]
             assert sorted(g.status for g in got) == [0, CommandStatus.ESME_RX_P_APPN]
             ok = 'smppcore_deliveries_total{account="alpha",kind="mo",result="ok"} 1.0'
-            while ok not in run.gateway.metrics.render().decode():  # counted after the ack
+            while ok not in run.gateway.metrics.render().decode():  # counted at the response
+                await run.gateway.binds.wait_for_change("alpha", 0.05)
+            while await run.gateway.store.delivery_depth("alpha"):  # acks are batched
                 await run.gateway.binds.wait_for_change("alpha", 0.05)
             rendered = run.gateway.metrics.render().decode()
             assert (
@@ -95,7 +96,7 @@ async def test_expired_items_are_dropped_and_counted(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
             now = run.gateway.clock()
-            await run.gateway.queue_delivery([item(1, expires_at=now - 1), item(2)])
+            await run.return_path.delivery.queue([item(1, expires_at=now - 1), item(2)])
             got = await receive_with_smpplib(run.port, "alpha", 1)
             assert [g.short_message for g in got] == [b"msg 2"]
             assert b'result="expired"' in run.gateway.metrics.render()
@@ -105,7 +106,7 @@ async def test_many_in_flight_in_order_of_queueing(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
-            await run.gateway.queue_delivery([item(n) for n in range(200)])
+            await run.return_path.delivery.queue([item(n) for n in range(200)])
             got = await receive_with_smpplib(run.port, "alpha", 200)
             assert sorted(g.short_message for g in got) == sorted(
                 f"msg {n}".encode() for n in range(200)
@@ -123,9 +124,9 @@ async def test_offline_client_gets_receipt_and_reply_after_restart(
             gw = run.gateway
             assert gw.binds.receivers("alpha") == []  # the client is not bound
             await put_message(gw, "ours-1", upstream_ids=["5"])
-            sink = ReturnPath(gw)
-            assert await sink.operator_deliver(CONNECTOR, operator_receipt("5")) == 0
-            assert await sink.operator_deliver(CONNECTOR, mo(b"see you")) == 0
+            sink = run.return_path
+            assert await deliver(sink, operator_receipt("5")) == 0
+            assert await deliver(sink, mo(b"see you")) == 0
         # the store is closed and opened again (a restart); then the client binds
         async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
             got = [g for g in await receive_with_smpplib(run.port, "alpha", 2) if g.status == 0]
@@ -146,6 +147,6 @@ async def test_data_sm_reply_is_delivered_as_deliver_sm(tmp_path: Path) -> None:
                 source_addr_ton=1, source_addr="27821234567", dest_addr_ton=1,
                 destination_addr="27600000001", tlvs=Tlvs.of(message_payload=b"via data_sm"),
             )  # fmt: skip
-            assert await ReturnPath(run.gateway).operator_deliver(CONNECTOR, pdu) == 0
+            assert await deliver(run.return_path, pdu) == 0
             (got,) = [g for g in await receive_with_smpplib(run.port, "alpha", 1) if g.status == 0]
             assert got.short_message == b"via data_sm"

@@ -16,7 +16,6 @@ from smppcore.gateway.privacy import (
     record_opt_in,
     record_opt_out,
 )
-from smppcore.gateway.replies import MO_PARTS_ACCOUNT
 from smppcore.gateway.returnpath import ReturnPath
 from smppcore.protocol.segment import build_concat_udh
 from smppcore.store.base import Conversation
@@ -25,8 +24,8 @@ from .test_receipts import operator_receipt
 from .test_replies import mo
 from .test_return_harness import (
     BACKENDS,
-    CONNECTOR,
     backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
+    deliver,
     make_config,
     put_message,
     running_gateway,
@@ -36,21 +35,17 @@ HANDSET = "27821234567"
 TRACES = ("821234567",)  # the national significant number, in any written form
 
 
-async def _traffic(run_gateway: object) -> None:
-    from smppcore.gateway.context import Gateway
-
-    assert isinstance(run_gateway, Gateway)
-    gw = run_gateway
+async def _traffic(sink: ReturnPath) -> None:
+    gw = sink.gateway
     now = gw.clock()
-    sink = ReturnPath(gw)
     await put_message(gw, "m1", destination=HANDSET, upstream_ids=["41"])
     await gw.store.put_conversations([Conversation("27600000001", HANDSET, "alpha", now, now + 60)])
-    assert await sink.operator_deliver(CONNECTOR, operator_receipt("41")) == 0  # receipt queued
-    assert await sink.operator_deliver(CONNECTOR, operator_receipt("42")) == 0  # pending
-    assert await sink.operator_deliver(CONNECTOR, mo(b"STOP")) == 0  # suppression + audit
+    assert await deliver(sink, operator_receipt("41")) == 0  # receipt queued
+    assert await deliver(sink, operator_receipt("42")) == 0  # pending (holds no number)
+    assert await deliver(sink, mo(b"STOP")) == 0  # suppression + audit
     part = mo(build_concat_udh(3, 2, 1) + b"first half", esm_class=0x40)
-    assert await sink.operator_deliver(CONNECTOR, part) == 0  # a stored part
-    assert await gw.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
+    assert await deliver(sink, part) == 0  # a stored part
+    assert len(await gw.store.reply_parts()) == 1
 
 
 def _rows_mentioning(db: Path, needle: str) -> list[tuple[str, tuple[object, ...]]]:
@@ -110,18 +105,19 @@ async def test_export_lists_every_record_then_erase_leaves_no_trace(
         async with running_gateway(
             config, db, deliveries=False, redis_prefix=backend_prefix
         ) as run:
-            await _traffic(run.gateway)
+            await _traffic(run.return_path)
             exported = await export_msisdn(run.gateway.store, "+27 82 123 4567")
-            for kind in ("mt_messages", "id_maps", "conversations", "delivery_items"):
+            kinds = ("mt_messages", "id_maps", "conversations", "delivery_items", "reply_parts")
+            for kind in kinds:
                 assert exported[kind], kind
             assert exported["suppressions"] and exported["audit"]
             counts = await erase_msisdn(run.gateway.store, "0027821234567", run.gateway.clock())
-            assert counts["mt_messages"] == 1 and counts["delivery_items"] >= 4
+            assert counts["mt_messages"] == 1 and counts["delivery_items"] == 2
+            assert counts["reply_parts"] == 1
             # the hashed opt-out survives erasure, so the handset stays protected
             assert await run.gateway.store.is_suppressed(["27600000001"], HANDSET)
             after = await export_msisdn(run.gateway.store, HANDSET)
-            assert not any(after[k] for k in ("mt_messages", "id_maps", "conversations"))
-            assert not after["delivery_items"]
+            assert not any(after[k] for k in kinds)
             actions = [e.action for e in await run.gateway.store.list_audit()]
             assert "erase" in actions
     for needle in TRACES:
@@ -159,10 +155,10 @@ async def test_temporary_account_keeps_replies_at_most_a_day(tmp_path: Path) -> 
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             before = gw.clock()
-            await sink.operator_deliver(CONNECTOR, mo(b"a", dest="27600000001"))
-            await sink.operator_deliver(CONNECTOR, mo(b"b", dest="27600000002"))
+            await deliver(sink, mo(b"a", dest="27600000001"))
+            await deliver(sink, mo(b"b", dest="27600000002"))
             (kept,) = await gw.store.lease_delivery("alpha", 5, 5, gw.clock())
             (temp,) = await gw.store.lease_delivery("temp", 5, 5, gw.clock())
             hour = 3600.0

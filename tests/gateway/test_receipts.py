@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from smppcore.gateway.receipts import is_receipt, pending_account
-from smppcore.gateway.returnpath import ReturnPath
+from smppcore.gateway.receipts import is_receipt
+from smppcore.gateway.returnpath import ReturnPathOptions
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.receipt import normalise_message_id, parse_receipt
 from smppcore.protocol.tlv import Tlvs
@@ -18,8 +18,10 @@ from smppcore.store.base import MtState
 from .test_return_harness import (
     BACKENDS,
     CONNECTOR,
+    FAST,
     account,
     backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
+    deliver,
     make_config,
     put_message,
     receive_with_smpplib,
@@ -51,7 +53,7 @@ async def test_decimal_hex_and_uuid_ids_reach_the_client_as_ours(tmp_path: Path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             the_uuid = str(uuid.uuid4())
             # (stored as the connector writes it, sent by the operator as)
             cases = {
@@ -62,7 +64,7 @@ async def test_decimal_hex_and_uuid_ids_reach_the_client_as_ours(tmp_path: Path)
             for ours, (stored, _sent, _tlv) in cases.items():
                 await put_message(gw, ours, upstream_ids=[stored])
             for _ours, (_stored, sent, tlv) in cases.items():
-                status = await sink.operator_deliver(CONNECTOR, operator_receipt(sent, in_tlv=tlv))
+                status = await deliver(sink, operator_receipt(sent, in_tlv=tlv))
                 assert status == 0
             got = await receive_with_smpplib(run.port, "alpha", 3)
             ok = [r for r in got if r.status == 0]
@@ -88,10 +90,10 @@ async def test_three_segments_reported_per_receipt_mode(tmp_path: Path, mode: st
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             await put_message(gw, "long-1", upstream_ids=["101", "102", "103"])
             for i, up in enumerate(["101", "102", "103"]):
-                await sink.operator_deliver(CONNECTOR, operator_receipt(up))
+                await deliver(sink, operator_receipt(up))
                 message = await gw.store.get_mt("long-1")
                 assert message is not None
                 # the message is final only when every segment is
@@ -112,10 +114,10 @@ async def test_final_mode_reports_the_failed_segment(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             await put_message(gw, "long-2", upstream_ids=["201", "202", "203"])
             for up, stat in [("203", "DELIVRD"), ("201", "DELIVRD"), ("202", "UNDELIV")]:
-                await sink.operator_deliver(CONNECTOR, operator_receipt(up, stat))
+                await deliver(sink, operator_receipt(up, stat))
             (item,) = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
             assert parse_receipt(item.short_message.decode()).stat == "UNDELIV"
             message = await gw.store.get_mt("long-2")
@@ -130,19 +132,18 @@ async def test_receipt_before_its_id_map_is_not_lost(
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", redis_prefix=backend_prefix) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             await put_message(gw, "early-1", upstream_ids=[])
             # the operator's receipt overtakes the submit_sm_resp handling
-            assert await sink.operator_deliver(CONNECTOR, operator_receipt("777")) == 0
-            assert await gw.store.delivery_depth(pending_account(CONNECTOR)) == 1
+            assert await deliver(sink, operator_receipt("777")) == 0
+            assert await gw.store.count_pending_receipts() == 1
             assert await gw.store.delivery_depth("alpha") == 0
-            await put_message(gw, "early-1b", upstream_ids=[])
             from smppcore.store.base import IdMapEntry
 
             await gw.store.put_id_maps([IdMapEntry(CONNECTOR, "777", "early-1", "alpha")])
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.receipted_message_id == "early-1"
-            assert await gw.store.delivery_depth(pending_account(CONNECTOR)) == 0
+            assert await gw.store.count_pending_receipts() == 0
 
 
 @pytest.mark.parametrize(
@@ -157,22 +158,36 @@ async def test_receipt_only_when_asked(
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
             await put_message(gw, "m1", registered_delivery=registered, upstream_ids=["9"])
-            await ReturnPath(gw).operator_deliver(CONNECTOR, operator_receipt("9", stat))
+            await deliver(run.return_path, operator_receipt("9", stat))
             assert await gw.store.delivery_depth("alpha") == expected
             message = await gw.store.get_mt("m1")
             assert message is not None and message.state.is_final
 
 
-async def test_duplicate_receipt_is_dropped(tmp_path: Path) -> None:
+async def test_duplicate_receipt_is_dropped_and_counted(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             await put_message(gw, "m1", upstream_ids=["9"])
-            await sink.operator_deliver(CONNECTOR, operator_receipt("9"))
-            await sink.operator_deliver(CONNECTOR, operator_receipt("9"))
-            assert await gw.store.delivery_depth("alpha") == 1
+            await put_message(gw, "m2", upstream_ids=["10"])
+            assert await deliver(sink, operator_receipt("9")) == 0
+            assert await deliver(sink, operator_receipt("9")) == 0  # after it is final
+            assert await deliver(sink, operator_receipt("9", "UNDELIV")) == 0  # another stat
+            # twice in one batch: the store drops the second
+            assert await sink.operator_deliver(
+                CONNECTOR, [operator_receipt("10"), operator_receipt("10", "EXPIRED")]
+            ) == [0, 0]
+            items = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+            assert sorted((i.message_id, parse_receipt(i.short_message.decode()).stat)
+                          for i in items) == [("m1", "DELIVRD"), ("m2", "DELIVRD")]  # fmt: skip
+            duplicate = (
+                'smppcore_deliveries_total{account="alpha",kind="receipt",result="duplicate"} 3.0'
+            )
+            assert duplicate in gw.metrics.render().decode()
+            second = await gw.store.get_mt("m2")
+            assert second is not None and second.state is MtState.DELIVERED
 
 
 async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> None:
@@ -181,7 +196,7 @@ async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> No
         async with running_gateway(config, tmp_path / "gw.db") as run:
             gw = run.gateway
             message = await put_message(gw, "never-1", upstream_ids=[])
-            await ReturnPath(gw).mt_final(message, MtState.EXPIRED, 0x58)
+            await run.return_path.mt_final(message, MtState.EXPIRED, 0x58)
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.receipted_message_id == "never-1"
             assert got.message_state == int(MtState.EXPIRED)
@@ -211,13 +226,16 @@ async def test_receipt_that_never_matches_is_kept_as_unmatched(tmp_path: Path) -
     from smppcore.store.base import UNROUTABLE_ACCOUNT
 
     config = make_config(tmp_path)
+    options = ReturnPathOptions(pending_receipt_seconds=0.3, delivery=FAST)
     with trio.fail_after(30):
-        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+        async with running_gateway(config, tmp_path / "gw.db", options=options) as run:
             gw = run.gateway
-            sink = ReturnPath(gw, pending_receipt_seconds=0.3)
-            assert await sink.operator_deliver(CONNECTOR, operator_receipt("404")) == 0
-            while await gw.store.delivery_depth(pending_account(CONNECTOR)):
-                await sink.resolve_pending_once()
+            assert await deliver(run.return_path, operator_receipt("404")) == 0
+            while await gw.store.count_pending_receipts():
                 await gw.binds.wait_for_change("alpha", 0.05)
-            assert await gw.store.delivery_depth(UNROUTABLE_ACCOUNT) == 1
-            assert b'result="unmatched"' in gw.metrics.render()
+            assert await gw.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
+            unmatched = (
+                'smppcore_deliveries_total{account="__unroutable__",kind="receipt",'
+                'result="unmatched"} 1.0'
+            )
+            assert unmatched in gw.metrics.render().decode()

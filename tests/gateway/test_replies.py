@@ -11,8 +11,8 @@ import pytest
 import trio
 from hypothesis import given, settings
 
-from smppcore.gateway.replies import MO_PARTS_ACCOUNT, normalise_mo_address, split_part
-from smppcore.gateway.returnpath import ReturnPath
+from smppcore.gateway.replies import normalise_mo_address, split_part
+from smppcore.gateway.returnpath import ReturnPathOptions
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.segment import build_concat_udh
 from smppcore.protocol.tlv import Tlvs
@@ -21,8 +21,10 @@ from smppcore.store.base import UNROUTABLE_ACCOUNT, Conversation
 from .test_return_harness import (
     BACKENDS,
     CONNECTOR,
+    FAST,
     account,
     backend_prefix_fixture,  # noqa: F401 - the backend_prefix fixture
+    deliver,
     make_config,
     receive_with_smpplib,
     running_gateway,
@@ -64,17 +66,17 @@ async def test_stop_reply_reaches_client_and_suppresses_then_start_lifts(
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", redis_prefix=backend_prefix) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
+            sink = run.return_path
             # national format from the operator: normalised before any look-up
             stop = attrs.evolve(mo(b"stop ", source="0821234567"), source_addr_ton=2)
-            assert await sink.operator_deliver(CONNECTOR, stop) == 0
+            assert await deliver(sink, stop) == 0
             assert await gw.store.is_suppressed(["27600000001"], HANDSET)
             assert not await gw.store.is_suppressed(["27600000002"], HANDSET)
             got = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert [g.short_message for g in got] == [b"stop "]
             assert got[0].source_addr == HANDSET and got[0].destination_addr == "27600000001"
 
-            assert await sink.operator_deliver(CONNECTOR, mo(b"START")) == 0
+            assert await deliver(sink, mo(b"START")) == 0
             assert not await gw.store.is_suppressed(["27600000001"], HANDSET)
             actions = [e.action for e in await gw.store.list_audit()]
             assert "optout" in actions and "optin" in actions
@@ -87,9 +89,9 @@ async def test_stopall_suppresses_every_number_of_the_account(tmp_path: Path) ->
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOPALL"))
+            await deliver(run.return_path, mo(b"STOPALL"))
             assert await gw.store.is_suppressed(["27600000002", "alpha"], HANDSET)
-            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"start"))
+            await deliver(run.return_path, mo(b"start"))
             assert not await gw.store.is_suppressed(["27600000001", "alpha"], HANDSET)
 
 
@@ -98,7 +100,7 @@ async def test_confirmation_is_queued_as_mt_from_the_same_number(tmp_path: Path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOP"))
+            await deliver(run.return_path, mo(b"STOP"))
             (mt,) = await gw.store.lease_mt(CONNECTOR, 10, 10, gw.clock())
             assert (mt.source_addr, mt.destination_addr) == ("27600000001", HANDSET)
             assert mt.payload.startswith(b"You will get")
@@ -112,10 +114,10 @@ async def test_no_confirmation_from_a_number_no_account_owns(tmp_path: Path) -> 
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            assert await ReturnPath(gw).operator_deliver(CONNECTOR, mo(b"STOP", dest="4567")) == 0
+            assert await deliver(run.return_path, mo(b"STOP", dest="4567")) == 0
             assert await gw.store.is_suppressed(["4567"], HANDSET)
             stranger = mo(b"STOP", dest="27600000500")
-            assert await ReturnPath(gw).operator_deliver(CONNECTOR, stranger) == 0
+            assert await deliver(run.return_path, stranger) == 0
             assert await gw.store.lease_mt(CONNECTOR, 10, 10, gw.clock()) == []
 
 
@@ -135,9 +137,9 @@ async def test_two_accounts_one_handset_each_reply_to_its_account(tmp_path: Path
                     Conversation("27600000002", HANDSET, "beta", now, now + 3600),
                 ]
             )
-            sink = ReturnPath(gw)
-            await sink.operator_deliver(CONNECTOR, mo(b"to alpha", dest="27600000001"))
-            await sink.operator_deliver(CONNECTOR, mo(b"to beta", dest="27600000002"))
+            sink = run.return_path
+            await deliver(sink, mo(b"to alpha", dest="27600000001"))
+            await deliver(sink, mo(b"to beta", dest="27600000002"))
             async with trio.open_nursery() as nursery:
                 results: dict[str, list[bytes]] = {}
 
@@ -164,10 +166,9 @@ async def test_conversation_beats_ownership_and_expired_one_does_not(tmp_path: P
                     Conversation("27600000002", "27821111111", "alpha", now - 7200, now - 3600),
                 ]
             )
-            sink = ReturnPath(gw)
-            await sink.operator_deliver(CONNECTOR, mo(b"a"))  # conversation: beta
-            await sink.operator_deliver(
-                CONNECTOR, mo(b"b", source="27821111111", dest="27600000002")
+            sink = run.return_path
+            await deliver(sink, mo(b"a"))  # conversation: beta
+            await deliver(sink, mo(b"b", source="27821111111", dest="27600000002")
             )
             assert await gw.store.delivery_depth("beta") == 2  # the expired one fell to owner beta
             assert await gw.store.delivery_depth("alpha") == 0
@@ -178,8 +179,8 @@ async def test_unroutable_reply_is_kept_and_counted(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
             gw = run.gateway
-            sink = ReturnPath(gw)
-            assert await sink.operator_deliver(CONNECTOR, mo(b"hi", dest="27609999999")) == 0
+            sink = run.return_path
+            assert await deliver(sink, mo(b"hi", dest="27609999999")) == 0
             assert await gw.store.delivery_depth(UNROUTABLE_ACCOUNT) == 1
             assert sink.replies.unroutable == 1
             assert b'result="unroutable"' in gw.metrics.render()
@@ -206,15 +207,15 @@ async def test_long_reply_out_of_order_is_joined(tmp_path: Path, ref: int, sar: 
     config = make_config(tmp_path)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db") as run:
-            sink = ReturnPath(run.gateway)
+            sink = run.return_path
             parts = _parts(text, ref, sar=sar)
             assert len(parts) == 3
             for part in (parts[2], parts[0], parts[2], parts[1]):  # out of order, one resent
-                assert await sink.operator_deliver(CONNECTOR, part) == 0
+                assert await deliver(sink, part) == 0
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.message_payload == text and got.short_message == b""
             assert got.esm_class & 0x40 == 0
-            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
+            assert await run.gateway.store.reply_parts() == []
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -230,21 +231,21 @@ async def test_partial_reply_survives_restarts(
         async with running_gateway(
             config, db, deliveries=False, redis_prefix=backend_prefix
         ) as run:
-            sink = ReturnPath(run.gateway)
-            assert await sink.operator_deliver(CONNECTOR, parts[1]) == 0
-            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 1
+            sink = run.return_path
+            assert await deliver(sink, parts[1]) == 0
+            assert len(await run.gateway.store.reply_parts()) == 1
         # store closed; a new process starts with an empty table and reloads the part
         async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
-            sink = ReturnPath(run.gateway)
-            assert await sink.operator_deliver(CONNECTOR, parts[2]) == 0
-            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 2
+            sink = run.return_path
+            assert await deliver(sink, parts[2]) == 0
+            assert len(await run.gateway.store.reply_parts()) == 2
         # and once more: the recovered part is found again
         async with running_gateway(config, db, redis_prefix=backend_prefix) as run:
-            sink = ReturnPath(run.gateway)
-            assert await sink.operator_deliver(CONNECTOR, parts[0]) == 0
+            sink = run.return_path
+            assert await deliver(sink, parts[0]) == 0
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.message_payload == text
-            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
+            assert await run.gateway.store.reply_parts() == []
 
 
 async def test_incomplete_reply_is_delivered_in_parts_after_the_timeout(tmp_path: Path) -> None:
@@ -252,26 +253,26 @@ async def test_incomplete_reply_is_delivered_in_parts_after_the_timeout(tmp_path
     parts = _parts(text, 11)
     config = make_config(tmp_path)
     with trio.fail_after(30):
-        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
-            sink = ReturnPath(run.gateway, reassembly_timeout=0.2)
-            await sink.operator_deliver(CONNECTOR, parts[0])
-            async with trio.open_nursery() as nursery:
-                await nursery.start(sink.run)
-                while await run.gateway.store.delivery_depth("alpha") == 0:
-                    await run.gateway.binds.wait_for_change("alpha", 0.05)
-                nursery.cancel_scope.cancel()
+        options = ReturnPathOptions(reassembly_timeout=0.2, delivery=FAST)
+        async with running_gateway(config, tmp_path / "gw.db", options=options) as run:
+            await deliver(run.return_path, parts[0])
+            while await run.gateway.store.delivery_depth("alpha") == 0:
+                await run.gateway.binds.wait_for_change("alpha", 0.05)
             (item,) = await run.gateway.store.lease_delivery("alpha", 10, 10, run.gateway.clock())
             assert item.short_message == parts[0].short_message and item.esm_class & 0x40
-            assert await run.gateway.store.delivery_depth(MO_PARTS_ACCOUNT) == 0
+            assert await run.gateway.store.reply_parts() == []
 
 
 async def test_default_account_takes_replies_nobody_owns(tmp_path: Path) -> None:
     config = make_config(tmp_path, [account("alpha", "27600000001"), account("fallback")])
     with trio.fail_after(30):
-        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
-            sink = ReturnPath(run.gateway, default_account="fallback")
-            await sink.operator_deliver(CONNECTOR, mo(b"x", dest="27609999999"))
-            await sink.operator_deliver(CONNECTOR, mo(b"y", dest="27600000001"))  # owned
+        options = ReturnPathOptions(default_account="fallback")
+        async with running_gateway(
+            config, tmp_path / "gw.db", options=options, deliveries=False
+        ) as run:
+            sink = run.return_path
+            await deliver(sink, mo(b"x", dest="27609999999"))
+            await deliver(sink, mo(b"y", dest="27600000001"))  # owned
             assert await run.gateway.store.delivery_depth("fallback") == 1
             assert await run.gateway.store.delivery_depth("alpha") == 1
             assert await run.gateway.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
@@ -285,8 +286,8 @@ async def test_configured_default_reply_account_takes_replies_nobody_owns(
     config = attrs.evolve(config, policy=policy)
     with trio.fail_after(30):
         async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
-            sink = ReturnPath(run.gateway)
-            await sink.operator_deliver(CONNECTOR, mo(b"x", dest="27609999999"))
+            sink = run.return_path
+            await deliver(sink, mo(b"x", dest="27609999999"))
             assert await run.gateway.store.delivery_depth("fallback") == 1
             assert await run.gateway.store.delivery_depth(UNROUTABLE_ACCOUNT) == 0
 

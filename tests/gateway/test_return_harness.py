@@ -3,7 +3,8 @@
 * :func:`make_config`: accounts, one operator connector, keywords;
 * :func:`running_gateway`: a SQLite store in a temp dir, a :class:`Gateway`, a minimal
   client-facing listener (real TCP on 127.0.0.1, port 0) that registers binds in the
-  gateway's :class:`BindRegistry`, and the delivery workers (``serve_deliveries``);
+  gateway's :class:`BindRegistry`, and the gateway's one :class:`ReturnPath`, running;
+* :func:`deliver`: one operator PDU through the return path, its status back;
 * :func:`receive_with_smpplib`: a real third-party ESME (smpplib, in a thread) that binds
   as a receiver and collects deliver_sm, answering with the statuses it is given.
 """
@@ -36,7 +37,8 @@ from smppcore.config.model import (
 from smppcore.config.values import HostPort, NumberPattern
 from smppcore.gateway.binds import BindType
 from smppcore.gateway.context import Gateway, build_gateway
-from smppcore.gateway.delivery import DeliveryPolicy, serve_deliveries
+from smppcore.gateway.delivery import DeliveryPolicy
+from smppcore.gateway.returnpath import ReturnPath, ReturnPathOptions
 from smppcore.metrics import Metrics
 from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError
@@ -175,6 +177,10 @@ class Running:
     gateway: Gateway
     port: int
     nursery: trio.Nursery
+    return_path: ReturnPath
+
+
+NODE = "test-node"
 
 
 @asynccontextmanager
@@ -183,11 +189,14 @@ async def running_gateway(
     db: Path,
     *,
     policy: DeliveryPolicy = FAST,
+    options: ReturnPathOptions | None = None,
     deliveries: bool = True,
     redis_prefix: str | None = None,
 ) -> AsyncIterator[Running]:
     """``redis_prefix``: use the Redis store (tests' server, database 15) under that prefix
-    instead of SQLite at ``db``."""
+    instead of SQLite at ``db``. ``options`` (else defaults with ``policy``) configure the
+    return path; with ``deliveries=False`` it is built but not run (nothing is delivered to
+    clients, nothing retried)."""
     async with AsyncExitStack() as stack:
         store: Store
         if redis_prefix is not None:
@@ -201,13 +210,21 @@ async def running_gateway(
                 open_sqlite_store(db, hash_secret=SECRET, synchronous="NORMAL")
             )
         gateway = build_gateway(config, store, Metrics(), {})
+        return_path = ReturnPath(
+            gateway, options or ReturnPathOptions(delivery=policy), node_id=NODE
+        )
         async with trio.open_nursery() as nursery:
             listeners = await nursery.start(serve_smpp, client_handler(gateway), "127.0.0.1", 0)
             if deliveries:
-                await nursery.start(lambda task_status: serve_deliveries(
-                    gateway, policy=policy, task_status=task_status))  # fmt: skip
-            yield Running(gateway, listener_port(listeners), nursery)
+                await nursery.start(return_path.run)
+            yield Running(gateway, listener_port(listeners), nursery, return_path)
             nursery.cancel_scope.cancel()
+
+
+async def deliver(return_path: ReturnPath, pdu: Pdu, connector: str = CONNECTOR) -> int:
+    """``pdu`` from the operator ``connector`` through the return path; its status."""
+    (status,) = await return_path.operator_deliver(connector, [pdu])
+    return status
 
 
 async def put_message(

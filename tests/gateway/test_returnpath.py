@@ -32,7 +32,7 @@ async def intake(sink: ReturnPath, conn: SmppConnection) -> None:
     try:
         async for pdu in conn:
             if isinstance(pdu, DeliverSm):
-                status = await sink.operator_deliver(CONNECTOR, pdu)
+                (status,) = await sink.operator_deliver(CONNECTOR, [pdu])
                 await conn.respond(pdu, pdu.response(command_status=status))
     except NetError:
         pass
@@ -49,7 +49,7 @@ async def test_operator_deliveries_over_tcp_reach_the_client(tmp_path: Path) -> 
             stream = await connect_smpp("127.0.0.1", listener_port(listeners))
             async with open_smpp_connection(stream, Role.ESME) as upstream:
                 await bind(upstream, BindTransceiver(system_id="gw", password="x"))
-                run.nursery.start_soon(intake, ReturnPath(gw), upstream)
+                run.nursery.start_soon(intake, run.return_path, upstream)
                 await operator.bound.wait()
                 smsc_side = operator.connections[0]
                 # a receipt carrying the id in the TLV only (hex, upper case), and a reply

@@ -18,6 +18,7 @@ from smppcore.store.base import (
     DeliveryKind,
     IdMapEntry,
     MtChanges,
+    MtFinal,
     MtMessage,
     MtState,
     Store,
@@ -194,22 +195,20 @@ async def test_concurrent_leases_never_share_a_message(store: Store) -> None:
         assert sorted(flat) == [f"m{i:03d}" for i in range(60)]
 
 
-async def test_ack_enroute_keeps_text_and_final_clears_it(store: Store) -> None:
+async def test_ack_sets_enroute_and_keeps_the_text(store: Store) -> None:
     with trio.fail_after(10):
-        await store.enqueue_mt([mt("sent"), mt("done")])
-        await store.lease_mt("up1", 10, 30.0, T0)
-        await store.ack_mt("sent", MtState.ENROUTE, T0 + 1)
-        await store.ack_mt("done", MtState.UNDELIVERABLE, T0 + 2)
+        await store.enqueue_mt([mt("sent"), mt("queued")])
+        await store.lease_mt("up1", 1, 30.0, T0)
+        await store.ack_mt("sent", T0 + 1)
+        await store.ack_mt("queued", T0 + 1)  # not leased: left alone
         sent = await store.get_mt("sent")
-        done = await store.get_mt("done")
-        assert sent is not None and done is not None
+        queued = await store.get_mt("queued")
+        assert sent is not None and queued is not None
         assert sent.state is MtState.ENROUTE
         assert sent.payload == b"hello sent"
-        assert done.state is MtState.UNDELIVERABLE
-        assert done.payload == b""
-        assert done.final_at == pytest.approx(T0 + 2)
+        assert queued.state is MtState.QUEUED
         # Acked messages never come back, however late it gets.
-        assert await ids_leased(store, now=T0 + 10_000) == []
+        assert await ids_leased(store, now=T0 + 10_000) == ["queued"]
 
 
 async def test_nack_requeues_for_retry_at(store: Store) -> None:
@@ -227,34 +226,20 @@ async def test_nack_requeues_for_retry_at(store: Store) -> None:
         assert again.attempts == 2
 
 
-async def test_set_mt_state_from_receipts(store: Store) -> None:
+async def test_record_segment_accumulates_and_reports_repeats(store: Store) -> None:
     with trio.fail_after(10):
         await store.enqueue_mt([mt("m1")])
-        await store.lease_mt("up1", 10, 30.0, T0)
-        await store.ack_mt("m1", MtState.ENROUTE, T0 + 1)
-        updated = await store.set_mt_state("m1", MtState.DELIVERED, T0 + 5)
-        assert updated is not None
-        assert updated.state is MtState.DELIVERED
-        assert updated.payload == b""
-        assert updated.final_at == pytest.approx(T0 + 5)
-        failed = await store.set_mt_state("m1", MtState.UNDELIVERABLE, T0 + 6, error_code=0x45)
-        assert failed is not None
-        assert (failed.state, failed.error_code) == (MtState.UNDELIVERABLE, 0x45)
-        assert await store.get_mt("m1") == failed
-        assert await store.set_mt_state("missing", MtState.DELIVERED, T0) is None
-
-
-async def test_record_segment_state_accumulates(store: Store) -> None:
-    with trio.fail_after(10):
-        await store.enqueue_mt([mt("m1")])
-        assert dict(await store.record_segment_state("m1", 2, MtState.DELIVERED)) == {2: 2}
-        states = await store.record_segment_state("m1", 1, MtState.UNDELIVERABLE)
-        assert dict(states) == {1: 5, 2: 2}
-        states = await store.record_segment_state("m1", 2, MtState.EXPIRED)
-        assert dict(states) == {1: 5, 2: 3}
+        first = await store.record_segment("m1", 2, MtState.DELIVERED)
+        assert (dict(first.states), first.repeated) == ({2: 2}, False)
+        second = await store.record_segment("m1", 1, MtState.UNDELIVERABLE)
+        assert (dict(second.states), second.repeated) == ({1: 5, 2: 2}, False)
+        again = await store.record_segment("m1", 2, MtState.EXPIRED)
+        assert (dict(again.states), again.repeated) == ({1: 5, 2: 2}, True)
         stored = await store.get_mt("m1")
         assert stored is not None
-        assert dict(stored.segment_states) == {1: 5, 2: 3}
+        assert dict(stored.segment_states) == {1: 5, 2: 2}
+        missing = await store.record_segment("missing", 1, MtState.DELIVERED)
+        assert (dict(missing.states), missing.repeated) == ({}, False)
 
 
 async def test_cancel_only_while_queued_and_only_own_account(store: Store) -> None:
@@ -320,7 +305,7 @@ async def test_count_queued_and_queue_depth(store: Store) -> None:
         # A leased message still counts: it is not done yet.
         assert await store.count_queued("acme") == 3
         assert await store.queue_depth("up1") == 3
-        await store.ack_mt("a2", MtState.DELIVERED, T0)
+        await store.finalise_mt([MtFinal("a2", MtState.DELIVERED, T0)])
         assert await store.count_queued("acme") == 2
         assert await store.queue_depth("up1") == 2
         assert await store.cancel_mt("a1", "acme", T0)
@@ -437,7 +422,7 @@ async def test_delivery_ack_nack_and_lease_expiry(store: Store) -> None:
         await store.enqueue_delivery([dlv("d1"), dlv("d2", created_at=T0 + 1), dlv("d3")])
         leased = await store.lease_delivery("acme", 10, 30.0, T0 + 1)
         assert {d.id for d in leased} == {"d1", "d2", "d3"}
-        await store.ack_delivery("d1")
+        await store.ack_deliveries(["d1"])
         await store.nack_delivery("d2", T0 + 100)
         assert await store.delivery_depth("acme") == 2
         # d3's lease expires at T0 + 31; d2 waits for its retry time.
@@ -445,8 +430,7 @@ async def test_delivery_ack_nack_and_lease_expiry(store: Store) -> None:
         assert [(d.id, d.attempts) for d in back] == [("d3", 2)]
         retried = await store.lease_delivery("acme", 10, 30.0, T0 + 100)
         assert [(d.id, d.attempts) for d in retried] == [("d2", 2)]
-        await store.ack_delivery("d2")
-        await store.ack_delivery("d3")
+        await store.ack_deliveries(["d2", "d3"])
         assert await store.delivery_depth("acme") == 0
 
 
@@ -498,8 +482,9 @@ async def test_purge_deletes_final_messages_and_clears_expired_text(store: Store
             ]
         )
         await store.lease_mt("up1", 2, 30.0, T0)  # final-old, final-young
-        await store.ack_mt("final-old", MtState.DELIVERED, T0 + 1)
-        await store.ack_mt("final-young", MtState.DELIVERED, T0 + 1)
+        await store.finalise_mt(
+            [MtFinal(m, MtState.DELIVERED, T0 + 1) for m in ("final-old", "final-young")]
+        )
         await store.enqueue_delivery([dlv("d-old", expires_at=T0 + 10), dlv("d-keep")])
         counts = await store.purge(T0 + 20)
         assert counts["mt_messages"] == 1

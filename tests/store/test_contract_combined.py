@@ -63,15 +63,15 @@ async def test_ack_with_id_maps_writes_maps_and_state(store: Store) -> None:
         leased = await store.lease_mt("up1", 10, 30.0, T0 + 10)
         assert len(leased) == 2
         one = IdMapEntry("up1", "AB01", leased[0].id, "acme", 2, 2, expires_at=T0 + 500)
-        await store.ack_mt(leased[0].id, MtState.ENROUTE, T0 + 11, id_maps=[one])
+        await store.ack_mt(leased[0].id, T0 + 11, id_maps=[one])
         assert await store.get_id_map("up1", "AB01") == one
         got = await store.get_mt(leased[0].id)
         assert got is not None and got.state is MtState.ENROUTE and got.payload == b"text"
         two = IdMapEntry("up1", "AB02", leased[1].id, "acme", expires_at=T0 + 500)
-        await store.ack_mt(leased[1].id, MtState.REJECTED, T0 + 12, id_maps=[two])
+        await store.ack_mt(leased[1].id, T0 + 12, id_maps=[two])
         assert await store.get_id_map("up1", "AB02") == two
         got = await store.get_mt(leased[1].id)
-        assert got is not None and got.state is MtState.REJECTED and got.payload == b""
+        assert got is not None and got.state is MtState.ENROUTE
 
 
 async def test_concurrent_acks_with_id_maps_each_land(store: Store) -> None:
@@ -83,7 +83,7 @@ async def test_concurrent_acks_with_id_maps_each_land(store: Store) -> None:
 
         async def ack(m: MtMessage) -> None:
             entry = IdMapEntry("up1", f"U{m.id}", m.id, m.account, expires_at=T0 + 500)
-            await store.ack_mt(m.id, MtState.ENROUTE, T0 + 101, id_maps=[entry])
+            await store.ack_mt(m.id, T0 + 101, id_maps=[entry])
 
         async with trio.open_nursery() as nursery:
             for m in leased:

@@ -20,8 +20,10 @@ from smppcore.store.base import (
     DeliveryItem,
     DeliveryKind,
     IdMapEntry,
+    MtFinal,
     MtMessage,
     MtState,
+    ReplyPart,
 )
 from smppcore.store.redis import RedisStore, open_redis_store
 from tests.store.redis_support import (
@@ -103,11 +105,11 @@ async def _populate(store: RedisStore) -> None:
     )
     leased = await store.lease_mt("up1", 10, 30.0, T0)
     assert {m.id for m in leased} == {"queued", "leased", "acked", "retry", "from-number", "other"}
-    await store.ack_mt("acked", MtState.ENROUTE, T0)
-    await store.set_mt_state("acked", MtState.DELIVERED, T0 + 1)
+    await store.ack_mt("acked", T0)
+    await store.finalise_mt([MtFinal("acked", MtState.DELIVERED, T0 + 1)])
     await store.nack_mt("retry", T0 + 60, 0x58)
-    await store.ack_mt("other", MtState.ENROUTE, T0)
-    await store.record_segment_state("leased", 1, MtState.DELIVERED)
+    await store.ack_mt("other", T0)
+    await store.record_segment("leased", 1, MtState.DELIVERED)
     await store.put_id_maps(
         [
             IdMapEntry("up1", "UP-1", "acked", "acme", expires_at=T0 + 86400),
@@ -130,7 +132,13 @@ async def _populate(store: RedisStore) -> None:
             DeliveryItem("mo-other", "acme", DeliveryKind.MO, OTHER, SHORT, short_message=b"hi"),
         ]
     )
-    assert [d.id for d in await store.lease_delivery("acme", 1, 30.0, T0)] == ["mo"]
+    assert [d.id for d in await store.lease_delivery("acme", 1, 30.0, T0, "node-1")] == ["mo"]
+    await store.put_reply_parts(
+        [
+            ReplyPart("part-key", 1, "up1", plus, SHORT, short_message=b"first half"),
+            ReplyPart("other-key", 1, "up1", OTHER, SHORT, short_message=b"not mine"),
+        ]
+    )
     await store.add_suppression(SHORT, plus, "STOP", T0)
     await store.add_suppression("acme", bare, "STOP", T0)
     await store.append_audit(
@@ -155,6 +163,7 @@ async def test_erase_leaves_the_number_in_no_key_and_no_value() -> None:
                     "id_maps": 2,
                     "conversations": 2,
                     "delivery_items": 3,
+                    "reply_parts": 1,
                 }
                 after = await trio.to_thread.run_sync(mentions, prefix)
                 assert after == [], f"the number survives the erase in {after}"
@@ -171,8 +180,11 @@ async def test_erase_leaves_the_number_in_no_key_and_no_value() -> None:
                 assert await store.count_queued("acme") == 0
                 assert await store.queue_depth("up1") == 0
                 left = await store.export(NUMBER)
-                for data_class in ("mt_messages", "id_maps", "conversations", "delivery_items"):
+                for data_class in (
+                    "mt_messages", "id_maps", "conversations", "delivery_items", "reply_parts",
+                ):  # fmt: skip
                     assert left[data_class] == [], data_class
+                assert [p.message_key for p in await store.reply_parts()] == ["other-key"]
                 assert [a["action"] for a in left["audit"]] == ["optout", "erase"]
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from smppcore.store.base import Conversation, IdMapEntry, MtMessage, MtState
+from smppcore.store.base import Conversation, IdMapEntry, MtFinal, MtMessage, MtState
 from smppcore.store.redis import RedisStore, open_redis_store
 from tests.store.redis_support import (
     HASH_SECRET,
@@ -45,16 +45,16 @@ async def _store(prefix: str) -> AsyncIterator[RedisStore]:
         yield s
 
 
-async def test_a_message_set_back_from_final_is_not_purged() -> None:
+async def test_a_message_is_purged_only_once_final() -> None:
     require_redis()
     async with cleaned(new_prefix("purge-final")) as prefix, _store(prefix) as store:
         with trio.fail_after(10):
             await store.enqueue_mt([_mt("m1", expires_at=T0 + 10)])
-            await store.set_mt_state("m1", MtState.ACCEPTED, T0)
-            await store.set_mt_state("m1", MtState.ENROUTE, T0)
+            await store.lease_mt("up1", 1, 30.0, T0)
+            await store.ack_mt("m1", T0)
             assert (await store.purge(T0 + 20))["mt_messages"] == 0
             assert await store.get_mt("m1") is not None
-            await store.set_mt_state("m1", MtState.DELIVERED, T0 + 30)
+            await store.finalise_mt([MtFinal("m1", MtState.DELIVERED, T0 + 30)])
             assert (await store.purge(T0 + 40))["mt_messages"] == 1
 
 

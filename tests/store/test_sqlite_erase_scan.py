@@ -17,8 +17,10 @@ from smppcore.store.base import (
     DeliveryItem,
     DeliveryKind,
     IdMapEntry,
+    MtFinal,
     MtMessage,
     MtState,
+    ReplyPart,
 )
 from smppcore.store.sqlite import SqliteStore, open_sqlite_store
 
@@ -53,10 +55,13 @@ async def _populate(store: SqliteStore, number: str, tag: str) -> None:
     leased = await store.lease_mt("up1", 40, 30.0, T0 + 500)
     async with trio.open_nursery() as nursery:
         for m in leased:
-            nursery.start_soon(store.ack_mt, m.id, MtState.ENROUTE, T0 + 501)
+            nursery.start_soon(store.ack_mt, m.id, T0 + 501)
     await store.put_id_maps([IdMapEntry("up1", f"U{tag}{m.id}", m.id, "acme") for m in leased])
-    for m in leased[:10]:
-        await store.set_mt_state(m.id, MtState.DELIVERED, T0 + 502)
+    await store.finalise_mt([MtFinal(m.id, MtState.DELIVERED, T0 + 502) for m in leased[:10]])
+    await store.put_reply_parts(
+        [ReplyPart(f"{tag}-rp{i}", 1, "up1", forms[i % 3], "31337", short_message=b"part")
+         for i in range(6)]
+    )  # fmt: skip
     await store.put_conversations(
         [Conversation(forms[0], "31337", "acme", T0), Conversation("31337", forms[1], "acme", T0)]
     )

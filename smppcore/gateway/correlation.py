@@ -1,0 +1,178 @@
+"""Correlation of operator receipts: which message a receipt is about, and what follows.
+
+Owns :class:`ReceiptHandler`: a batch of operator receipts in, durable effects out. Each
+receipt's upstream id is looked up for its connector (every id variant, best first, in one
+store read); what matched is applied (:meth:`ReceiptHandler.apply`), what did not is held by
+:class:`~smppcore.gateway.pending.PendingReceipts`. Final receipts of a batch are finalised
+together (:class:`~smppcore.gateway.finals.Finaliser`: one store request); the rules —
+segments, receipt modes, intermediate notifications, duplicates — are those listed in
+:mod:`smppcore.gateway.receipts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from smppcore.gateway.delivery import ClientDelivery, Outgoing
+from smppcore.gateway.finals import Final, Finaliser
+from smppcore.gateway.receipts import (
+    OperatorReceipt,
+    aggregate,
+    client_receipt,
+    wants_receipt,
+)
+from smppcore.protocol.enums import MessageState
+from smppcore.protocol.receipt import id_variants
+from smppcore.store.base import FinalResult, MtMessage, MtState, ReceiptMatch
+
+if TYPE_CHECKING:
+    from smppcore.gateway.context import Gateway
+
+__all__ = ["ReceiptHandler"]
+
+
+def _seg_tag(state: MessageState, segment: int) -> str:
+    return f"{int(state)}s{segment}"
+
+
+class ReceiptHandler:
+    """Correlates operator receipts with our messages and gets the client's receipts out."""
+
+    def __init__(self, gateway: Gateway, delivery: ClientDelivery, finaliser: Finaliser) -> None:
+        self.gateway = gateway
+        self._delivery = delivery
+        self._finaliser = finaliser
+
+    def _count(self, account: str, result: str, n: int = 1) -> None:
+        self.gateway.metrics.deliveries.labels(account, "receipt", result).inc(n)
+
+    def _client(
+        self,
+        message: MtMessage,
+        receipt: OperatorReceipt,
+        now: float,
+        *,
+        segment: int = 0,
+        sub: int = 1,
+        dlvrd: int | None = None,
+    ) -> Outgoing:
+        gateway = self.gateway
+        return client_receipt(
+            message,
+            receipt.state,
+            now=now,
+            expires_at=gateway.expires_at(message.account, "delivery", now),
+            err=receipt.err,
+            done_at=receipt.done_at,
+            sub=sub,
+            dlvrd=dlvrd,
+            tag=_seg_tag(receipt.state, segment),
+            network_error_code=receipt.network_error_code,
+            lease=self._delivery.claim(message.account, now),
+        )
+
+    async def match(
+        self, connector: str, receipts: Sequence[OperatorReceipt]
+    ) -> tuple[list[tuple[ReceiptMatch, OperatorReceipt]], list[OperatorReceipt]]:
+        """Split ``receipts`` into those whose message was found (with it) and the rest."""
+        store = self.gateway.store
+        matched: list[tuple[ReceiptMatch, OperatorReceipt]] = []
+        missing: list[OperatorReceipt] = []
+        for receipt in receipts:
+            found = None
+            if receipt.upstream_id:
+                found = await store.match_receipt(connector, id_variants(receipt.upstream_id))
+            if found is None:
+                missing.append(receipt)
+            else:
+                matched.append((found, receipt))
+        return matched, missing
+
+    async def apply(self, matched: Sequence[tuple[ReceiptMatch, OperatorReceipt]]) -> None:
+        """Record receipts whose message was found; durable (finals, the client's receipts)
+        on return."""
+        now = self.gateway.clock()
+        finals: list[Final] = []
+        forwards: list[Outgoing] = []
+        for match, receipt in matched:
+            message = match.message
+            if match.entry.total_segments > 1:
+                await self._segment(match, receipt, now)
+            elif message.state.is_final:
+                self._count(message.account, "duplicate")
+            elif receipt.is_final:
+                finals.append(
+                    Final(
+                        message,
+                        receipt.state,
+                        err=receipt.err,
+                        done_at=receipt.done_at,
+                        tag=_seg_tag(receipt.state, 0),
+                        network_error_code=receipt.network_error_code,
+                    )
+                )
+            elif wants_receipt(message.registered_delivery, receipt.state):
+                forwards.append(self._client(message, receipt, now))
+        if forwards:
+            await self._delivery.queue(forwards)
+        if finals:
+            results = await self._finaliser.finalise(finals, now)
+            for final, result in zip(finals, results, strict=True):
+                if result is FinalResult.FINALISED:
+                    self._observe_latency(final.message, now)
+                elif result is FinalResult.ALREADY_FINAL:
+                    self._count(final.message.account, "duplicate")
+                else:  # erased or purged since the look-up: nobody left to tell
+                    self._count(final.message.account, "unmatched")
+
+    async def _segment(self, match: ReceiptMatch, receipt: OperatorReceipt, now: float) -> None:
+        message, entry = match.message, match.entry
+        total, segment = entry.total_segments, entry.segment
+        if message.state.is_final:
+            self._count(message.account, "duplicate")
+            return
+        if not receipt.is_final:
+            if wants_receipt(message.registered_delivery, receipt.state):
+                await self._delivery.queue([self._client(message, receipt, now, segment=segment)])
+            return
+        recorded = await self.gateway.store.record_segment(
+            message.id, segment, MtState(int(receipt.state))
+        )
+        if recorded.repeated:
+            self._count(message.account, "duplicate")
+            return
+        states = dict(recorded.states)
+        whole = aggregate(states, total)
+        delivered = sum(1 for s in states.values() if s == MessageState.DELIVERED)
+        runtime = self.gateway.directory.get(message.account)
+        each = runtime is not None and runtime.receipt_mode == "each_segment"
+        if whole is None:
+            if each and wants_receipt(message.registered_delivery, receipt.state):
+                out = self._client(
+                    message, receipt, now, segment=segment, sub=total, dlvrd=delivered
+                )
+                await self._delivery.queue([out])
+            return
+        final = Final(
+            message,
+            whole,
+            err=receipt.err,
+            done_at=receipt.done_at,
+            sub=total,
+            dlvrd=delivered,
+            receipt_state=receipt.state if each else None,
+            tag=_seg_tag(receipt.state, segment) if each else _seg_tag(whole, 0),
+            network_error_code=receipt.network_error_code,
+        )
+        (result,) = await self._finaliser.finalise([final], now)
+        if result is FinalResult.FINALISED:
+            self._observe_latency(message, now)
+        else:
+            self._count(message.account, "duplicate")
+
+    def _observe_latency(self, message: MtMessage, now: float) -> None:
+        if message.submitted_at > 0 and now >= message.submitted_at:
+            self.gateway.metrics.connector(message.connector).submit_receipt_seconds.observe(
+                now - message.submitted_at
+            )

@@ -1,0 +1,102 @@
+"""The one place an MT message becomes final: :class:`Finaliser`.
+
+Every way a message ends — an operator's final receipt (the last segment's, for a long
+message), a permanent failure, expiry, too many attempts — is a :class:`Final` handed to
+:meth:`Finaliser.finalise`. It builds the receipt the client asked for
+(:func:`~smppcore.gateway.receipts.client_receipt`, when ``registered_delivery`` wants one for
+that state) and writes the final state and that receipt in ONE store request
+(:meth:`~smppcore.store.base.Store.finalise_mt`): a crash leaves both or neither. The store
+leaves a message that is final already alone and drops its receipt, so a repeated final
+receipt — the operator's, or ours racing theirs — reaches the client once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from smppcore.gateway.delivery import ClientDelivery, Outgoing
+from smppcore.gateway.receipts import client_receipt, wants_receipt
+from smppcore.protocol.enums import MessageState
+from smppcore.store.base import FinalResult, MtFinal, MtMessage, MtState
+
+if TYPE_CHECKING:
+    from smppcore.gateway.context import Gateway
+
+__all__ = ["Final", "Finaliser"]
+
+
+@attrs.frozen
+class Final:
+    """A message becoming final, and what its client's receipt says about it."""
+
+    message: MtMessage
+    state: MessageState  #: the message's final state
+    error_code: int = 0  #: recorded on the message (query_sm_resp); 0 keeps the last one
+    err: str = "000"  #: the receipt's ``err:`` field
+    done_at: datetime | None = None
+    sub: int = 1
+    dlvrd: int | None = None
+    #: The state the receipt reports when it differs from the message's (a segment's receipt
+    #: in ``each_segment`` mode); None: ``state``.
+    receipt_state: MessageState | None = None
+    #: Distinguishes this receipt's item id from the message's other receipts.
+    tag: str = ""
+    network_error_code: bytes | None = None
+
+
+class Finaliser:
+    """Writes finals with their receipts; hands the receipts to client delivery."""
+
+    def __init__(self, gateway: Gateway, delivery: ClientDelivery) -> None:
+        self._gateway = gateway
+        self._delivery = delivery
+
+    def _receipt(self, final: Final, now: float) -> Outgoing | None:
+        message = final.message
+        state = final.receipt_state or final.state
+        if not wants_receipt(message.registered_delivery, state):
+            return None
+        gateway = self._gateway
+        return client_receipt(
+            message,
+            state,
+            now=now,
+            expires_at=gateway.expires_at(message.account, "delivery", now),
+            err=final.err,
+            done_at=final.done_at,
+            sub=final.sub,
+            dlvrd=final.dlvrd,
+            tag=final.tag or f"{int(state)}",
+            network_error_code=final.network_error_code,
+            lease=self._delivery.claim(message.account, now),
+        )
+
+    async def finalise(self, finals: Sequence[Final], now: float) -> list[FinalResult]:
+        """Make each message final with its receipt (one store request for all); returns
+        what happened to each, in order."""
+        if not finals:
+            return []
+        outs = [self._receipt(f, now) for f in finals]
+        entries = [
+            MtFinal(
+                f.message.id,
+                MtState(int(f.state)),
+                now,
+                f.error_code,
+                out.item if out is not None else None,
+            )
+            for f, out in zip(finals, outs, strict=True)
+        ]
+        results: list[FinalResult] | None = None
+        try:
+            results = await self._gateway.store.finalise_mt(entries)
+        finally:
+            for n, out in enumerate(outs):
+                if out is not None:
+                    queued = results is not None and results[n] is FinalResult.FINALISED
+                    self._delivery.settle(out, queued=queued)
+        return results
