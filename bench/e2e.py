@@ -557,17 +557,15 @@ def _summary(track: _Tracker, rate: float | None, e2e_end: float | None) -> dict
     return out
 
 
-def _aggregate(values: list[Any], how: Callable[[list[float]], Any]) -> Any:
-    """``how`` over every number of a list of like-shaped dicts (recursively); None if any
-    run lacks it."""
+def _aggregate(values: list[Any], how: Callable[[list[Any]], Any]) -> Any:
+    """``how`` over each number of like-shaped dicts (recursively), over the runs' values
+    as they are (counts stay ints); anything else is kept if every run has the same, else
+    None."""
     first = values[0]
     if isinstance(first, dict):
         return {k: _aggregate([v.get(k) for v in values], how) for k in first}
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        result = how([float(v) for v in values])
-        if all(isinstance(v, int) for v in values):  # counts stay counts
-            return int(result) if isinstance(result, float) and result.is_integer() else result
-        return result
+        return how(values)
     return first if all(v == first for v in values) else None
 
 
