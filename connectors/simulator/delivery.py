@@ -3,9 +3,10 @@
 Owns: :class:`Delivery` (one deliver_sm waiting to go out) and :class:`Deliverer`: a timer
 heap for receipts due later, a bounded queue per account for deliveries waiting for a
 receiver (``None`` = any account), the registry of bound receiver/transceiver sessions and
-the worker tasks that send deliver_sm and wait for deliver_sm_resp.  A delivery whose
-receiver went away, or which the ESME answered with an error status, goes back to the
-queue; beyond ``max_pending`` new deliveries are discarded and counted.
+the worker tasks that send deliver_sm and wait for deliver_sm_resp.  Idle workers park; a
+new delivery wakes one of them, a new receiver all.  A delivery whose receiver went away,
+or which the ESME answered with an error status, goes back to the queue; beyond
+``max_pending`` new deliveries are discarded and counted.
 """
 
 from __future__ import annotations
@@ -51,13 +52,13 @@ class Deliverer:
         self._seq = itertools.count()
         self._receivers: dict[str, list[SmppConnection]] = {}
         self._rr = itertools.count()
-        self._changed = trio.Event()
+        self._idle = trio.lowlevel.ParkingLot()  # workers with nothing to send
         self._timer_changed = trio.Event()
 
     # --- receivers
     def add_receiver(self, system_id: str, conn: SmppConnection) -> None:
         self._receivers.setdefault(system_id, []).append(conn)
-        self._poke()
+        self._idle.unpark_all()  # whatever waited for a receiver may go now
 
     def remove_receiver(self, system_id: str, conn: SmppConnection) -> None:
         conns = self._receivers.get(system_id, [])
@@ -85,17 +86,13 @@ class Deliverer:
         self._pending += 1
         if delay <= 0:
             self._queues.setdefault(delivery.system_id, deque()).append(delivery)
-            self._poke()
+            self._idle.unpark()
         else:
             due = trio.current_time() + delay
             heapq.heappush(self._timers, (due, next(self._seq), delivery))
             if self._timers[0][2] is delivery:
                 self._timer_changed.set()
         return True
-
-    def _poke(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
     def _take(self) -> tuple[Delivery, SmppConnection] | None:
         for key, queue in self._queues.items():
@@ -130,13 +127,13 @@ class Deliverer:
     async def _timer(self) -> None:
         while True:
             now = trio.current_time()
-            moved = False
+            moved = 0
             while self._timers and self._timers[0][0] <= now:
                 _, _, delivery = heapq.heappop(self._timers)
                 self._queues.setdefault(delivery.system_id, deque()).append(delivery)
-                moved = True
+                moved += 1
             if moved:
-                self._poke()
+                self._idle.unpark(count=moved)
             deadline = self._timers[0][0] if self._timers else float("inf")
             self._timer_changed = trio.Event()
             with trio.move_on_at(deadline):
@@ -146,7 +143,7 @@ class Deliverer:
         while True:
             taken = self._take()
             if taken is None:
-                await self._changed.wait()
+                await self._idle.park()
                 continue
             delivery, conn = taken
             try:

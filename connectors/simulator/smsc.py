@@ -122,7 +122,7 @@ class Simulator:
             workers=delivery_workers or settings.delivery_window,
         )
         self._session_config = session_config or SessionConfig(
-            response_timeout=10.0, max_inbound_pending=1000
+            window=settings.delivery_window, response_timeout=10.0, max_inbound_pending=1000
         )
         self._session_ids = itertools.count(1)
         self._bound: set[int] = set()

@@ -316,7 +316,7 @@ class SimulatorConfig:
     )
     receipt_form: Literal["text", "tlv", "both"] = "text"
     #: deliver_sm (receipts and replies) the simulator keeps outstanding at once, over all
-    #: its receivers; each receiver's own session window still applies.
+    #: its receivers, and the window of each of its sessions.
     delivery_window: int = attrs.field(default=64, metadata=check(v.positive))
 
     def _problems(self) -> Iterator[tuple[str, str]]:
