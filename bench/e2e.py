@@ -53,7 +53,8 @@ phase = ``t0`` → the last submit_sm_resp):
 ``--repeat K`` runs both paths K times (interleaved) against the same processes; the JSON has
 ``settings``, ``runs`` and, at the top level, the median of every figure (``through_daemon``,
 ``direct_to_simulator``, ``ratio_to_direct``) and its ``range`` ([min, max]).  ``--py-spy
-FILE`` records the daemon with py-spy during the first measured daemon run only (format from
+FILE`` records the daemon with py-spy (``--gil``: only the thread holding the GIL, i.e. Python
+CPU time) during the first measured daemon run only (format from
 the suffix: ``.svg`` flamegraph, ``.txt`` raw, else speedscope); ``--profile FILE`` runs the
 whole daemon under cProfile.  Both slow the daemon and so change its figures.  On a 2-core
 machine the four processes share the cores: ``simulator_…`` and ``driver_…`` say how much
@@ -594,7 +595,7 @@ def _start_py_spy(binary: str, pid: int, output: str, log_path: Path) -> subproc
     """py-spy recording ``pid`` into ``output``, once it says it is sampling (bounded)."""
     with log_path.open("wb") as log:
         spy = subprocess.Popen(
-            [binary, "record", "--pid", str(pid), "-o", output,
+            [binary, "record", "--pid", str(pid), "-o", output, "--gil", "--rate", "400",
              "--format", _py_spy_format(output)],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
