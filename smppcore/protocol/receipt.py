@@ -66,6 +66,13 @@ _KEY = re.compile(
     r"(?:(?<=\s)|^)((?:submit|done)[ _]?date|[a-z][a-z_]*)[ \t]*:",
     re.IGNORECASE,
 )
+# The usual layout, for the fast path of parse_receipt: every value a run of characters
+# that are neither white space nor NUL (what the general search yields for such text).
+_CANONICAL = re.compile(
+    r"id:([^\s\x00]+) sub:([0-9]+) dlvrd:([0-9]+) submit date:([0-9]+) done date:([0-9]+)"
+    r" stat:([^\s\x00]+) err:([^\s\x00]*)(?: text:(.*))?",
+    re.DOTALL,
+)
 _KEY_ALIASES = {
     "id": "id",
     "sub": "sub",
@@ -158,7 +165,30 @@ def parse_receipt(text: str, *, tz: tzinfo | None = None) -> Receipt:
     YYMMDDhhmm, YYMMDDhhmmss (years 2000-2099) or YYYYMMDDhhmmss and get ``tz`` (naive
     when None: the SMSC's zone is configuration). ``err`` stays a string; unknown ``stat``
     codes give ``state=UNKNOWN`` with the raw code kept in ``stat``. Never raises.
+
+    The Appendix B layout itself (lower-case keys in their order, one space apart) is read
+    by one regular expression; anything else by the general key search, with the same
+    result for the same text.
     """
+    canonical = _CANONICAL.fullmatch(text)
+    if canonical is not None:
+        rest = canonical.group(8)
+        return Receipt(
+            message_id=canonical.group(1),
+            sub=_parse_int(canonical.group(2)),
+            dlvrd=_parse_int(canonical.group(3)),
+            submit_date=_parse_date(canonical.group(4), tz),
+            done_date=_parse_date(canonical.group(5), tz),
+            stat=canonical.group(6),
+            state=_parse_state(canonical.group(6)),
+            err=canonical.group(7) or None,
+            text=rest.lstrip(" ").rstrip("\x00") if rest is not None else None,
+        )
+    return parse_receipt_keys(text, tz=tz)
+
+
+def parse_receipt_keys(text: str, *, tz: tzinfo | None = None) -> Receipt:
+    """:func:`parse_receipt` by the general key search only (no fast path)."""
     values: dict[str, str] = {}
     matches = list(_KEY.finditer(text))
     for i, match in enumerate(matches):

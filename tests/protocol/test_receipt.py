@@ -15,6 +15,7 @@ from smppcore.protocol.receipt import (
     id_variants,
     normalise_message_id,
     parse_receipt,
+    parse_receipt_keys,
     stat_text,
 )
 
@@ -220,6 +221,38 @@ def test_format_parse_round_trip(
     assert receipt.text == text[:20].lstrip(" ").rstrip("\x00")  # NUL: C-string end
     expected = when.replace(microsecond=0) if seconds else when.replace(second=0, microsecond=0)
     assert receipt.done_date == expected
+
+
+_TOKEN = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.tuples(_TOKEN, _TOKEN, _TOKEN, _TOKEN, _TOKEN, _TOKEN, _TOKEN),
+    text=st.one_of(st.none(), st.text(max_size=30)),
+    digits=st.lists(
+        st.sampled_from(["0", "1", "9", "26", "2601011200", "20260101120059"]),
+        min_size=4,
+        max_size=4,
+    ),
+)
+def test_the_fast_path_reads_what_the_key_search_reads(
+    parts: tuple[str, ...], text: str | None, digits: list[str]
+) -> None:
+    """Texts in (and near) the Appendix B layout: the one-regex path and the general key
+    search agree on every one, whichever of them the text takes."""
+    ident, stat, err, a, b, c, d = parts
+    sub, dlvrd, submitted, done = (x + y for x, y in zip(digits, (a, b, c, d), strict=True))
+    receipt = (
+        f"id:{ident} sub:{sub} dlvrd:{dlvrd} submit date:{submitted} done date:{done}"
+        f" stat:{stat} err:{err}" + ("" if text is None else f" text:{text}")
+    )
+    assert parse_receipt(receipt) == parse_receipt_keys(receipt)
+
+
+@pytest.mark.parametrize("text", [STANDARD, STANDARD + "\x00", STANDARD.replace(" text:", "\x00")])
+def test_the_fast_path_takes_the_standard_layout(text: str) -> None:
+    assert parse_receipt(text) == parse_receipt_keys(text)
 
 
 @settings(max_examples=300, deadline=None)
