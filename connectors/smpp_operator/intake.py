@@ -26,6 +26,7 @@ import trio
 from smppcore.connector_api import DeliverSink
 from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError
+from smppcore.net.inflight import InFlight
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.pdu import DataSm, DeliverSm, Pdu
 
@@ -53,11 +54,9 @@ class Intake:
 
     async def __call__(self, conn: SmppConnection) -> None:
         """Serve incoming requests on ``conn`` until the session ends."""
-        in_flight = 0
-        room = trio.Event()
+        in_flight = InFlight(self.window)
 
         async def serve(batch: list[Pdu]) -> None:
-            nonlocal in_flight, room
             try:
                 statuses = await self._deliver(batch)
                 for pdu, status in zip(batch, statuses, strict=True):
@@ -65,8 +64,7 @@ class Intake:
             except NetError:
                 pass  # the session ended: the operator sends them again
             finally:
-                in_flight -= len(batch)
-                room.set()
+                in_flight.give(len(batch))
 
         async with trio.open_nursery() as nursery:
             try:
@@ -81,10 +79,7 @@ class Intake:
                             await conn.respond(pdu, pdu.response(command_status=_RINVCMDID))
                     if not batch:
                         continue
-                    while in_flight and in_flight + len(batch) > self.window:
-                        room = trio.Event()
-                        await room.wait()
-                    in_flight += len(batch)
+                    await in_flight.take(len(batch))
                     nursery.start_soon(serve, batch)
             except NetError:
                 pass  # batches in flight still finish their durable writes

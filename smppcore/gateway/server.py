@@ -6,8 +6,9 @@ timers from the config) and :func:`handle_client` (one connection: bind, then re
 Dispatch is a table ``command_id → handler``. Each request gets the account's runtime as
 the directory holds it *now*, so a SIGHUP reload (owned numbers, rules, caps) applies to
 sessions bound before it, and a session of an account the reload removed is answered
-``ESME_RINVBNDSTS``. Binds run inline (the session allows one
-outstanding bind); every other request runs in the connection's own nursery, at most
+``ESME_RINVBNDSTS``. Binds run inline (the session allows one outstanding bind); the
+``submit_sm``/``data_sm`` that arrived together are served as one batch (one store request)
+and every other request on its own task, all in the connection's own nursery and at most
 ``window`` at a time, so concurrent submits of one client share the store's group commit and
 responses may leave out of order (SMPP allows it). When that many are in flight the reader
 stops taking requests; beyond the session's ``max_inbound_pending`` the session itself answers
@@ -36,8 +37,14 @@ from smppcore.gateway.client import ClientSession
 from smppcore.gateway.context import Gateway
 from smppcore.gateway.manage import handle_cancel_sm, handle_query_sm, handle_replace_sm
 from smppcore.gateway.rejection import Rejection
-from smppcore.gateway.submit import handle_data_sm, handle_submit_multi, handle_submit_sm
+from smppcore.gateway.submit import (
+    handle_data_sm,
+    handle_submit_multi,
+    handle_submit_sm,
+    handle_submits,
+)
 from smppcore.net.connection import SmppConnection
+from smppcore.net.inflight import InFlight
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.pdu import Pdu
@@ -68,6 +75,8 @@ _BIND_TYPES: Final[Mapping[int, BindType]] = {
 }
 #: What the submit-side handlers need that a receiver bind lacks.
 _SUBMIT_COMMANDS: Final = frozenset(REQUEST_HANDLERS)
+#: Requests served in batches (:func:`smppcore.gateway.submit.handle_submits`).
+_BATCHED: Final = frozenset({CommandId.SUBMIT_SM, CommandId.DATA_SM})
 SYSTEM_ID: Final = "smppcore"
 _INTERFACE_34: Final = 0x34
 _RINVCMDID: Final = int(CommandStatus.ESME_RINVCMDID)
@@ -120,7 +129,7 @@ async def _run_request(
     handler: RequestHandler,
     account: AccountRuntime,
     pdu: Pdu,
-    limiter: trio.CapacityLimiter,
+    in_flight: InFlight,
 ) -> None:
     try:
         await handler(session, account, pdu)
@@ -129,17 +138,31 @@ async def _run_request(
         log.warning("client.request_failed", command_id=int(pdu.command_id), exc_info=True)
         await session.respond(pdu, pdu.response(_RSYSERR))
     finally:
-        limiter.release_on_behalf_of(pdu)
+        in_flight.give(1)
 
 
-async def _dispatch(
-    session: ClientSession, pdu: Pdu, nursery: trio.Nursery, limiter: trio.CapacityLimiter
+async def _run_submits(
+    session: ClientSession, account: AccountRuntime, pdus: list[Pdu], in_flight: InFlight
 ) -> None:
+    try:
+        await handle_submits(session, account, pdus)
+    except Exception:
+        # Never acknowledged: the batch is answered only after the store returned.
+        log.warning("client.request_failed", command_id=int(pdus[0].command_id), exc_info=True)
+        for pdu in pdus:
+            await session.respond(pdu, pdu.response(_RSYSERR))
+    finally:
+        in_flight.give(len(pdus))
+
+
+async def _dispatch(session: ClientSession, pdu: Pdu) -> AccountRuntime | None:
+    """Answer ``pdu`` at once if it cannot be served (or is a bind: binds run inline);
+    otherwise return the account to serve it for."""
     command = pdu.command_id
     session.gateway.metrics.count_pdu("in", command)
     if command in _BIND_TYPES:
         await _bind(session, pdu)
-        return
+        return None
     handler = REQUEST_HANDLERS.get(command)
     bind = session.bind
     # The account as configured now: a reload applies to sessions bound before it, and an
@@ -149,21 +172,43 @@ async def _dispatch(
         if type(pdu).response_class is not None:
             status = _RINVCMDID if handler is None else _RINVBNDSTS
             await session.respond(pdu, pdu.response(status))
-        return
+        return None
     if not bind.bind_type.can_submit and command in _SUBMIT_COMMANDS:
         await session.respond(pdu, pdu.response(_RINVBNDSTS))
-        return
-    await limiter.acquire_on_behalf_of(pdu)
-    nursery.start_soon(_run_request, session, handler, account, pdu, limiter)
+        return None
+    return account
 
 
 async def handle_client(gateway: Gateway, session: ClientSession, window: int) -> None:
-    """Serve one connection until its session ends; unregisters its bind afterwards."""
-    limiter = trio.CapacityLimiter(window)
+    """Serve one connection until its session ends; unregisters its bind afterwards.
+
+    What has arrived when the reader looks (up to ``window``) is served together: the
+    ``submit_sm``/``data_sm`` among it as one batch (one store request for all), every other
+    request on its own task; binds inline, in their place. At most ``window`` requests are
+    being served at once."""
+    in_flight = InFlight(window)
+    conn = session.conn
     try:
         async with trio.open_nursery() as nursery:
-            async for pdu in session.conn:
-                await _dispatch(session, pdu, nursery, limiter)
+            async for first in conn:
+                batch: list[Pdu] = []
+                batch_account: AccountRuntime | None = None
+                for pdu in (first, *conn.receive_ready(window - 1)):
+                    account = await _dispatch(session, pdu)
+                    if account is None:
+                        continue
+                    if pdu.command_id in _BATCHED and (
+                        batch_account is None or account is batch_account
+                    ):
+                        batch.append(pdu)
+                        batch_account = account
+                        continue
+                    await in_flight.take(1)
+                    handler = REQUEST_HANDLERS[pdu.command_id]
+                    nursery.start_soon(_run_request, session, handler, account, pdu, in_flight)
+                if batch and batch_account is not None:
+                    await in_flight.take(len(batch))
+                    nursery.start_soon(_run_submits, session, batch_account, batch, in_flight)
     finally:
         bind = session.bind
         if bind is not None:

@@ -1,7 +1,9 @@
 """The MT path: submit_sm, data_sm and submit_multi checked, routed and durably queued.
 
-Owns: the per-message chain every client message goes through, and the three handlers
-:func:`handle_submit_sm`, :func:`handle_data_sm`, :func:`handle_submit_multi`.
+Owns: the per-message chain every client message goes through, and the handlers
+:func:`handle_submits` (a batch of ``submit_sm``/``data_sm`` read together from one session:
+the server hands them over so), :func:`handle_submit_sm`, :func:`handle_data_sm` (a batch
+of one) and :func:`handle_submit_multi`.
 
 The chain, in order (first "no" wins, each "no" counted under its reason):
 
@@ -28,11 +30,12 @@ The chain, in order (first "no" wins, each "no" counted under its reason):
    wait. Durability beats rejection for a gateway.
 6. **Queue cap**: ``max_queued`` per account (:class:`~smppcore.gateway.queued.QueuedCounters`)
    → ``ESME_RMSGQFUL`` ``queue_full``.
-7. **Durable enqueue**: ``store.enqueue_mt(messages, conversations=...)`` returns (group
-   commit) *before* the response with our message id is sent; then ``connector.wake()``. The
-   conversation ``(sender, recipient) → account`` rides in the same store request (SQLite: the
-   same transaction), so a submit costs one store write, not two; it is therefore durable
-   with the message, before the response.
+7. **Durable enqueue**: the store request returns (group commit) *before* the response with
+   our message id is sent; then ``connector.wake()``. The conversation ``(sender, recipient)
+   → account`` rides in the same store request (SQLite: the same transaction), so it is
+   durable with the message, before the response. A batch of submits costs ONE store request
+   for all of them (steps 3, 6 and 7 of each, :func:`enqueue_each`), and each is answered
+   once it is durable (responses may leave out of order, which SMPP allows).
 
 Payload: ``short_message`` or, when present, the ``message_payload`` TLV (the whole text in
 one record); UDH, if the client sent one (UDHI set), stays at the start of the payload with
@@ -284,32 +287,18 @@ async def _prepare(
 
 
 async def enqueue(
-    gateway: Gateway,
-    account: AccountRuntime,
-    messages: Sequence[MtMessage],
-    now: float,
-    consent: bool = False,
+    gateway: Gateway, account: AccountRuntime, messages: Sequence[MtMessage], now: float
 ) -> Rejection | None:
-    """Steps 6-7: reserve room under the cap, make durable, wake the connectors. With
-    ``consent`` (one message), step 3 is made by the store in the same request; a suppressed
-    message is not enqueued and its rejection is returned."""
+    """Steps 6-7 for messages that stand or fall together (``submit_multi``, whose
+    destinations were checked for consent one by one): reserve room under the cap, make
+    durable, wake the connectors."""
     n = len(messages)
     name = account.system_id
     if not await gateway.queued.reserve(gateway.store, name, account.config.max_queued, now, n):
         return QUEUE_FULL
-    expires = gateway.expires_at(name, "conversation", now)
-    conversations = [
-        Conversation(m.source_addr, m.destination_addr, name, now, expires) for m in messages
-    ]
     try:
-        if consent:
-            scopes = [(m.source_addr, name) for m in messages]
-            refused = await gateway.store.enqueue_mt_unless_suppressed(
-                messages, scopes, conversations=conversations
-            )
-        else:
-            await gateway.store.enqueue_mt(messages, conversations=conversations)
-            refused = []
+        conversations = _conversations(gateway, name, messages, now)
+        await gateway.store.enqueue_mt(messages, conversations=conversations)
     except Exception:
         gateway.queued.release(name, n)
         log.warning("mt.enqueue_failed", account=name, messages=n, exc_info=True)
@@ -317,55 +306,126 @@ async def enqueue(
     except BaseException:  # cancelled mid-write: the reservation must not stay forever
         gateway.queued.release(name, n)
         raise
-    if any(refused):
-        assert n == 1, "consent at enqueue is for one message at a time"
-        gateway.queued.release(name, n)
-        return _suppressed(gateway)
     gateway.queued.commit(name, n)
+    _accepted(gateway, account, messages)
+    return None
+
+
+async def enqueue_each(
+    gateway: Gateway, account: AccountRuntime, messages: Sequence[MtMessage], now: float
+) -> list[Rejection | None]:
+    """Steps 3, 6 and 7 for independent messages (a batch of submit_sm/data_sm) in ONE store
+    request: each gets room under the cap (in order, while there is room), the consent check
+    and the durable enqueue (``store.enqueue_mt_unless_suppressed``: one transaction on
+    SQLite). One result per message: None when it is queued, else its rejection."""
+    n = len(messages)
+    name = account.system_id
+    queued, store, cap = gateway.queued, gateway.store, account.config.max_queued
+    room = n if await queued.reserve(store, name, cap, now, n) else 0
+    if not room:  # not all of them fit: as many as do, oldest first
+        while room < n and await queued.reserve(store, name, cap, now, 1):
+            room += 1
+    results: list[Rejection | None] = [QUEUE_FULL] * n
+    batch = messages[:room]
+    if not batch:
+        return results
+    scopes = [(m.source_addr, name) for m in batch]
+    try:
+        refused = await store.enqueue_mt_unless_suppressed(
+            batch, scopes, conversations=_conversations(gateway, name, batch, now)
+        )
+    except Exception:
+        queued.release(name, room)
+        log.warning("mt.enqueue_failed", account=name, messages=room, exc_info=True)
+        return [STORE_FAILED] * room + results[room:]
+    except BaseException:  # cancelled mid-write: the reservations must not stay forever
+        queued.release(name, room)
+        raise
+    suppressed = sum(refused)
+    if suppressed:
+        queued.release(name, suppressed)
+        rejection = _suppressed(gateway)
+        for i, no in enumerate(refused):
+            if no:
+                results[i] = rejection
+    queued.commit(name, room - suppressed)
+    for i in range(room):
+        if not refused[i]:
+            results[i] = None
+    _accepted(gateway, account, [m for m, no in zip(batch, refused, strict=True) if not no])
+    return results
+
+
+def _conversations(
+    gateway: Gateway, account: str, messages: Sequence[MtMessage], now: float
+) -> list[Conversation]:
+    expires = gateway.expires_at(account, "conversation", now)
+    return [
+        Conversation(m.source_addr, m.destination_addr, account, now, expires) for m in messages
+    ]
+
+
+def _accepted(gateway: Gateway, account: AccountRuntime, messages: Sequence[MtMessage]) -> None:
+    """Queued: wake their connectors and count them."""
+    if not messages:
+        return
     for connector in {m.connector for m in messages}:
         target = gateway.connectors.get(connector)
         if target is not None:
             target.wake()
-    account.metrics.accepted.inc(n)
-    return None
+    account.metrics.accepted.inc(len(messages))
 
 
-async def _single(
-    session: ClientSession, account: AccountRuntime, pdu: SubmitSm | DataSm, fields: MessageFields
+async def handle_submits(
+    session: ClientSession, account: AccountRuntime, pdus: Sequence[Pdu]
 ) -> None:
+    """A batch of ``submit_sm``/``data_sm`` read together from one session: each is checked
+    on its own (steps 1, 2, 4, 5), the accepted ones are made durable in one store request
+    (steps 3, 6, 7, :func:`enqueue_each`), then every one is answered."""
     gateway = session.gateway
     now = gateway.clock()
-    prepared = await _prepare(
-        gateway,
-        account,
-        fields,
-        (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
-        gateway.ids.new(),
-        now,
-        consent=False,  # checked by the store with the enqueue, below
-    )
-    if isinstance(prepared, Rejection):
-        await session.reject_submit(pdu, account, prepared)
-        return
-    refused = await enqueue(gateway, account, (prepared,), now, consent=True)
-    if refused is not None:
-        await session.reject_submit(pdu, account, refused)
-        return
-    await session.respond(pdu, pdu.response(message_id=prepared.id))
+    answers: list[Rejection | str] = []
+    accepted: list[MtMessage] = []
+    for pdu in pdus:
+        assert isinstance(pdu, SubmitSm | DataSm)
+        fields = fields_of(pdu)
+        prepared: MtMessage | Rejection
+        if isinstance(pdu, DataSm) and fields.payload is None:
+            prepared = MISSING_PAYLOAD
+        else:
+            prepared = await _prepare(
+                gateway,
+                account,
+                fields,
+                (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
+                gateway.ids.new(),
+                now,
+                consent=False,  # checked by the store with the enqueue, below
+            )
+        if isinstance(prepared, Rejection):
+            answers.append(prepared)
+        else:
+            answers.append(prepared.id)
+            accepted.append(prepared)
+    results = iter(await enqueue_each(gateway, account, accepted, now) if accepted else ())
+    for pdu, answer in zip(pdus, answers, strict=True):
+        if isinstance(answer, str):
+            refused = next(results)
+            if refused is None:
+                await session.respond(pdu, pdu.response(message_id=answer))
+                continue
+            answer = refused
+        await session.reject_submit(pdu, account, answer)
 
 
 async def handle_submit_sm(session: ClientSession, account: AccountRuntime, pdu: Pdu) -> None:
-    assert isinstance(pdu, SubmitSm)
-    await _single(session, account, pdu, fields_of(pdu))
+    """One ``submit_sm`` (as a batch of one, see :func:`handle_submits`)."""
+    await handle_submits(session, account, [pdu])
 
 
 async def handle_data_sm(session: ClientSession, account: AccountRuntime, pdu: Pdu) -> None:
-    assert isinstance(pdu, DataSm)
-    fields = fields_of(pdu)
-    if fields.payload is None:
-        await session.reject_submit(pdu, account, MISSING_PAYLOAD)
-        return
-    await _single(session, account, pdu, fields)
+    """One ``data_sm`` (as a batch of one, see :func:`handle_submits`)."""
+    await handle_submits(session, account, [pdu])
 
 
 def _unsuccess(target: tuple[int, int, str], status: int) -> UnsuccessSme:
