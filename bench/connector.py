@@ -37,7 +37,7 @@ from smppcore.config.values import HostPort
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import Metrics
 from smppcore.protocol.gsm7 import encode_gsm7
-from smppcore.store.base import MtMessage, MtState
+from smppcore.store.base import IdMapEntry, MtMessage, MtState
 from smppcore.store.sqlite import open_sqlite_store
 
 
@@ -48,6 +48,9 @@ class _NullSink:
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         await trio.lowlevel.checkpoint()
+
+    def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
+        pass
 
 
 def _messages(n: int, now: float) -> list[MtMessage]:

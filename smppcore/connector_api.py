@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import attrs
 import trio
 
-from smppcore.store.base import MtMessage, MtState, Store
+from smppcore.store.base import IdMapEntry, MtMessage, MtState, Store
 
 ENTRY_POINT_GROUP = "smppcore.connectors"
 
@@ -49,6 +49,12 @@ class DeliverSink(Protocol):
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt (permanent failure, expiry):
         record the final state together with the client's receipt if one was asked for."""
+        ...
+
+    def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
+        """Every segment of ``message`` was accepted and its id maps are durable: its receipts
+        will follow. A hint (the sink may keep the maps in memory to match those receipts
+        faster); the store stays the reference."""
         ...
 
 

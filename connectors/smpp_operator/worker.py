@@ -18,12 +18,17 @@ is the client's explicit request.)
 Ordering of the id map. The upstream id is only known from ``submit_sm_resp``. As soon as a
 segment's response arrives the worker writes its map entry (``put_id_maps``, key
 ``normalise_message_id(upstream id)``) and waits for it to be durable before it submits the
-next segment and before it acks the message; a receipt that overtakes this write on another
-task is retried briefly by the return path. A resent segment (after a lost response) maps
-the id of the response that finally arrived. The LAST segment's map is written in the same
-store request as the ack (``ack_mt(..., id_maps=...)``: one SQLite transaction, or maps
-acknowledged before the ack on Redis), which saves one store round trip per message; it is
-still durable before the message counts as acked.
+next segment; a receipt that overtakes this write on another task is held and retried by
+the return path. A resent segment (after a lost response) maps the id of the response that
+finally arrived. The LAST segment's map goes with the message's ack, and acks are written in
+batches by one task (``_write_acks``: every ack that came while the previous batch was being
+written, maps and acks in one SQLite transaction, or maps acknowledged before the acks on
+Redis), so a message costs no store round trip of its own once submitted. An ack lost in a
+crash leaves its message leased: it is sent again (a duplicate, never a loss).
+
+Once every segment's map is durable the sink hears of it (``sink.submitted``): the return
+path keeps the maps in memory for a while, so the receipts that follow are matched without
+a store read.
 
 Outcomes: all segments accepted → ``ack_mt`` (ENROUTE); transient status or repeated lost
 responses → ``nack_mt`` with exponential backoff and jitter; permanent status, expiry
@@ -51,7 +56,7 @@ from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
 from smppcore.protocol.pdu import SubmitSm
 from smppcore.protocol.receipt import normalise_message_id
-from smppcore.store.base import IdMapEntry, MtMessage, MtState
+from smppcore.store.base import IdMapEntry, MtAck, MtMessage, MtState
 
 from .classify import Classifier, Outcome
 from .options import OperatorOptions
@@ -65,6 +70,8 @@ log = structlog.get_logger(__name__)
 
 #: Stop resending a segment in place this long (seconds) before the message's lease ends.
 _LEASE_MARGIN = 5.0
+#: Bound on writing the last acks when the connector stops.
+_ACK_FLUSH_TIMEOUT = 5.0
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 
 
@@ -122,6 +129,8 @@ class QueueWorker:
         self._blocked: dict[str, float] = {}
         self._held: set[str] = set()  # ids leased and not yet finished here
         self._nursery: trio.Nursery | None = None
+        self._acks: list[MtAck] = []  # written by _write_acks, in batches
+        self._acks_waiting = trio.Event()
         self.stats = WorkerStats()
 
     @property
@@ -137,35 +146,61 @@ class QueueWorker:
 
     # ------------------------------------------------------------------ dispatcher
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            while True:
-                await self._pool.wait_up()
-                await self._throttle.wait_unpaused()
-                room = self._max_leased - self._leased
-                if room <= 0 or (room < self._lease_min and self._leased >= self._lease_min):
-                    # Full (or nearly): wait until a quarter of the room is free, so a busy
-                    # connector leases in batches, not one message per finished one (each
-                    # lease is a store write). What stays leased keeps the window full.
-                    self._room = trio.Event()
-                    await self._room.wait()
-                    continue
-                self._wake = trio.Event()
-                now = time.time()
-                try:
-                    batch = await self._store.lease_mt(
-                        self.name, room, self._options.lease_seconds, now
-                    )
-                except Exception as exc:  # the store is unwell: try again at the next poll
-                    log.error("connector.lease_failed", connector=self.name,
-                              error=type(exc).__name__)  # fmt: skip
-                    await trio.sleep(max(self._options.poll_interval, 1.0))
-                    continue
-                for message in batch:
-                    self._dispatch(message, now)
-                if len(batch) < room:
-                    with trio.move_on_after(self._options.poll_interval):
-                        await self._wake.wait()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._write_acks)
+                await self._lease_loop()
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(_ACK_FLUSH_TIMEOUT):
+                await self._flush_acks()
+
+    async def _write_acks(self) -> None:
+        while True:
+            await self._acks_waiting.wait()
+            self._acks_waiting = trio.Event()
+            await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        """Write the acks gathered so far in one store request. One that fails leaves its
+        messages leased: they are sent again when the lease ends (duplicates, not losses)."""
+        acks, self._acks = self._acks, []
+        if not acks:
+            return
+        try:
+            await self._store.ack_mt(acks)
+        except Exception as exc:
+            log.error("connector.ack_failed", connector=self.name, messages=len(acks),
+                      error=type(exc).__name__)  # fmt: skip
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await self._pool.wait_up()
+            await self._throttle.wait_unpaused()
+            room = self._max_leased - self._leased
+            if room <= 0 or (room < self._lease_min and self._leased >= self._lease_min):
+                # Full (or nearly): wait until a quarter of the room is free, so a busy
+                # connector leases in batches, not one message per finished one (each
+                # lease is a store write). What stays leased keeps the window full.
+                self._room = trio.Event()
+                await self._room.wait()
+                continue
+            self._wake = trio.Event()
+            now = time.time()
+            try:
+                batch = await self._store.lease_mt(
+                    self.name, room, self._options.lease_seconds, now
+                )
+            except Exception as exc:  # the store is unwell: try again at the next poll
+                log.error("connector.lease_failed", connector=self.name,
+                          error=type(exc).__name__)  # fmt: skip
+                await trio.sleep(max(self._options.poll_interval, 1.0))
+                continue
+            for message in batch:
+                self._dispatch(message, now)
+            if len(batch) < room:
+                with trio.move_on_after(self._options.poll_interval):
+                    await self._wake.wait()
 
     def _dispatch(self, message: MtMessage, now: float) -> None:
         assert self._nursery is not None
@@ -254,6 +289,7 @@ class QueueWorker:
         total = len(pdus)
         resend_until = message.lease_until - _LEASE_MARGIN
         last: list[IdMapEntry] = []
+        maps: list[IdMapEntry] = []
         for index, pdu in enumerate(pdus, start=1):
             outcome, status, upstream_id = await self._submit(pdu, resend_until)
             if outcome is Outcome.OK:
@@ -262,6 +298,7 @@ class QueueWorker:
                     message_id=message.id, account=message.account, segment=index,
                     total_segments=total, expires_at=time.time() + self._id_map_seconds,
                 )  # fmt: skip
+                maps.append(entry)
                 if index < total:
                     await self._store.put_id_maps([entry])  # durable before the next segment
                 else:
@@ -275,7 +312,9 @@ class QueueWorker:
             self.stats.nacked += 1
             await self._store.nack_mt(message.id, retry_at, status)
             return False
-        await self._store.ack_mt(message.id, time.time(), id_maps=last)
+        self._acks.append(MtAck(message.id, last))  # written by _write_acks, batched
+        self._acks_waiting.set()
+        self._sink.submitted(message, maps)
         self.stats.acked += 1
         return True
 

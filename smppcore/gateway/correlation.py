@@ -1,8 +1,10 @@
 """Correlation of operator receipts: which message a receipt is about, and what follows.
 
 Owns :class:`ReceiptHandler`: a batch of operator receipts in, durable effects out. Each
-receipt's upstream id is looked up for its connector (every id variant, best first, in one
-store read); what matched is applied (:meth:`ReceiptHandler.apply`), what did not is held by
+receipt's upstream id is looked up for its connector: first among the maps the connectors
+made durable lately (kept in memory, bounded, under the normalised id the connector stored),
+else in the store (every id variant, best first, in one read); what matched is applied
+(:meth:`ReceiptHandler.apply`), what did not is held by
 :class:`~smppcore.gateway.pending.PendingReceipts`. Final receipts of a batch are finalised
 together (:class:`~smppcore.gateway.finals.Finaliser`: one store request); the rules —
 segments, receipt modes, intermediate notifications, duplicates — are those listed in
@@ -23,8 +25,8 @@ from smppcore.gateway.receipts import (
     wants_receipt,
 )
 from smppcore.protocol.enums import MessageState
-from smppcore.protocol.receipt import id_variants
-from smppcore.store.base import FinalResult, MtMessage, MtState, ReceiptMatch
+from smppcore.protocol.receipt import id_variants, normalise_message_id
+from smppcore.store.base import FinalResult, IdMapEntry, MtMessage, MtState, ReceiptMatch
 
 if TYPE_CHECKING:
     from smppcore.gateway.context import Gateway
@@ -36,13 +38,84 @@ def _seg_tag(state: MessageState, segment: int) -> str:
     return f"{int(state)}s{segment}"
 
 
-class ReceiptHandler:
-    """Correlates operator receipts with our messages and gets the client's receipts out."""
+def _as_receipts_see_it(m: MtMessage) -> MtMessage:
+    """``m`` with what receipt handling reads of it, and neither its text nor its TLVs
+    (cheaper than ``attrs.evolve``, which inspects the class on every call)."""
+    return MtMessage(
+        id=m.id,
+        account=m.account,
+        connector=m.connector,
+        source_addr=m.source_addr,
+        destination_addr=m.destination_addr,
+        source_addr_ton=m.source_addr_ton,
+        source_addr_npi=m.source_addr_npi,
+        dest_addr_ton=m.dest_addr_ton,
+        dest_addr_npi=m.dest_addr_npi,
+        registered_delivery=m.registered_delivery,
+        submitted_at=m.submitted_at,
+        expires_at=m.expires_at,
+        state=MtState.ENROUTE,
+    )
 
-    def __init__(self, gateway: Gateway, delivery: ClientDelivery, finaliser: Finaliser) -> None:
+
+class _Recent:
+    """Id maps the connectors made durable lately, by ``(connector, upstream id)``: most
+    receipts follow their submit within seconds, so most are matched here, without a store
+    read. Bounded by count and age; entries hold the message without its text, as submitted
+    (ENROUTE): a state it has left since is found by the finaliser, which reads the store."""
+
+    def __init__(self, max_entries: int, max_age: float) -> None:
+        self._max_entries = max_entries
+        self._max_age = max_age
+        self._entries: dict[tuple[str, str], tuple[float, ReceiptMatch]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, message: MtMessage, id_maps: Sequence[IdMapEntry], now: float) -> None:
+        if not id_maps or self._max_entries <= 0:
+            return
+        entries = self._entries
+        bare = _as_receipts_see_it(message)
+        for entry in id_maps:
+            entries[(entry.connector, entry.upstream_id)] = (now, ReceiptMatch(entry, bare))
+        # Oldest first (insertion order): drop what is too old or too many.
+        horizon = now - self._max_age
+        while entries:
+            key = next(iter(entries))
+            if len(entries) <= self._max_entries and entries[key][0] >= horizon:
+                break
+            del entries[key]
+
+    def take(self, connector: str, upstream_id: str) -> ReceiptMatch | None:
+        """The match of a receipt's upstream id (forgotten here once taken)."""
+        found = self._entries.pop((connector, normalise_message_id(upstream_id)), None)
+        return found[1] if found is not None else None
+
+
+class ReceiptHandler:
+    """Correlates operator receipts with our messages and gets the client's receipts out.
+
+    ``recent_entries``/``recent_seconds`` bound the in-memory maps of recent submits (0
+    entries: every receipt is looked up in the store)."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        delivery: ClientDelivery,
+        finaliser: Finaliser,
+        *,
+        recent_entries: int = 20_000,
+        recent_seconds: float = 300.0,
+    ) -> None:
         self.gateway = gateway
         self._delivery = delivery
         self._finaliser = finaliser
+        self._recent = _Recent(recent_entries, recent_seconds)
+
+    def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
+        """The connector made ``id_maps`` durable for ``message`` (see ``DeliverSink``)."""
+        self._recent.add(message, id_maps, self.gateway.clock())
 
     def _count(self, account: str, result: str, n: int = 1) -> None:
         self.gateway.metrics.deliveries.labels(account, "receipt", result).inc(n)
@@ -79,10 +152,13 @@ class ReceiptHandler:
         store = self.gateway.store
         matched: list[tuple[ReceiptMatch, OperatorReceipt]] = []
         missing: list[OperatorReceipt] = []
+        recent = self._recent
         for receipt in receipts:
             found = None
             if receipt.upstream_id:
-                found = await store.match_receipt(connector, id_variants(receipt.upstream_id))
+                found = recent.take(connector, receipt.upstream_id)
+                if found is None:
+                    found = await store.match_receipt(connector, id_variants(receipt.upstream_id))
             if found is None:
                 missing.append(receipt)
             else:

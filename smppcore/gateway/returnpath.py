@@ -43,7 +43,7 @@ from smppcore.gateway.receipts import is_receipt, read_operator_receipt
 from smppcore.gateway.replies import ReplyHandler
 from smppcore.protocol.enums import CommandStatus, MessageState
 from smppcore.protocol.pdu import DataSm, DeliverSm
-from smppcore.store.base import MtMessage, MtState
+from smppcore.store.base import IdMapEntry, MtMessage, MtState
 
 if TYPE_CHECKING:
     from smppcore.gateway.context import Gateway
@@ -122,6 +122,11 @@ class ReturnPath:
             else:
                 await self.pending.hold(connector, missing)
         return statuses
+
+    def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
+        """A connector made ``message``'s id maps durable; its receipts will follow (kept in
+        memory so they are matched without a store read)."""
+        self.receipts.submitted(message, id_maps)
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt: record the state and queue the

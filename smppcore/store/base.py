@@ -124,6 +124,14 @@ class MtChanges:
 
 
 @attrs.frozen
+class MtAck:
+    """A leased message the operator accepted (every segment), with the id maps to write."""
+
+    message_id: str
+    id_maps: Sequence[IdMapEntry] = ()
+
+
+@attrs.frozen
 class IdMapEntry:
     """``(connector, upstream id) -> our id``: how a receipt finds its message."""
 
@@ -338,17 +346,15 @@ class Store(Protocol):
         or LEASED with an expired lease), highest priority first, then oldest first. They are
         LEASED until ``now + lease_seconds``; ``attempts`` is incremented."""
 
-    async def ack_mt(
-        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
-    ) -> None:
-        """The worker submitted a leased message: it is ENROUTE, waiting for its receipt (its
-        text is kept: a receipt or a query may still need the message; it goes when the
-        message becomes final, see :meth:`finalise_mt`). A message no longer LEASED is left
-        alone.
+    async def ack_mt(self, acks: Sequence[MtAck]) -> None:
+        """The worker submitted these leased messages: each is ENROUTE, waiting for its
+        receipt (its text is kept: a receipt or a query may still need the message; it goes
+        when the message becomes final, see :meth:`finalise_mt`). A message no longer LEASED
+        is left alone.
 
-        ``id_maps`` (the last segment's map, typically) are durable no later than the ack:
-        written in the same transaction (SQLite) or acknowledged before the ack is sent
-        (Redis), so an acked message never lacks its maps."""
+        Each ack's ``id_maps`` (the last segment's map, typically) are durable no later than
+        the ack: written in the same transaction (SQLite) or acknowledged before the acks are
+        sent (Redis), so an acked message never lacks its maps."""
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         """Give a leased message back to the queue, to be retried at ``retry_at``."""

@@ -51,6 +51,7 @@ from smppcore.store.base import (
     DeliveryItem,
     FinalResult,
     IdMapEntry,
+    MtAck,
     MtChanges,
     MtFinal,
     MtMessage,
@@ -257,14 +258,20 @@ class RedisStore:
         )
         return [mt_from(unpack_pairs(h), unpack_pairs(s)) for h, s in rows]
 
-    async def ack_mt(
-        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
-    ) -> None:
-        """With ``id_maps``: the maps first, and only once they are acknowledged, the ack (two
-        batched round trips; a pipeline would run the ack even if the maps' script failed)."""
-        if id_maps:
-            await self.put_id_maps(id_maps)
-        await self._script("ACK_MT", message_id)
+    async def ack_mt(self, acks: Sequence[MtAck]) -> None:
+        """The maps first, and only once they are acknowledged, the acks (two batched round
+        trips; a pipeline would run the acks even if the maps' script failed)."""
+        if not acks:
+            return
+        maps = [e for a in acks for e in a.id_maps]
+        if maps:
+            await self.put_id_maps(maps)
+        if len(acks) == 1:
+            await self._script("ACK_MT", acks[0].message_id)
+            return
+        await self._batcher.call_many(
+            [(self._scripts["ACK_MT"], [self._p, a.message_id]) for a in acks]
+        )
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         await self._script("NACK_MT", message_id, repr(retry_at), str(int(error_code)))

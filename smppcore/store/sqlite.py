@@ -8,8 +8,8 @@ losing the last commits on power loss is acceptable (still safe against a proces
 
 Hot paths cost one writer request each: a submit is ``enqueue_mt_unless_suppressed`` (the
 consent check, the insert and the conversation in one transaction), a connector's message
-is one ``lease_mt`` share plus ``ack_mt(..., id_maps=...)`` (map and ack in one
-transaction), a batch of receipts is one ``finalise_mt`` (states and client receipts in one
+is one ``lease_mt`` share plus a share of one ``ack_mt`` (maps and acks of many messages
+in one transaction), a batch of receipts is one ``finalise_mt`` (states and client receipts in one
 transaction). Row writes of neighbouring requests are merged into one ``executemany`` per
 statement. No SQLite call runs on the trio thread except the two indexed look-ups of the hot
 paths, :meth:`SqliteStore.is_suppressed` and :meth:`SqliteStore.match_receipt` (see
@@ -40,6 +40,7 @@ from smppcore.store.base import (
     DeliveryItem,
     FinalResult,
     IdMapEntry,
+    MtAck,
     MtChanges,
     MtFinal,
     MtMessage,
@@ -164,15 +165,15 @@ class SqliteStore:
             lambda c: ops.lease_mt(c, connector, limit, lease_seconds, now)
         )
 
-    async def ack_mt(
-        self, message_id: str, now: float, id_maps: Sequence[IdMapEntry] = ()
-    ) -> None:
-        sql, row = ops.ack_mt_row(message_id)
-        if id_maps:
-            maps = [ops.id_map_params(e) for e in id_maps]
-            await self._engine.write_parts([(ops.ID_MAP_INSERT, maps), (sql, [row])])
-        else:
-            await self._engine.write_rows(sql, [row])
+    async def ack_mt(self, acks: Sequence[MtAck]) -> None:
+        if not acks:
+            return
+        maps = [ops.id_map_params(e) for a in acks for e in a.id_maps]
+        rows = [ops.ack_mt_params(a.message_id) for a in acks]
+        parts: list[tuple[str, list[tuple[Any, ...]]]] = [(ops.ACK_SQL, rows)]
+        if maps:
+            parts.insert(0, (ops.ID_MAP_INSERT, maps))
+        await self._engine.write_parts(parts)
 
     async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
         await self._engine.write(lambda c: ops.nack_mt(c, message_id, retry_at, error_code))

@@ -55,10 +55,9 @@ def lease_mt(
 ACK_SQL = f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ? AND state = {_LEASED}"
 
 
-def ack_mt_row(message_id: str) -> tuple[str, tuple[object, ...]]:
-    """``ack_mt`` (LEASED -> ENROUTE) as a statement and its parameters (the writer merges
-    neighbouring acks into one ``executemany``)."""
-    return ACK_SQL, (int(MtState.ENROUTE), message_id)
+def ack_mt_params(message_id: str) -> tuple[object, ...]:
+    """The parameters of :data:`ACK_SQL` (LEASED -> ENROUTE) for one message."""
+    return (int(MtState.ENROUTE), message_id)
 
 
 def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int) -> None:

@@ -133,18 +133,24 @@ _MATCH_SELECT: Final = (
 def match_receipt(
     conn: sqlite3.Connection, connector: str, candidates: Sequence[str]
 ) -> ReceiptMatch | None:
-    """One indexed query for all candidates; the first candidate (in the caller's order) that
-    matched wins."""
+    """The first candidate alone (an operator usually writes the id the same way in the
+    response and the receipt), then one indexed query for all the others; the first
+    candidate (in the caller's order) that matched wins."""
     if not candidates:
         return None
-    marks = ", ".join("?" * len(candidates))
-    rows = conn.execute(
-        f"{_MATCH_SELECT} AND i.upstream_id IN ({marks})", (connector, *candidates)
-    ).fetchall()
-    if not rows:
+    rows = conn.execute(f"{_MATCH_SELECT} AND i.upstream_id = ?", (connector, candidates[0]))
+    best = rows.fetchone()
+    if best is None and len(candidates) > 1:
+        rest = candidates[1:]
+        marks = ", ".join("?" * len(rest))
+        found = conn.execute(
+            f"{_MATCH_SELECT} AND i.upstream_id IN ({marks})", (connector, *rest)
+        ).fetchall()
+        if found:
+            rank = {c: n for n, c in enumerate(rest)}
+            best = min(found, key=lambda r: rank.get(r[0], len(rank)))
+    if best is None:
         return None
-    rank = {c: n for n, c in enumerate(candidates)}
-    best = min(rows, key=lambda r: rank.get(r[0], len(rank)))
     message = mt_from_row(best[4:])
     entry = IdMapEntry(
         connector=connector,

@@ -20,7 +20,7 @@ from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import Metrics
 from smppcore.protocol.gsm7 import encode_gsm7
 from smppcore.protocol.pdu import Pdu
-from smppcore.store.base import MtFinal, MtMessage, MtState, Store
+from smppcore.store.base import IdMapEntry, MtFinal, MtMessage, MtState, Store
 from smppcore.store.sqlite import open_sqlite_store
 
 NAME = "op1"
@@ -48,6 +48,7 @@ class RecordingSink:
     failed: trio.Event = attrs.field(factory=trio.Event)
     store: Store | None = None
     batches: list[int] = attrs.field(factory=list)
+    submitted_maps: list[IdMapEntry] = attrs.field(factory=list)
 
     async def operator_deliver(self, connector: str, pdus: Sequence[Any]) -> list[int]:
         await trio.lowlevel.checkpoint()
@@ -58,6 +59,9 @@ class RecordingSink:
         self.delivered.extend((connector, pdu) for pdu in pdus)
         self.batches.append(len(pdus))
         return [0] * len(pdus)
+
+    def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
+        self.submitted_maps.extend(id_maps)
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         await trio.lowlevel.checkpoint()

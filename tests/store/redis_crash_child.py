@@ -16,7 +16,7 @@ import sys
 
 import trio
 
-from smppcore.store.base import MtMessage
+from smppcore.store.base import MtAck, MtMessage
 from smppcore.store.redis import RedisStore, open_redis_store
 from tests.store.redis_support import HASH_SECRET, REDIS_URL
 
@@ -63,7 +63,7 @@ async def _drain(store: RedisStore, now: float, limit: int) -> None:
             break
         for m in got:
             _say(f"{m.id} {m.attempts}")
-            await store.ack_mt(m.id, now)
+            await store.ack_mt([MtAck(m.id)])
     _say("done")
 
 

@@ -17,6 +17,7 @@ from smppcore.store.base import (
     DeliveryItem,
     DeliveryKind,
     IdMapEntry,
+    MtAck,
     MtChanges,
     MtFinal,
     MtMessage,
@@ -199,8 +200,8 @@ async def test_ack_sets_enroute_and_keeps_the_text(store: Store) -> None:
     with trio.fail_after(10):
         await store.enqueue_mt([mt("sent"), mt("queued")])
         await store.lease_mt("up1", 1, 30.0, T0)
-        await store.ack_mt("sent", T0 + 1)
-        await store.ack_mt("queued", T0 + 1)  # not leased: left alone
+        await store.ack_mt([MtAck("sent")])
+        await store.ack_mt([MtAck("queued")])  # not leased: left alone
         sent = await store.get_mt("sent")
         queued = await store.get_mt("queued")
         assert sent is not None and queued is not None

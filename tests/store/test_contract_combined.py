@@ -1,5 +1,5 @@
 """Contract of the combined store calls the hot paths use, against both backends:
-``enqueue_mt(messages, conversations=...)``, ``ack_mt(..., id_maps=...)`` and suppression
+``enqueue_mt(messages, conversations=...)``, ``ack_mt`` with id maps and suppression
 checks issued concurrently (batched into shared round trips / answered on the trio thread)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import attrs
 import pytest
 import trio
 
-from smppcore.store.base import Conversation, IdMapEntry, MtMessage, MtState, Store
+from smppcore.store.base import Conversation, IdMapEntry, MtAck, MtMessage, MtState, Store
 
 T0 = 1_800_000_000.0
 
@@ -63,12 +63,12 @@ async def test_ack_with_id_maps_writes_maps_and_state(store: Store) -> None:
         leased = await store.lease_mt("up1", 10, 30.0, T0 + 10)
         assert len(leased) == 2
         one = IdMapEntry("up1", "AB01", leased[0].id, "acme", 2, 2, expires_at=T0 + 500)
-        await store.ack_mt(leased[0].id, T0 + 11, id_maps=[one])
+        await store.ack_mt([MtAck(leased[0].id, [one])])
         assert await store.get_id_map("up1", "AB01") == one
         got = await store.get_mt(leased[0].id)
         assert got is not None and got.state is MtState.ENROUTE and got.payload == b"text"
         two = IdMapEntry("up1", "AB02", leased[1].id, "acme", expires_at=T0 + 500)
-        await store.ack_mt(leased[1].id, T0 + 12, id_maps=[two])
+        await store.ack_mt([MtAck(leased[1].id, [two])])
         assert await store.get_id_map("up1", "AB02") == two
         got = await store.get_mt(leased[1].id)
         assert got is not None and got.state is MtState.ENROUTE
@@ -83,7 +83,7 @@ async def test_concurrent_acks_with_id_maps_each_land(store: Store) -> None:
 
         async def ack(m: MtMessage) -> None:
             entry = IdMapEntry("up1", f"U{m.id}", m.id, m.account, expires_at=T0 + 500)
-            await store.ack_mt(m.id, T0 + 101, id_maps=[entry])
+            await store.ack_mt([MtAck(m.id, [entry])])
 
         async with trio.open_nursery() as nursery:
             for m in leased:
@@ -92,6 +92,28 @@ async def test_concurrent_acks_with_id_maps_each_land(store: Store) -> None:
         for m in messages:
             entry = await store.get_id_map("up1", f"U{m.id}")
             assert entry is not None and entry.message_id == m.id
+
+
+async def test_one_ack_request_for_many_messages(store: Store) -> None:
+    with trio.fail_after(10):
+        await store.enqueue_mt([_mt(i) for i in range(4)])
+        leased = await store.lease_mt("up1", 3, 30.0, T0 + 10)
+        maps = [IdMapEntry("up1", f"B{i}", m.id, "acme", expires_at=T0 + 500)
+                for i, m in enumerate(leased)]  # fmt: skip
+        queued = (await store.lease_mt("up1", 5, 30.0, T0 + 10)) or []
+        assert len(queued) == 1
+        await store.nack_mt(queued[0].id, T0 + 20, 0)  # back to QUEUED: an ack leaves it
+        await store.ack_mt(
+            [MtAck(leased[0].id, maps[:2]), MtAck(leased[1].id), MtAck(leased[2].id, maps[2:]),
+             MtAck(queued[0].id)]
+        )  # fmt: skip
+        for m in leased:
+            got = await store.get_mt(m.id)
+            assert got is not None and got.state is MtState.ENROUTE
+        for entry in maps:
+            assert await store.get_id_map("up1", entry.upstream_id) == entry
+        left = await store.get_mt(queued[0].id)
+        assert left is not None and left.state is MtState.QUEUED
 
 
 async def test_concurrent_suppression_checks_each_get_their_own_answer(store: Store) -> None:

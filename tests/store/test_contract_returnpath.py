@@ -17,6 +17,7 @@ from smppcore.store.base import (
     DeliveryKind,
     FinalResult,
     IdMapEntry,
+    MtAck,
     MtFinal,
     MtState,
     PendingReceipt,
@@ -53,7 +54,7 @@ async def test_finalise_sets_the_state_and_queues_the_receipt(store: Store) -> N
     with trio.fail_after(10):
         await store.enqueue_mt([mt("m1"), mt("m2")])
         await store.lease_mt("up1", 10, 30.0, T0)
-        await store.ack_mt("m1", T0 + 1)
+        await store.ack_mt([MtAck("m1")])
         results = await store.finalise_mt(
             [
                 MtFinal("m1", MtState.DELIVERED, T0 + 5, receipt=receipt("m1")),

@@ -20,6 +20,7 @@ from smppcore.store.base import (
     DeliveryItem,
     DeliveryKind,
     IdMapEntry,
+    MtAck,
     MtFinal,
     MtMessage,
     MtState,
@@ -105,10 +106,10 @@ async def _populate(store: RedisStore) -> None:
     )
     leased = await store.lease_mt("up1", 10, 30.0, T0)
     assert {m.id for m in leased} == {"queued", "leased", "acked", "retry", "from-number", "other"}
-    await store.ack_mt("acked", T0)
+    await store.ack_mt([MtAck("acked")])
     await store.finalise_mt([MtFinal("acked", MtState.DELIVERED, T0 + 1)])
     await store.nack_mt("retry", T0 + 60, 0x58)
-    await store.ack_mt("other", T0)
+    await store.ack_mt([MtAck("other")])
     await store.record_segment("leased", 1, MtState.DELIVERED)
     await store.put_id_maps(
         [

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from smppcore.store.base import Conversation, IdMapEntry, MtFinal, MtMessage, MtState
+from smppcore.store.base import Conversation, IdMapEntry, MtAck, MtFinal, MtMessage, MtState
 from smppcore.store.redis import RedisStore, open_redis_store
 from tests.store.redis_support import (
     HASH_SECRET,
@@ -51,7 +51,7 @@ async def test_a_message_is_purged_only_once_final() -> None:
         with trio.fail_after(10):
             await store.enqueue_mt([_mt("m1", expires_at=T0 + 10)])
             await store.lease_mt("up1", 1, 30.0, T0)
-            await store.ack_mt("m1", T0)
+            await store.ack_mt([MtAck("m1")])
             assert (await store.purge(T0 + 20))["mt_messages"] == 0
             assert await store.get_mt("m1") is not None
             await store.finalise_mt([MtFinal("m1", MtState.DELIVERED, T0 + 30)])

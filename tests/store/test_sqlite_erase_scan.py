@@ -17,6 +17,7 @@ from smppcore.store.base import (
     DeliveryItem,
     DeliveryKind,
     IdMapEntry,
+    MtAck,
     MtFinal,
     MtMessage,
     MtState,
@@ -55,7 +56,7 @@ async def _populate(store: SqliteStore, number: str, tag: str) -> None:
     leased = await store.lease_mt("up1", 40, 30.0, T0 + 500)
     async with trio.open_nursery() as nursery:
         for m in leased:
-            nursery.start_soon(store.ack_mt, m.id, T0 + 501)
+            nursery.start_soon(store.ack_mt, [MtAck(m.id)])
     await store.put_id_maps([IdMapEntry("up1", f"U{tag}{m.id}", m.id, "acme") for m in leased])
     await store.finalise_mt([MtFinal(m.id, MtState.DELIVERED, T0 + 502) for m in leased[:10]])
     await store.put_reply_parts(
