@@ -50,8 +50,7 @@ from smppcore.gateway.binds import ClientBind
 from smppcore.gateway.deliverables import to_deliver_sm
 from smppcore.net.errors import NetError
 from smppcore.protocol.enums import CommandStatus
-from smppcore.protocol.errors import SmppError
-from smppcore.protocol.pdu import DeliverSm
+from smppcore.protocol.pdu import DeliverSm, Pdu
 from smppcore.store.base import DeliveryItem, DeliveryKind
 
 if TYPE_CHECKING:
@@ -173,6 +172,7 @@ class _Account:
         self.generation = 0  # counts settles of free items (see _lease)
         self.next_due = math.inf
         self._per_bind: dict[int, int] = {}
+        self._retries: list[DeliveryItem] = []  # answered "not now": nacked by the sender
         self._changed = trio.Event()
 
     @property
@@ -200,14 +200,12 @@ class _Account:
     # --- the sender --------------------------------------------------------------------------
     async def run(self) -> None:
         gateway = self.owner.gateway
-        async with trio.open_nursery() as nursery:
-            while gateway.directory.get(self.name) is not None:
-                try:
-                    await self._step(nursery)
-                except Exception as exc:  # the store failed: the items stay queued; retry
-                    log.error("delivery.pass_failed", account=self.name, error=type(exc).__name__)
-                    await self._wait(self.owner.policy.poll_interval)
-            nursery.cancel_scope.cancel()
+        while gateway.directory.get(self.name) is not None:
+            try:
+                await self._step()
+            except Exception as exc:  # the store failed: the items stay queued; retry
+                log.error("delivery.pass_failed", account=self.name, error=type(exc).__name__)
+                await self._wait(self.owner.policy.poll_interval)
         await self._free_ready()
 
     async def _wait(self, timeout: float) -> None:
@@ -215,8 +213,10 @@ class _Account:
         with trio.move_on_after(max(0.0, timeout)):
             await self._changed.wait()
 
-    async def _step(self, nursery: trio.Nursery) -> None:
+    async def _step(self) -> None:
         policy = self.owner.policy
+        if self._retries:
+            await self._retry_later()
         binds = self._binds()
         if not binds:
             await self._free_ready()
@@ -225,22 +225,18 @@ class _Account:
             await self.owner.gateway.binds.wait_for_change(self.name, policy.accounts_interval)
             return
         free = min(self._capacity(binds), policy.max_in_flight) - self.in_flight
-        if free <= 0:
-            await self._wait(policy.poll_interval)
-            return
-        if self.ready:
-            now = self.owner.gateway.clock()
-            for _ in range(min(free, len(self.ready))):
-                self._start(nursery, self.ready.popleft(), binds, now)
-            return
         now = self.owner.gateway.clock()
-        if (self.backlog or self.next_due <= now) and await self._lease(free, now):
-            return
+        if free > 0:
+            if self.ready:
+                if self._send_ready(binds, free, now):
+                    return
+            elif (self.backlog or self.next_due <= now) and await self._lease(free, now):
+                return
         wait = policy.poll_interval
         if self.next_due < math.inf:
             wait = min(wait, self.next_due - now)
         await self._wait(wait)
-        if not self._changed.is_set():  # the poll: another daemon may have queued items
+        if not self._changed.is_set() and free > 0:  # the poll: another daemon's items
             self.backlog = True
 
     def _capacity(self, binds: list[ClientBind]) -> int:
@@ -260,62 +256,79 @@ class _Account:
         self.ready.extend(Outgoing(item) for item in items)
         return bool(items)
 
-    def _start(
-        self, nursery: trio.Nursery, out: Outgoing, binds: list[ClientBind], now: float
-    ) -> None:
-        item = out.item
-        if item.expires_at and item.expires_at <= now:
-            self.owner.acks.add(item.id)
-            self._count(item, "expired")
-            return
-        bind = min(binds, key=lambda b: self._per_bind.get(b.id, 0))
-        self._per_bind[bind.id] = self._per_bind.get(bind.id, 0) + 1
-        self.in_flight += 1
-        nursery.start_soon(self._send, out, bind)
-
-    async def _send(self, out: Outgoing, bind: ClientBind) -> None:
-        item = out.item
-        try:
+    def _send_ready(self, binds: list[ClientBind], free: int, now: float) -> bool:
+        """Send up to ``free`` items from memory, each on the bind with the most room; False
+        when no bind took one (their windows are full)."""
+        sent = False
+        while free > 0 and self.ready:
+            out = self.ready[0]
+            item = out.item
+            if item.expires_at and item.expires_at <= now:
+                self.ready.popleft()
+                self.owner.acks.add(item.id)
+                self._count(item, "expired")
+                continue
+            bind = min(binds, key=lambda b: self._per_bind.get(b.id, 0))
             try:
-                response = await bind.connection.request(out.deliver_sm())
-                status = int(response.command_status)
-            except (NetError, SmppError) as exc:
-                log.info("delivery.send_failed", account=self.name, error=type(exc).__name__)
-                status = -1
-            except Exception as exc:  # a bug or a broken stored item: contain it to this item
+                pdu = out.deliver_sm()
+                taken = bind.connection.send_request(
+                    pdu, lambda r, e, out=out, bind=bind: self._answered(out, bind, r, e)
+                )
+            except Exception as exc:  # a broken stored item: retried until it expires
                 log.error("delivery.send_crashed", account=self.name, error=type(exc).__name__)
-                status = -1  # retried with backoff until the item expires
-            outcome = outcome_of(status) if status >= 0 else DeliveryOutcome.RETRY
+                self.ready.popleft()
+                self._retries.append(item)
+                continue
+            if not taken:
+                return sent
+            self.ready.popleft()
+            self._per_bind[bind.id] = self._per_bind.get(bind.id, 0) + 1
+            self.in_flight += 1
+            free -= 1
+            sent = True
+        return sent
+
+    def _answered(
+        self, out: Outgoing, bind: ClientBind, response: Pdu | None, error: NetError | None
+    ) -> None:
+        """The client answered one item (or its bind failed it): runs on the bind's reader."""
+        self.in_flight -= 1
+        left = self._per_bind.get(bind.id, 1) - 1
+        if left > 0:
+            self._per_bind[bind.id] = left
+        else:
+            self._per_bind.pop(bind.id, None)
+        item = out.item
+        if response is None:
+            log.info("delivery.send_failed", account=self.name, error=type(error).__name__)
+            outcome = DeliveryOutcome.RETRY
+        else:
+            outcome = outcome_of(int(response.command_status))
+        if outcome is DeliveryOutcome.RETRY:
+            self._retries.append(item)
+        else:
+            self.owner.acks.add(item.id)
+            self._count(item, "ok" if outcome is DeliveryOutcome.OK else "rejected")
+        self.poke()
+
+    async def _retry_later(self) -> None:
+        """Give the items the client did not take back to the queue, each to be tried again
+        after its backoff (or dropped once past its expiry)."""
+        policy, store = self.owner.policy, self.owner.gateway.store
+        retries, self._retries = self._retries, []
+        for item in retries:
+            retry_at = self.owner.gateway.clock() + policy.backoff(max(1, item.attempts))
+            if item.expires_at and retry_at >= item.expires_at:
+                self.owner.acks.add(item.id)
+                self._count(item, "expired")
+                continue
             try:
-                await self._settle(item, outcome)
+                await store.nack_delivery(item.id, retry_at)
             except Exception as exc:  # the lease ends and the item comes back: a duplicate
                 log.error("delivery.settle_failed", account=self.name, error=type(exc).__name__)
-        finally:
-            self.in_flight -= 1
-            left = self._per_bind.get(bind.id, 1) - 1
-            if left > 0:
-                self._per_bind[bind.id] = left
-            else:
-                self._per_bind.pop(bind.id, None)
-            self.poke()
-
-    async def _settle(self, item: DeliveryItem, outcome: DeliveryOutcome) -> None:
-        if outcome is DeliveryOutcome.OK:
-            self.owner.acks.add(item.id)
-            self._count(item, "ok")
-            return
-        if outcome is DeliveryOutcome.REJECTED:
-            self.owner.acks.add(item.id)
-            self._count(item, "rejected")
-            return
-        retry_at = self.owner.gateway.clock() + self.owner.policy.backoff(max(1, item.attempts))
-        if item.expires_at and retry_at >= item.expires_at:
-            self.owner.acks.add(item.id)
-            self._count(item, "expired")
-            return
-        await self.owner.gateway.store.nack_delivery(item.id, retry_at)
-        self.next_due = min(self.next_due, retry_at)
-        self._count(item, "retry")
+                continue
+            self.next_due = min(self.next_due, retry_at)
+            self._count(item, "retry")
 
     async def _free_ready(self) -> None:
         """Give the items held in memory back to the queue (the binds went away)."""

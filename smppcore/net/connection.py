@@ -15,7 +15,10 @@ connection being torn down mid-write), the stream's framing is gone: the session
 broken and nothing more is written.
 
 Request flow: ``await conn.request(pdu)`` waits (bounded) for a window slot, queues the
-PDU on the session and parks until the reader task hands over the response.
+PDU on the session and parks until the reader task hands over the response;
+``conn.send_request(pdu, on_response)`` sends only if a slot is free now and calls
+``on_response`` from the reader when the response (or failure) comes, for a caller that keeps
+many requests in flight without a task each.
 Incoming requests: ``async for pdu in conn: await conn.respond(pdu, pdu.response(...))``.
 ``respond`` returns once the response is queued (it waits only while more than
 ``_HIGH_WATER`` bytes are pending); a send failure afterwards ends the connection and the
@@ -69,7 +72,13 @@ from .errors import (
 )
 from .peer import PeerAddress, peer_address
 
-__all__ = ["BadPduHook", "SmppConnection", "open_smpp_connection", "unwrap_exception_group"]
+__all__ = [
+    "BadPduHook",
+    "ResponseCallback",
+    "SmppConnection",
+    "open_smpp_connection",
+    "unwrap_exception_group",
+]
 
 #: Called with every :class:`BadPdu` event (bytes that did not decode), after the session
 #: answered it; must not block (count, don't log per PDU).
@@ -94,13 +103,23 @@ TRANSPORT_ERRORS: Final = (
 )
 
 
+#: Called with the response (or the error) of a request sent by
+#: :meth:`SmppConnection.send_request`; runs on the connection's reader (or timer) task, so it
+#: must not block.
+ResponseCallback = Callable[[Pdu | None, "NetError | None"], None]
+
+
 class _Waiter:
-    """One request's caller, parked until the reader settles it (cheaper than an Event)."""
+    """One request's caller, parked until the reader settles it (cheaper than an Event), or
+    the callback it gave (:meth:`SmppConnection.send_request`)."""
 
-    __slots__ = ("error", "response", "task")
+    __slots__ = ("callback", "error", "response", "task")
 
-    def __init__(self, task: trio.lowlevel.Task) -> None:
+    def __init__(
+        self, task: trio.lowlevel.Task | None, callback: ResponseCallback | None = None
+    ) -> None:
         self.task: trio.lowlevel.Task | None = task  # None: the caller was cancelled
+        self.callback = callback
         self.response: Pdu | None = None
         self.error: NetError | None = None
 
@@ -263,6 +282,33 @@ class SmppConnection:
             raise waiter.error
         assert waiter.response is not None
         return waiter.response
+
+    def send_request(self, pdu: Pdu, on_response: ResponseCallback) -> bool:
+        """Send a request now if a window slot is free, without waiting for its response:
+        ``on_response(response, None)`` or ``on_response(None, error)`` is called later, from
+        the connection's own tasks (it must not block; an exception it raises is logged and
+        dropped). Returns False (nothing sent) when no slot is free or the session cannot
+        send requests any more. What a caller with many requests in flight uses instead of
+        a task per :meth:`request`."""
+        if type(pdu).response_class is None:
+            raise LocalProtocolError(f"{type(pdu).__name__} has no response; use send()")
+        if self._terminated or self._end_reason is not None or self._session.ended is not None:
+            return False
+        try:
+            self._window.acquire_nowait()
+        except trio.WouldBlock:
+            return False
+        try:
+            now = trio.current_time()
+            sent = self._session.send_request(pdu, now)
+        except SessionStateError:
+            self._window.release()
+            return False
+        self._waiters[sent.sequence_number] = _Waiter(None, on_response)
+        if now + self.config.response_timeout < self._timer_target:
+            self._timer_wakeup.set()
+        self._queued()
+        return True
 
     async def send(self, pdu: Pdu) -> None:
         """Send a response (to a request from :meth:`__aiter__`) or a request that has no
@@ -437,6 +483,12 @@ class SmppConnection:
         if waiter is None:
             return
         self._window.release()
+        if waiter.callback is not None:
+            try:
+                waiter.callback(response, error)
+            except Exception:  # the caller's bug must not end the session
+                log.exception("smpp.response_callback_failed")
+            return
         if waiter.task is not None:
             waiter.response, waiter.error = response, error
             trio.lowlevel.reschedule(waiter.task)
