@@ -196,7 +196,12 @@ class BindPool:
                     # but whatever arrives is answered rather than left to pile up.
                     nursery.start_soon(self._intake, conn)
                     await conn.wait_closed()
-                    nursery.cancel_scope.cancel()
+                    # The intake ends by itself once the deliveries it was making durable
+                    # are (cancelling them would leave the sink unsure what it stored);
+                    # bounded, so a stuck sink cannot keep the slot from reconnecting.
+                    nursery.cancel_scope.deadline = (
+                        trio.current_time() + self._session_config.response_timeout
+                    )
             finally:
                 slot.conn = None
                 self._signal()

@@ -173,6 +173,9 @@ class _Account:
         self.next_due = math.inf
         self._per_bind: dict[int, int] = {}
         self._retries: list[DeliveryItem] = []  # answered "not now": nacked by the sender
+        #: Ids of items claimed for pushing whose write may or may not have happened: the
+        #: sender frees them (a no-op for one that is not there) for the queue path.
+        self.unsure: list[str] = []
         self._changed = trio.Event()
 
     @property
@@ -217,6 +220,8 @@ class _Account:
         policy = self.owner.policy
         if self._retries:
             await self._retry_later()
+        if self.unsure:
+            await self._free_unsure()
         binds = self._binds()
         if not binds:
             await self._free_ready()
@@ -330,6 +335,14 @@ class _Account:
             self.next_due = min(self.next_due, retry_at)
             self._count(item, "retry")
 
+    async def _free_unsure(self) -> None:
+        store, now = self.owner.gateway.store, self.owner.gateway.clock()
+        unsure, self.unsure = self.unsure, []
+        for item_id in unsure:
+            await store.nack_delivery(item_id, now)
+        self.backlog = True
+        self.generation += 1
+
     async def _free_ready(self) -> None:
         """Give the items held in memory back to the queue (the binds went away)."""
         if not self.ready:
@@ -367,22 +380,26 @@ class ClientDelivery:
         state.reserved += 1
         return Lease(self.node_id, now + self.policy.lease_seconds)
 
-    def settle(self, out: Outgoing, *, queued: bool) -> None:
-        """``out.item`` was written (``queued``), or its write dropped or failed it."""
+    def settle(self, out: Outgoing, *, queued: bool | None) -> None:
+        """``out.item`` was written (``queued`` True), or its write dropped it (False), or it
+        is not known whether the write took place (None: it failed or was cancelled; the item
+        may be in the queue, leased to this node: the sender frees it for the queue path)."""
         item = out.item
         state = self._account(item.account)
         if item.lease_owner == self.node_id and state.reserved > 0:
             state.reserved -= 1
             if queued:
                 state.ready.append(out)
-        elif queued:
+            elif queued is None:
+                state.unsure.append(item.id)
+        elif queued is not False:
             state.backlog = True
             state.generation += 1
         state.poke()
 
     async def queue(self, outs: Sequence[Outgoing], *, done_parts: Sequence[str] = ()) -> None:
         """Write ``outs`` (items built with :meth:`claim`'s leases) and settle them."""
-        written = False
+        written: bool | None = None
         try:
             await self.gateway.store.enqueue_delivery(
                 [o.item for o in outs], done_parts=done_parts

@@ -96,7 +96,7 @@ class Finaliser:
             results = await self._gateway.store.finalise_mt(entries)
         finally:
             for n, out in enumerate(outs):
-                if out is not None:
-                    queued = results is not None and results[n] is FinalResult.FINALISED
+                if out is not None:  # a failed or cancelled write may still have happened
+                    queued = None if results is None else results[n] is FinalResult.FINALISED
                     self._delivery.settle(out, queued=queued)
         return results

@@ -261,3 +261,31 @@ async def test_items_held_in_memory_go_back_to_the_queue_when_the_client_goes(
             while any(i["lease_owner"] for i in await _items_of(gw, HANDSET)):
                 await gw.binds.wait_for_change("alpha", 0.05)
             assert await gw.store.delivery_depth("alpha") == count
+
+
+async def test_a_receipt_whose_write_was_cancelled_still_reaches_the_bound_client(
+    tmp_path: Path,
+) -> None:
+    """The operator bind dropped (or the daemon began to stop) while a batch was being made
+    durable: the write may have happened, the caller does not know. A receipt it had meant
+    to push must then go through the queue, at once, not wait for its lease to run out."""
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            async with receiver(run.port, run.nursery) as client:
+                client.answer.set()
+                while not gw.binds.receivers("alpha"):
+                    await gw.binds.wait_for_change("alpha", 0.05)
+                message = await put_message(gw, "m-cut", upstream_ids=["55"])
+                # matched from memory: the write of the final is the batch's first wait
+                run.return_path.submitted(message, [IdMapEntry(CONNECTOR, "55", "m-cut",
+                                                               "alpha")])  # fmt: skip
+                with trio.CancelScope() as scope:
+                    scope.cancel()  # at its first wait: the write is handed over by then
+                    await run.return_path.operator_deliver(CONNECTOR, [operator_receipt("55")])
+                with trio.fail_after(5):  # not the 120 s lease
+                    await client.arrived.wait()
+                stored = await gw.store.get_mt("m-cut")  # the write happened after all
+                assert stored is not None and stored.state is MtState.DELIVERED
+            assert [p.tlvs.receipted_message_id for p in client.got] == ["m-cut"]
