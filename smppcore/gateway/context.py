@@ -34,6 +34,7 @@ __all__ = ["DATA_CLASSES", "Gateway", "build_gateway", "build_keywords", "build_
 
 #: Data classes with their own retention period (``[retention] <class>_hours``).
 DATA_CLASSES: Final = ("message", "id_map", "conversation", "delivery")
+_RETENTION_FIELDS: Final = {name: f"{name}_hours" for name in DATA_CLASSES}
 _OPT_OUT_ALL: Final = frozenset({"STOPALL"})
 
 
@@ -117,15 +118,10 @@ class Gateway:
 
     def expires_at(self, account: str, data_class: str, now: float) -> float:
         """When a record of ``data_class`` written now for ``account`` may be purged."""
-        retention = self.config.retention
-        hours = {
-            "message": retention.message_hours,
-            "id_map": retention.id_map_hours,
-            "conversation": retention.conversation_hours,
-            "delivery": retention.delivery_hours,
-        }.get(data_class)
-        if hours is None:
+        field = _RETENTION_FIELDS.get(data_class)
+        if field is None:
             raise ValueError(f"unknown data class {data_class!r}")
+        hours: float = getattr(self.config.retention, field)
         runtime = self.directory.get(account)
         acc: AccountConfig | None = runtime.config if runtime is not None else None
         if acc is None:

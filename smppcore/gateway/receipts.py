@@ -50,7 +50,7 @@ from typing import Final
 
 from smppcore.gateway.deliverables import receipt_deliver_sm, tlv_bytes, user_data
 from smppcore.gateway.delivery import Lease, Outgoing
-from smppcore.protocol.enums import MessageState
+from smppcore.protocol.enums import MessageState, TlvTag
 from smppcore.protocol.pdu import DataSm, DeliverSm
 from smppcore.protocol.receipt import FINAL_STATES, format_receipt, parse_receipt
 from smppcore.protocol.tlv import Tlvs
@@ -66,6 +66,9 @@ __all__ = [
 ]
 
 _RECEIPT_TYPES: Final = frozenset({0x04, 0x08, 0x10, 0x20})  # esm_class bits 2-5
+_RECEIPTED_MESSAGE_ID: Final = int(TlvTag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_STATE: Final = int(TlvTag.MESSAGE_STATE)
+_NETWORK_ERROR_CODE: Final = int(TlvTag.NETWORK_ERROR_CODE)
 _FINAL_VALUES: Final = frozenset(int(s) for s in FINAL_STATES)
 _MAX_ITEM_ID = 64
 
@@ -191,9 +194,12 @@ def client_receipt(
         dlvrd=dlvrd,
         err=err,
     )
-    tlvs = Tlvs.of(receipted_message_id=message.id, message_state=int(state))
+    items: list[tuple[int, int | str | bytes]] = [
+        (_RECEIPTED_MESSAGE_ID, message.id), (_MESSAGE_STATE, int(state)),
+    ]  # fmt: skip
     if network_error_code is not None:
-        tlvs = tlvs.with_(network_error_code=network_error_code)
+        items.append((_NETWORK_ERROR_CODE, network_error_code))
+    tlvs = Tlvs(items)
     pdu = receipt_deliver_sm(
         original_source=(message.source_addr, message.source_addr_ton, message.source_addr_npi),
         original_destination=(
