@@ -9,7 +9,7 @@ receipt to any bound receiver of the account that submitted, and the daemon's co
 the direct driver both bind as ``sim``, so with one simulator the direct run's receipts would
 be shared with the daemon.  Both simulators answer every submit at once and send a DELIVRD
 receipt ``--receipt-delay`` seconds later, with ``delivery_window = 256`` (deliver_sm kept
-outstanding over all receivers; each simulator session's own window, 10, still applies).
+outstanding over all receivers, and the window of each simulator session).
 All configs are derived from ``configs/local.toml`` by substitutions that must each match
 exactly once.
 
