@@ -20,8 +20,9 @@ How an item travels:
   on the hot path waits for it).
 * **Outcome** (the client's ``deliver_sm_resp``): OK → acked; ``ESME_RX_P_APPN`` /
   ``ESME_RX_R_APPN`` → the client refuses it for good: acked, counted ``rejected``;
-  ``ESME_RX_T_APPN``, any other error, a timeout or a lost bind → freed for a retry after a
-  backoff (``nack_delivery``), until the item expires. An item past ``expires_at`` is dropped
+  ``ESME_RX_T_APPN``, any other error or a timeout → freed for a retry after a backoff
+  (``nack_delivery``), until the item expires; a bind that went away (the client did not
+  answer at all) → freed at once, for the next bind. An item past ``expires_at`` is dropped
   and counted ``expired``. Acks are batched: one store request carries every ack that arrived
   while the previous one was being written. An ack lost in a crash means the item is sent
   again (a duplicate), never lost.
@@ -48,7 +49,7 @@ import trio
 
 from smppcore.gateway.binds import ClientBind
 from smppcore.gateway.deliverables import to_deliver_sm
-from smppcore.net.errors import NetError
+from smppcore.net.errors import ConnectionLost, NetError, SessionClosed
 from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.pdu import DeliverSm, Pdu
 from smppcore.store.base import DeliveryItem, DeliveryKind
@@ -173,8 +174,9 @@ class _Account:
         self.next_due = math.inf
         self._per_bind: dict[int, int] = {}
         self._retries: list[DeliveryItem] = []  # answered "not now": nacked by the sender
-        #: Ids of items claimed for pushing whose write may or may not have happened: the
-        #: sender frees them (a no-op for one that is not there) for the queue path.
+        #: Ids of items to free for the queue path at once: claimed for pushing but their
+        #: write may or may not have happened (freeing one that is not there is a no-op), or
+        #: in flight on a bind that went away.
         self.unsure: list[str] = []
         self._changed = trio.Event()
 
@@ -306,6 +308,12 @@ class _Account:
         item = out.item
         if response is None:
             log.info("delivery.send_failed", account=self.name, error=type(error).__name__)
+            if isinstance(error, ConnectionLost | SessionClosed):
+                # The bind went, the client did not refuse: free for its next bind now.
+                self.unsure.append(item.id)
+                self._count(item, "retry")
+                self.poke()
+                return
             outcome = DeliveryOutcome.RETRY
         else:
             outcome = outcome_of(int(response.command_status))
