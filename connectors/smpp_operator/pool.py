@@ -58,10 +58,13 @@ class BindSlot:
     backoff_until: float = 0.0  # trio clock
     host_index: int = -1
     binds: int = 0
+    #: The bind's name in metrics and logs: its index, plus t/r for a tx_rx pair's half.
+    label: str = attrs.field(init=False)
 
-    @property
-    def label(self) -> str:
-        return f"{self.index}" if self.kind == "transceiver" else f"{self.index}{self.kind[0]}"
+    def __attrs_post_init__(self) -> None:
+        self.label = (
+            f"{self.index}" if self.kind == "transceiver" else f"{self.index}{self.kind[0]}"
+        )
 
     @property
     def can_submit(self) -> bool:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import structlog
 import trio
+from prometheus_client import Counter
 
 from smppcore.gateway.binds import ClientBind
 from smppcore.gateway.deliverables import to_deliver_sm
@@ -173,6 +174,7 @@ class _Account:
         self.generation = 0  # counts settles of free items (see _lease)
         self.next_due = math.inf
         self._per_bind: dict[int, int] = {}
+        self._counters: dict[tuple[DeliveryKind, str], Counter] = {}
         self._retries: list[DeliveryItem] = []  # answered "not now": nacked by the sender
         #: Ids of items to free for the queue path at once: claimed for pushing but their
         #: write may or may not have happened (freeing one that is not there is a no-op), or
@@ -198,9 +200,13 @@ class _Account:
         )
 
     def _count(self, item: DeliveryItem, result: str) -> None:
-        self.owner.gateway.metrics.deliveries.labels(
-            self.name, _KIND_LABEL.get(item.kind, "other"), result
-        ).inc()
+        key = (item.kind, result)
+        counter = self._counters.get(key)
+        if counter is None:  # bound once per (kind, result): labels() is not free
+            counter = self._counters[key] = self.owner.gateway.metrics.deliveries.labels(
+                self.name, _KIND_LABEL.get(item.kind, "other"), result
+            )
+        counter.inc()
 
     # --- the sender --------------------------------------------------------------------------
     async def run(self) -> None:
