@@ -48,13 +48,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from smppcore.gateway.deliverables import receipt_deliver_sm, tlv_bytes, user_data
+from smppcore.gateway.deliverables import item_from_pdu, receipt_deliver_sm, user_data
 from smppcore.gateway.delivery import Lease, Outgoing
 from smppcore.protocol.enums import MessageState, TlvTag
 from smppcore.protocol.pdu import DataSm, DeliverSm
 from smppcore.protocol.receipt import FINAL_STATES, format_receipt, parse_receipt
 from smppcore.protocol.tlv import Tlvs
-from smppcore.store.base import DeliveryItem, DeliveryKind, MtMessage
+from smppcore.store.base import DeliveryKind, MtMessage
 
 __all__ = [
     "OperatorReceipt",
@@ -210,19 +210,11 @@ def client_receipt(
         short_message=text.encode("ascii"),
         tlvs=tlvs,
     )
-    item = DeliveryItem(
+    item = item_from_pdu(
+        pdu,
         id=f"r{tag or int(state)}:{message.id}"[:_MAX_ITEM_ID],
         account=message.account,
         kind=DeliveryKind.RECEIPT,
-        source_addr=pdu.source_addr,
-        destination_addr=pdu.destination_addr,
-        source_addr_ton=pdu.source_addr_ton,
-        source_addr_npi=pdu.source_addr_npi,
-        dest_addr_ton=pdu.dest_addr_ton,
-        dest_addr_npi=pdu.dest_addr_npi,
-        esm_class=pdu.esm_class,
-        short_message=pdu.short_message,
-        tlvs=tlv_bytes(tlvs),
         message_id=message.id,
         created_at=now,
         expires_at=expires_at,
