@@ -5,9 +5,10 @@ Owns :class:`Upkeep`, two loops the daemon runs in its infra stage:
 * :meth:`Upkeep.run_purge` - ``store.purge(now)`` every :data:`PURGE_INTERVAL` seconds; the
   counts go to ``smppcore_purged_total{data_class}``;
 * :meth:`Upkeep.run_sampler` - every :data:`SAMPLE_INTERVAL` seconds, the MT queue depth
-  per connector and the delivery queue depth per account (``smppcore_queue_depth``) and
-  each connector's health state (``smppcore_connector_state{connector,state}`` = 1 for the
-  current one of up/degraded/down/paused), which ``smppcore status`` reads.
+  per connector and the delivery queue depth per account (``smppcore_queue_depth``), the
+  receipts waiting for their id map (``smppcore_pending_receipts``) and each connector's
+  health state (``smppcore_connector_state{connector,state}`` = 1 for the current one of
+  up/degraded/down/paused), which ``smppcore status`` reads.
 
 Both loops survive a failing store call (logged, retried at the next interval): a store
 hiccup must not stop the daemon through its housekeeping.
@@ -54,6 +55,11 @@ class Upkeep:
             "smppcore_connector_state", "1 for each connector's current state, else 0.",
             ["connector", "state"], registry=registry,
         )  # fmt: skip
+        self.pending_receipts = Gauge(
+            "smppcore_pending_receipts",
+            "Operator receipts held because their id map was not there yet, being retried.",
+            registry=registry,
+        )
 
     async def purge_once(self) -> dict[str, int]:
         counts = await self.gateway.store.purge(self.gateway.clock())
@@ -86,6 +92,7 @@ class Upkeep:
             account = runtime.config.system_id
             depth = await gateway.store.delivery_depth(account)
             metrics.account(account).delivery_queue.set(depth)
+        self.pending_receipts.set(await gateway.store.count_pending_receipts())
 
     async def run_sampler(self) -> None:
         failing = False

@@ -13,7 +13,7 @@ from smppcore.connector_api import ConnectorHealth
 from smppcore.gateway.context import build_gateway
 from smppcore.metrics import Metrics
 from smppcore.status import format_status, summarize_metrics
-from smppcore.store.base import DeliveryItem, DeliveryKind, MtMessage
+from smppcore.store.base import DeliveryItem, DeliveryKind, MtMessage, PendingReceipt
 from smppcore.store.sqlite import open_sqlite_store
 from smppcore.upkeep import Upkeep
 
@@ -86,12 +86,17 @@ async def test_upkeep_purges_and_samples_into_metrics(tmp_path: Path) -> None:
                               expires_at=now - 1 if i == 0 else now + 60)
                  for i in range(3)]
             )  # fmt: skip
+            await store.hold_receipts(
+                [PendingReceipt(id="p1", connector="sim", upstream_id="U1", state=2,
+                                next_try_at=now + 1, expires_at=now + 600)]
+            )  # fmt: skip
             await upkeep.sample_once()
             sampled = metrics.render().decode()
             counts = await upkeep.purge_once()
             purged = metrics.render().decode()
     assert metric(sampled, "smppcore_queue_depth", queue="mt", name="sim") == 1
     assert metric(sampled, "smppcore_queue_depth", queue="delivery", name="demo") == 3
+    assert metric(sampled, "smppcore_pending_receipts") == 1
     assert metric(sampled, "smppcore_connector_state", connector="sim", state="paused") == 1
     assert metric(sampled, "smppcore_connector_state", connector="sim", state="up") == 0
     assert sum(counts.values()) >= 1
