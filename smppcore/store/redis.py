@@ -1,30 +1,27 @@
 """The Redis implementation of :class:`smppcore.store.base.Store`: several daemons, one state.
 
-Why the synchronous redis-py client in worker threads (and not redis-py's asyncio API under
-trio-asyncio): redis-py's asyncio client needs an asyncio loop; trio-asyncio provides one
-inside trio, but every call then crosses two event loops. Measured on the 2-core CI box with
-a two-command MULTI pipeline per call (3000 calls, redis-py 8.1, trio-asyncio 0.16 in a
-scratch venv): threads 3,980/s with one caller and 3,000-3,400/s with eight; trio-asyncio
-1,840/s and 2,060/s. The thread hop costs less than the loop bridge and needs no extra
-dependency. The store keeps hops few: every method is one script call or one pipeline, and
-concurrent calls are group-committed (:mod:`smppcore.store.redis_batch`): one hop and one
-round trip carry every call queued meanwhile, calls of the same script merged into one
-``EVALSHA``. Calls are not abandoned on cancellation, so a write either completes or was
-never sent before the caller sees the cancellation (no half-known state).
+The store is one class split by job: :class:`RedisStore` (this module) holds the MT queue,
+id maps, conversations, suppression, audit and the data lifecycle (purge, erase, export),
+and :func:`open_redis_store`; it derives from
+:class:`smppcore.store.redis_return.RedisReturnStore` (the return path's records: receipts,
+pending receipts, reply parts, delivery queues), which derives from
+:class:`smppcore.store.redis_base.RedisStoreBase` (the plumbing: worker threads, the
+group-commit batcher, script registration, and why it uses worker threads).
 
 Installing ``hiredis`` (``redis[hiredis]``) is recommended: redis-py then parses replies and
 packs commands in C; measured here it cut a 100-message lease from 22 ms to 5 ms and a
-pipeline of 100 small calls from 7 ms to 2.4 ms. Nothing in this module depends on it.
+pipeline of 100 small calls from 7 ms to 2.4 ms. Nothing in the store depends on it.
 
 Not supported: Redis Cluster (scripts build keys from the prefix instead of declaring them;
 one primary with replicas/Sentinel is fine).
 
 Atomicity: everything two daemons could race on (enqueue, lease with reclaim of expired
 leases, ack/nack, receipt states, cancel/replace, purge, erase) is one Lua script
-(:mod:`smppcore.store.redis_scripts`). Leases are at-least-once: a message leased by a daemon
-that dies comes back when its lease expires, and a Lua lease never hands one message to two
-live leases. Durability is what the server's persistence gives (use ``appendonly yes`` with
-``appendfsync always`` or ``everysec``); a daemon crash loses nothing that a method returned.
+(:mod:`smppcore.store.redis_scripts`, :mod:`smppcore.store.redis_return_scripts`).
+Leases are at-least-once: a message leased by a daemon that dies comes back when its lease
+expires, and a Lua lease never hands one message to two live leases. Durability is what the
+server's persistence gives (use ``appendonly yes`` with ``appendfsync always`` or
+``everysec``); a daemon crash loses nothing that a method returned.
 
 Personal data: suppression entries and the per-number index (``idx:<hash>``) use the keyed
 hash of :class:`smppcore.store.hashing.MsisdnHasher`; conversations are keyed by hashes too.
@@ -34,152 +31,48 @@ keys in a ``_idx`` field so erase, export and purge find and unlink them without
 
 from __future__ import annotations
 
-import functools
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Final
 
 import redis
 import trio
 
-from smppcore.store import redis_scripts as lua
 from smppcore.store.base import (
     AuditEvent,
     Conversation,
     DeliveryItem,
-    FinalResult,
     IdMapEntry,
     MtAck,
     MtChanges,
-    MtFinal,
     MtMessage,
-    MtState,
-    PendingReceipt,
-    ReceiptMatch,
     ReplyPart,
-    SegmentStates,
     Suppression,
 )
 from smppcore.store.hashing import MsisdnHasher
-from smppcore.store.redis_batch import BatchStatistics, ScriptBatcher
+from smppcore.store.redis_base import flat_fields, pexpireat
 from smppcore.store.redis_codec import (
     canon_address,
     encode_value,
     from_fields,
     json_ready,
     mt_from,
-    pairs_to_dict,
     queue_head,
-    segments_from,
     to_fields,
     unpack_pairs,
 )
-
-P_ = ParamSpec("P_")
-T = TypeVar("T")
+from smppcore.store.redis_return import RedisReturnStore
 
 #: Records handled per script call by purge and erase (bounds how long Redis is blocked).
 _BATCH: Final = 500
-#: Redis drops id maps and conversations this long after ``expires_at`` if no purge ran.
-_TTL_GRACE_SECONDS: Final = 86_400.0
 _ERASE_CLASSES: Final = (
     "mt_messages", "id_maps", "conversations", "delivery_items", "reply_parts",
 )  # fmt: skip
 
 
-def _flat(fields: Mapping[str, bytes | str]) -> list[bytes | str]:
-    out: list[bytes | str] = [str(len(fields))]
-    for name, value in fields.items():
-        out += [name, value]
-    return out
-
-
-def _pexpireat(expires_at: float) -> str:
-    """The TTL backstop of a record, only if it lies in the real future (tests use small
-    fake clocks, whose times Redis would take as long past)."""
-    if expires_at <= 0 or expires_at <= time.time():
-        return "0"
-    return str(int((expires_at + _TTL_GRACE_SECONDS) * 1000))
-
-
-class RedisStore:
+class RedisStore(RedisReturnStore):
     """The ``Store`` on one Redis server. Create it with :func:`open_redis_store`."""
-
-    def __init__(
-        self, client: redis.Redis, hasher: MsisdnHasher, prefix: str, max_threads: int
-    ) -> None:
-        self._r = client
-        self._hash = hasher
-        self._p = prefix
-        self._limiter = trio.CapacityLimiter(max_threads)
-        self._scripts = {
-            name: client.register_script(getattr(lua, name))
-            for name in (
-                "ENQUEUE_MT",
-                "ENQUEUE_DELIVERY",
-                "LEASE_MT",
-                "LEASE_DELIVERY",
-                "ACK_MT",
-                "FINALISE_MT",
-                "NACK_MT",
-                "CANCEL_MT",
-                "REPLACE_MT",
-                "RECORD_SEGMENT",
-                "MATCH_RECEIPT",
-                "PUT_ID_MAPS",
-                "PUT_CONVERSATIONS",
-                "IS_SUPPRESSED",
-                "ACK_DELIVERY",
-                "NACK_DELIVERY",
-                "RELEASE_DELIVERIES",
-                "HOLD_RECEIPTS",
-                "DUE_PENDING",
-                "DROP_PENDING",
-                "PUT_REPLY_PARTS",
-                "REPLY_PARTS",
-                "DROP_REPLY_PARTS",
-                "PURGE",
-                "ERASE",
-            )
-        }
-        # Every script a caller runs through the batcher also exists in a batch variant.
-        merged = {
-            script: client.register_script(lua.multi(getattr(lua, name)))
-            for name, script in self._scripts.items()
-            if name not in ("PURGE", "ERASE")
-        }
-        self._batcher = ScriptBatcher(client, self._limiter, merged)
-
-    # --- plumbing ----------------------------------------------------------------------------
-    async def _run(self, fn: Callable[P_, T], *args: P_.args, **kwargs: P_.kwargs) -> T:
-        return await trio.to_thread.run_sync(
-            functools.partial(fn, *args, **kwargs), limiter=self._limiter
-        )
-
-    def _call(self, script: str, *args: bytes | str) -> Any:
-        """Run one script (``EVALSHA``, loading it on ``NOSCRIPT``); blocking."""
-        return self._scripts[script](keys=[], args=[self._p, *args])
-
-    async def _script(self, script: str, *args: bytes | str) -> Any:
-        """Run one script through the group-commit batcher."""
-        return await self._batcher.call(self._scripts[script], [self._p, *args])
-
-    def _idx(self, *addresses: str) -> str:
-        """The index list of a record: hashes of the numbers it mentions."""
-        hashes = {self._hash(canon_address(a)) for a in addresses if canon_address(a)}
-        return " ".join(sorted(hashes))
-
-    def hash_msisdn(self, value: str) -> str:
-        return self._hash(value)
-
-    def statistics(self) -> BatchStatistics:
-        """Group-commit counters: script calls, the round trips that carried them."""
-        return self._batcher.statistics()
-
-    async def ping(self) -> None:
-        await self._run(self._r.ping)
 
     # --- MT queue ----------------------------------------------------------------------------
     async def enqueue_mt(
@@ -243,8 +136,8 @@ class RedisStore:
                 m.account,
                 queue_head(m.priority, m.submitted_at),
                 self._idx(m.source_addr, m.destination_addr),
-                *_flat(to_fields(m)),
-                *_flat({str(k): str(int(v)) for k, v in m.segment_states.items()}),
+                *flat_fields(to_fields(m)),
+                *flat_fields({str(k): str(int(v)) for k, v in m.segment_states.items()}),
             ]
         return args
 
@@ -287,27 +180,6 @@ class RedisStore:
         fields, segs = await self._run(work)
         return mt_from(fields, segs) if fields else None
 
-    async def finalise_mt(self, finals: Sequence[MtFinal]) -> list[FinalResult]:
-        """One script call for the batch: each entry atomic (state, then its receipt)."""
-        if not finals:
-            return []
-        args: list[bytes | str] = []
-        for f in finals:
-            args += [f.message_id, str(int(f.state)), repr(f.at), str(int(f.error_code))]
-            if f.receipt is None:
-                args.append("0")
-            else:
-                args.append("1")
-                args += self._delivery_args(f.receipt)
-        replies = await self._script("FINALISE_MT", *args)
-        return [FinalResult(int(r)) for r in replies]
-
-    async def record_segment(self, message_id: str, segment: int, state: MtState) -> SegmentStates:
-        repeated, flat = await self._script(
-            "RECORD_SEGMENT", message_id, str(int(segment)), str(int(state))
-        )
-        return SegmentStates(segments_from(pairs_to_dict(flat)), repeated=bool(int(repeated)))
-
     async def cancel_mt(self, message_id: str, account: str, now: float) -> bool:
         return bool(await self._script("CANCEL_MT", message_id, account, repr(now)))
 
@@ -332,12 +204,6 @@ class RedisStore:
     async def queue_depth(self, connector: str) -> int:
         return await self._run(self._depth, "mt", connector)
 
-    def _depth(self, kind: str, owner: str) -> int:
-        pipe = self._r.pipeline(transaction=True)
-        for stage in ("s", "q", "l"):
-            pipe.zcard(f"{self._p}{kind}{stage}:{owner}")
-        return sum(int(n) for n in pipe.execute())
-
     # --- id maps, conversations --------------------------------------------------------------
     async def put_id_maps(self, entries: Sequence[IdMapEntry]) -> None:
         if not entries:
@@ -348,82 +214,14 @@ class RedisStore:
                 f"{e.connector}:{e.upstream_id}",
                 e.message_id,
                 repr(e.expires_at),
-                _pexpireat(e.expires_at),
-                *_flat(to_fields(e)),
+                pexpireat(e.expires_at),
+                *flat_fields(to_fields(e)),
             ]
         await self._script("PUT_ID_MAPS", *args)
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         fields = await self._run(self._r.hgetall, f"{self._p}idmap:{connector}:{upstream_id}")
         return from_fields(IdMapEntry, fields) if fields else None
-
-    async def match_receipt(
-        self, connector: str, candidates: Sequence[str]
-    ) -> ReceiptMatch | None:
-        if not candidates:
-            return None
-        row = await self._script("MATCH_RECEIPT", connector, *candidates)
-        if not row:
-            return None
-        entry = from_fields(IdMapEntry, unpack_pairs(row[0]))
-        return ReceiptMatch(entry, mt_from(unpack_pairs(row[1]), unpack_pairs(row[2])))
-
-    # --- receipts waiting for their id map ---------------------------------------------------
-    async def hold_receipts(self, receipts: Sequence[PendingReceipt]) -> None:
-        if not receipts:
-            return
-        args: list[bytes | str] = []
-        for r in receipts:
-            args += [
-                r.id,
-                repr(r.next_try_at),
-                repr(r.expires_at),
-                "1" if r.unmatched else "0",
-                *_flat(to_fields(r)),
-            ]
-        await self._script("HOLD_RECEIPTS", *args)
-
-    async def due_pending_receipts(self, now: float, limit: int) -> list[PendingReceipt]:
-        if limit <= 0:
-            return []
-        rows = await self._script("DUE_PENDING", repr(now), str(int(limit)))
-        return [from_fields(PendingReceipt, unpack_pairs(r)) for r in rows]
-
-    async def drop_pending_receipts(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self._script("DROP_PENDING", *ids)
-
-    async def count_pending_receipts(self) -> int:
-        return int(await self._run(self._r.zcard, f"{self._p}pendq"))
-
-    async def next_pending_receipt_at(self) -> float | None:
-        first = await self._run(self._r.zrange, f"{self._p}pendq", 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
-
-    # --- parts of long replies ---------------------------------------------------------------
-    async def put_reply_parts(self, parts: Sequence[ReplyPart]) -> None:
-        if not parts:
-            return
-        args: list[bytes | str] = []
-        for part in parts:
-            args += [
-                part.message_key,
-                str(int(part.seq)),
-                self._idx(part.source_addr, part.destination_addr),
-                repr(part.expires_at),
-                *_flat(to_fields(part)),
-            ]
-        await self._script("PUT_REPLY_PARTS", *args)
-
-    async def reply_parts(self, limit: int = 100_000) -> list[ReplyPart]:
-        if limit <= 0:
-            return []
-        rows = await self._script("REPLY_PARTS", str(int(limit)))
-        return [from_fields(ReplyPart, unpack_pairs(r)) for r in rows]
-
-    async def drop_reply_parts(self, message_keys: Sequence[str]) -> None:
-        if message_keys:
-            await self._script("DROP_REPLY_PARTS", *message_keys)
 
     def _conv_key(self, sender: str, recipient: str) -> str:
         return self._hash(sender)[:32] + self._hash(recipient)[:32]
@@ -441,8 +239,8 @@ class RedisStore:
                 self._conv_key(sender, recipient),
                 self._idx(sender, recipient),
                 repr(c.expires_at),
-                _pexpireat(c.expires_at),
-                *_flat(to_fields(record)),
+                pexpireat(c.expires_at),
+                *flat_fields(to_fields(record)),
             ]
         return args
 
@@ -477,62 +275,6 @@ class RedisStore:
         out = [_suppression(k, v) for k, v in entries.items()]
         out.sort(key=lambda s: (s.created_at, s.recipient_hash, s.scope_hash))
         return out
-
-    # --- delivery queues ---------------------------------------------------------------------
-    def _delivery_args(self, d: DeliveryItem) -> list[bytes | str]:
-        """One item's arguments of the Lua ``dlv_put`` helper."""
-        return [
-            d.id,
-            d.account,
-            repr(max(d.not_before, d.lease_until)),
-            queue_head(0, d.created_at),
-            repr(d.expires_at),
-            self._idx(d.source_addr, d.destination_addr),
-            d.message_id,
-            d.lease_owner,
-            repr(d.lease_until),
-            *_flat(to_fields(d)),
-        ]
-
-    async def enqueue_delivery(
-        self, items: Sequence[DeliveryItem], *, done_parts: Sequence[str] = ()
-    ) -> None:
-        """Items and the parts they replace in one script call (atomic)."""
-        if not items and not done_parts:
-            return
-        args: list[bytes | str] = [str(len(done_parts)), *done_parts]
-        for d in items:
-            args += self._delivery_args(d)
-        await self._script("ENQUEUE_DELIVERY", *args)
-
-    async def lease_delivery(
-        self, account: str, limit: int, lease_seconds: float, now: float, owner: str = ""
-    ) -> list[DeliveryItem]:
-        if limit <= 0:
-            return []
-        rows = await self._script(
-            "LEASE_DELIVERY", account, str(limit), repr(now), repr(now + lease_seconds), owner
-        )
-        return [from_fields(DeliveryItem, unpack_pairs(r[0])) for r in rows]
-
-    async def ack_deliveries(self, item_ids: Sequence[str]) -> None:
-        if not item_ids:
-            return
-        if len(item_ids) == 1:
-            await self._script("ACK_DELIVERY", item_ids[0])
-            return
-        await self._batcher.call_many(
-            [(self._scripts["ACK_DELIVERY"], [self._p, i]) for i in item_ids]
-        )
-
-    async def nack_delivery(self, item_id: str, retry_at: float) -> None:
-        await self._script("NACK_DELIVERY", item_id, repr(retry_at))
-
-    async def release_deliveries(self, owner: str) -> int:
-        return int(await self._script("RELEASE_DELIVERIES", owner))
-
-    async def delivery_depth(self, account: str) -> int:
-        return await self._run(self._depth, "dlv", account)
 
     # --- audit -------------------------------------------------------------------------------
     async def append_audit(self, event: AuditEvent) -> None:

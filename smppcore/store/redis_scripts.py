@@ -1,5 +1,11 @@
 """The Lua scripts of the Redis store: every operation two daemons could race on.
 
+Owns the library every script starts with (:data:`LIB`), the lease script builder
+(:func:`lease_script`), the scripts of the MT queue, id maps, conversations, suppression,
+purge and erase, and :func:`multi`, the batch variant of any script. The scripts of the
+return path's records (receipts, pending receipts, reply parts, the delivery queue) are in
+:mod:`smppcore.store.redis_return_scripts`.
+
 Redis runs a script atomically, so a lease, an ack, a cancel or an erase sees and leaves a
 consistent state without WATCH/retry loops. Scripts take the key prefix as ``ARGV[1]`` and
 build record keys from it (the key layout is described in :mod:`smppcore.store.redis_codec`);
@@ -20,8 +26,8 @@ from smppcore.store.base import MtState
 #: Beyond that, priority order holds among what has been moved (the oldest due first).
 MOVE_PER_LEASE: Final = 10_000
 
-#: Shared helpers, prepended to every script.
-_LIB: Final = r"""
+#: Shared helpers, prepended to every script (of this module and of redis_return_scripts).
+LIB: Final = r"""
 local P = ARGV[1]
 local QUEUED, LEASED = '100', '101'
 local FINAL = {FINAL_STATES}
@@ -202,7 +208,7 @@ end
 # ARGV: P, then per message: id, connector, account, qm_head, idx, nfields, f1, v1, ...,
 # nsegments, segment, state, ...
 ENQUEUE_MT: Final = (
-    _LIB
+    LIB
     + r"""
 local i = 2
 while i <= #ARGV do
@@ -233,21 +239,10 @@ return 1
 """
 )
 
-# ARGV: P, the number k of reply message keys whose parts go, those k keys, then per item
-# the arguments of dlv_put
-ENQUEUE_DELIVERY: Final = (
-    _LIB
-    + r"""
-local k = tonumber(ARGV[2])
-local i = 3 + k
-while i <= #ARGV do i = dlv_put(ARGV, i) end
-drop_reply(ARGV, 3, k)
-return 1
-"""
-)
 
-
-def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str:
+def lease_script(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str:
+    """The lease script of one queue: MT messages (``mt``) or delivery items, whose records,
+    scheduled, ready and leased sets have the given key heads."""
     move = MOVE_PER_LEASE
     check = "local ok = (st == QUEUED or st == LEASED)" if mt else "local ok = true"
     state_get = "local st = redis.call('HGET', key, 'state')" if mt else "local st = nil"
@@ -265,7 +260,7 @@ def _lease(record: str, sched: str, ready: str, leases: str, *, mt: bool) -> str
         else "{packed(redis.call('HGETALL', key))}"
     )
     return (
-        _LIB
+        LIB
         + f"""
 local owner, limit, now, untl = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local S, Q, L = P .. '{sched}' .. owner, P .. '{ready}' .. owner, P .. '{leases}' .. owner
@@ -308,51 +303,12 @@ return out
     )
 
 
-# ARGV: P, owner (connector/account), limit, now, lease_until; deliveries also the node id
-# the lease goes to ('' for none)
-LEASE_MT: Final = _lease("mt:", "mts:", "mtq:", "mtl:", mt=True)
-LEASE_DELIVERY: Final = _lease("dlv:", "dlvs:", "dlvq:", "dlvl:", mt=False)
-
-# ARGV: P, then per entry: id, state, at, error_code ('0' = keep), has_receipt ('1'/'0'),
-# then (when it has one) the receipt's dlv_put arguments. Returns one result per entry:
-# 0 finalised (receipt queued), 1 already final, 2 missing.
-FINALISE_MT: Final = (
-    _LIB
-    + r"""
-local out = {}
-local i = 2
-while i <= #ARGV do
-  local id, state, at, err, has = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
-  local key = P .. 'mt:' .. id
-  local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
-  local result = 2
-  if f[1] then
-    result = 1
-    if not FINAL[f[4]] then
-      result = 0
-      mt_unqueue(id, f)
-      mt_set_state(key, id, state, at, '1')
-      if err ~= '0' then redis.call('HSET', key, 'error_code', err) end
-      mt_valindex(key, id)
-    end
-  end
-  if has == '1' then
-    if result == 0 then
-      i = dlv_put(ARGV, i)
-    else
-      i = i + 10 + 2 * tonumber(ARGV[i + 9])
-    end
-  end
-  out[#out + 1] = result
-end
-return out
-"""
-)
+# ARGV: P, owner (connector), limit, now, lease_until
+LEASE_MT: Final = lease_script("mt:", "mts:", "mtq:", "mtl:", mt=True)
 
 # ARGV: P, id (sets a LEASED message ENROUTE; anything else is left alone)
 ACK_MT: Final = (
-    _LIB
+    LIB
     + r"""
 local id = ARGV[2]
 local key = P .. 'mt:' .. id
@@ -366,7 +322,7 @@ return 1
 
 # ARGV: P, id, retry_at, error_code
 NACK_MT: Final = (
-    _LIB
+    LIB
     + r"""
 local id, retry, err = ARGV[2], ARGV[3], ARGV[4]
 local key = P .. 'mt:' .. id
@@ -381,7 +337,7 @@ return 1
 
 # ARGV: P, id, account, now
 CANCEL_MT: Final = (
-    _LIB
+    LIB
     + r"""
 local id, account, now = ARGV[2], ARGV[3], ARGV[4]
 local key = P .. 'mt:' .. id
@@ -395,7 +351,7 @@ return 1
 
 # ARGV: P, id, account, new not_before ('' = unchanged), then field pairs
 REPLACE_MT: Final = (
-    _LIB
+    LIB
     + r"""
 local id, account, nb = ARGV[2], ARGV[3], ARGV[4]
 local key = P .. 'mt:' .. id
@@ -411,122 +367,10 @@ return 1
 """
 )
 
-# ARGV: P, id, segment, state. Returns {repeated (0/1), flat HGETALL of the segments}; a
-# segment already recorded keeps its state.
-RECORD_SEGMENT: Final = (
-    _LIB
-    + r"""
-local id = ARGV[2]
-if redis.call('EXISTS', P .. 'mt:' .. id) == 0 then return {0, {}} end
-local added = redis.call('HSETNX', P .. 'mtseg:' .. id, ARGV[3], ARGV[4])
-return {1 - added, redis.call('HGETALL', P .. 'mtseg:' .. id)}
-"""
-)
-
-# ARGV: P, connector, candidates (best first). Returns false, or {id map, message,
-# segments}, each packed, for the first candidate that has a map whose message exists.
-MATCH_RECEIPT: Final = (
-    _LIB
-    + r"""
-for k = 3, #ARGV do
-  local map = P .. 'idmap:' .. ARGV[2] .. ':' .. ARGV[k]
-  local mid = redis.call('HGET', map, 'message_id')
-  if mid and redis.call('EXISTS', P .. 'mt:' .. mid) == 1 then
-    return {packed(redis.call('HGETALL', map)), packed(redis.call('HGETALL', P .. 'mt:' .. mid)),
-            packed(redis.call('HGETALL', P .. 'mtseg:' .. mid))}
-  end
-end
-return false
-"""
-)
-
-# ARGV: P, then per receipt: id, next_try_at, expires_at, unmatched ('1'/'0'), nfields, pairs
-HOLD_RECEIPTS: Final = (
-    _LIB
-    + r"""
-local i = 2
-while i <= #ARGV do
-  local id, nxt, expires, gone, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    tonumber(ARGV[i + 4])
-  local key = P .. 'pend:' .. id
-  redis.call('DEL', key)
-  redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
-  if gone == '1' then redis.call('ZREM', P .. 'pendq', id)
-  else redis.call('ZADD', P .. 'pendq', nxt, id) end
-  if positive(expires) then redis.call('ZADD', P .. 'exp:pend', expires, id)
-  else redis.call('ZREM', P .. 'exp:pend', id) end
-  i = i + 5 + 2 * n
-end
-return 1
-"""
-)
-
-# ARGV: P, now, limit. Returns the packed records of the due pending receipts.
-DUE_PENDING: Final = (
-    _LIB
-    + r"""
-local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'pendq', '-inf', ARGV[2], 'LIMIT', 0,
-                               tonumber(ARGV[3]))) do
-  local flat = redis.call('HGETALL', P .. 'pend:' .. id)
-  if #flat > 0 then out[#out + 1] = packed(flat) else redis.call('ZREM', P .. 'pendq', id) end
-end
-return out
-"""
-)
-
-# ARGV: P, ids
-DROP_PENDING: Final = (
-    _LIB
-    + r"""
-local n = 0
-for k = 2, #ARGV do n = n + drop_pending(ARGV[k]) end
-return n
-"""
-)
-
-# ARGV: P, then per part: message key, seq, idx, expires_at, nfields, pairs
-PUT_REPLY_PARTS: Final = (
-    _LIB
-    + r"""
-local i = 2
-while i <= #ARGV do
-  local mk, seq, idx, expires, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    tonumber(ARGV[i + 4])
-  local key = P .. 'rp:' .. mk .. ':' .. seq
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, unpack(ARGV, i + 5, i + 4 + 2 * n))
-    index(key, idx)
-    redis.call('SADD', P .. 'rpm:' .. mk, key)
-    redis.call('ZADD', P .. 'rpq', redis.call('INCR', P .. 'rpseq'), key)
-    if positive(expires) then redis.call('ZADD', P .. 'exp:rp', expires, key) end
-  end
-  i = i + 5 + 2 * n
-end
-return 1
-"""
-)
-
-# ARGV: P, limit. Returns the packed parts, oldest first.
-REPLY_PARTS: Final = (
-    _LIB
-    + r"""
-local out = {}
-for _, key in ipairs(redis.call('ZRANGE', P .. 'rpq', 0, tonumber(ARGV[2]) - 1)) do
-  local flat = redis.call('HGETALL', key)
-  if #flat > 0 then out[#out + 1] = packed(flat) else redis.call('ZREM', P .. 'rpq', key) end
-end
-return out
-"""
-)
-
-# ARGV: P, message keys
-DROP_REPLY_PARTS: Final = _LIB + "\ndrop_reply(ARGV, 2, #ARGV - 1)\nreturn 1\n"
-
 # ARGV: P, then per entry: key suffix, message_id, expires_at, pexpireat ms ('0' = none),
 # nfields, pairs
 PUT_ID_MAPS: Final = (
-    _LIB
+    LIB
     + r"""
 local i = 2
 while i <= #ARGV do
@@ -547,7 +391,7 @@ return 1
 
 # ARGV: P, then per entry: key suffix, idx, expires_at, pexpireat ms ('0' = none), nfields, pairs
 PUT_CONVERSATIONS: Final = (
-    _LIB
+    LIB
     + r"""
 local i = 2
 while i <= #ARGV do
@@ -566,13 +410,10 @@ return 1
 """
 )
 
-# ARGV: P, id
-ACK_DELIVERY: Final = _LIB + "\nreturn drop_dlv(ARGV[2])\n"
-
 # ARGV: P, then the suppression fields to look for; 1 if any exists (a read: batched with
 # the concurrent calls of other submits into one round trip, see redis_batch)
 IS_SUPPRESSED: Final = (
-    _LIB
+    LIB
     + r"""
 local v = redis.call('HMGET', P .. 'sup', unpack(ARGV, 2))
 for _, x in ipairs(v) do if x then return 1 end end
@@ -580,49 +421,10 @@ return 0
 """
 )
 
-# ARGV: P, id, retry_at
-NACK_DELIVERY: Final = (
-    _LIB
-    + r"""
-local id, retry = ARGV[2], ARGV[3]
-local key = P .. 'dlv:' .. id
-local f = redis.call('HMGET', key, 'account', '_qm', 'lease_owner')
-if not f[1] then return 0 end
-redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
-if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
-if f[3] and f[3] ~= '' then redis.call('SREM', P .. 'dlvo:' .. f[3], id) end
-redis.call('HSET', key, 'not_before', retry, 'lease_until', '0', 'lease_owner', '')
-redis.call('ZADD', P .. 'dlvs:' .. f[1], retry, id)
-return 1
-"""
-)
-
-# ARGV: P, owner. Frees every item still leased to owner (ready at once); returns how many.
-RELEASE_DELIVERIES: Final = (
-    _LIB
-    + r"""
-local set = P .. 'dlvo:' .. ARGV[2]
-local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', set)) do
-  local key = P .. 'dlv:' .. id
-  local f = redis.call('HMGET', key, 'account', '_qm', 'lease_owner')
-  if f[1] and f[3] == ARGV[2] then
-    redis.call('ZREM', P .. 'dlvl:' .. f[1], id)
-    if f[2] then redis.call('ZREM', P .. 'dlvq:' .. f[1], f[2]) end
-    redis.call('HSET', key, 'lease_until', '0', 'lease_owner', '')
-    redis.call('ZADD', P .. 'dlvs:' .. f[1], 0, id)
-    n = n + 1
-  end
-end
-redis.call('DEL', set)
-return n
-"""
-)
-
 # ARGV: P, now, batch. Returns {mt, id_maps, conversations, delivery, payloads, pending
 # receipts, reply parts, more}.
 PURGE: Final = (
-    _LIB
+    LIB
     + r"""
 local now, batch = ARGV[2], tonumber(ARGV[3])
 local more = 0
@@ -662,7 +464,7 @@ return {n_mt, n_map, n_conv, n_dlv, n_pay, n_pend, n_rp, more}
 # ARGV: P, number hash, batch. Returns {mt, id_maps, conversations, delivery, reply parts,
 # remaining}.
 ERASE: Final = (
-    _LIB
+    LIB
     + r"""
 local ikey, batch = P .. 'idx:' .. ARGV[2], tonumber(ARGV[3])
 local counts = {0, 0, 0, 0, 0}
@@ -714,6 +516,7 @@ def multi(source: str) -> str:
 
     ARGV: P, then per call its argument count and arguments (without P). Returns the replies
     in call order. The body sees its call's arguments as ``ARGV`` (a function parameter that
-    shadows the global), so every script above works unchanged."""
-    assert source.startswith(_LIB)
-    return _LIB + "local function body(ARGV)\n" + source[len(_LIB) :] + "\nend\n" + _MULTI_LOOP
+    shadows the global), so every script here and in
+    :mod:`smppcore.store.redis_return_scripts` works unchanged."""
+    assert source.startswith(LIB)
+    return LIB + "local function body(ARGV)\n" + source[len(LIB) :] + "\nend\n" + _MULTI_LOOP
