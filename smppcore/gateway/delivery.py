@@ -271,9 +271,10 @@ class _Account:
 
     def _send_ready(self, binds: list[ClientBind], free: int, now: float) -> bool:
         """Send up to ``free`` items from memory, each on the bind with the most room; False
-        when no bind took one (their windows are full)."""
+        when no bind took one (their windows are full, or they are closing)."""
         sent = False
-        while free > 0 and self.ready:
+        open_binds = list(binds)
+        while free > 0 and self.ready and open_binds:
             out = self.ready[0]
             item = out.item
             if item.expires_at and item.expires_at <= now:
@@ -281,7 +282,7 @@ class _Account:
                 self.owner.acks.add(item.id)
                 self._count(item, "expired")
                 continue
-            bind = min(binds, key=lambda b: self._per_bind.get(b.id, 0))
+            bind = min(open_binds, key=lambda b: self._per_bind.get(b.id, 0))
             try:
                 pdu = out.deliver_sm()
                 taken = bind.connection.send_request(
@@ -292,8 +293,9 @@ class _Account:
                 self.ready.popleft()
                 self._retries.append(item)
                 continue
-            if not taken:
-                return sent
+            if not taken:  # this bind's window is full or it is closing: try the others
+                open_binds.remove(bind)
+                continue
             self.ready.popleft()
             self._per_bind[bind.id] = self._per_bind.get(bind.id, 0) + 1
             self.in_flight += 1
