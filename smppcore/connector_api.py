@@ -52,9 +52,10 @@ class DeliverSink(Protocol):
         ...
 
     def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
-        """Every segment of ``message`` was accepted and its id maps are durable: its receipts
-        will follow. A hint (the sink may keep the maps in memory to match those receipts
-        faster); the store stays the reference."""
+        """Every segment of ``message`` was accepted (the maps of all but the last are durable,
+        the last one's is on its way with the message's ack): its receipts will follow. A
+        hint (the sink may keep the maps in memory to match those receipts faster); the store
+        stays the reference."""
         ...
 
 

@@ -26,7 +26,7 @@ written, maps and acks in one SQLite transaction, or maps acknowledged before th
 Redis), so a message costs no store round trip of its own once submitted. An ack lost in a
 crash leaves its message leased: it is sent again (a duplicate, never a loss).
 
-Once every segment's map is durable the sink hears of it (``sink.submitted``): the return
+Once every segment is accepted the sink hears of it (``sink.submitted``): the return
 path keeps the maps in memory for a while, so the receipts that follow are matched without
 a store read.
 

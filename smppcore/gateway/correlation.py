@@ -59,7 +59,7 @@ def _as_receipts_see_it(m: MtMessage) -> MtMessage:
 
 
 class _Recent:
-    """Id maps the connectors made durable lately, by ``(connector, upstream id)``: most
+    """Id maps of what the connectors submitted lately, by ``(connector, upstream id)``: most
     receipts follow their submit within seconds, so most are matched here, without a store
     read. Bounded by count and age; entries hold the message without its text, as submitted
     (ENROUTE): a state it has left since is found by the finaliser, which reads the store."""
@@ -114,7 +114,7 @@ class ReceiptHandler:
         self._recent = _Recent(recent_entries, recent_seconds)
 
     def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
-        """The connector made ``id_maps`` durable for ``message`` (see ``DeliverSink``)."""
+        """The connector had ``message`` accepted under ``id_maps`` (see ``DeliverSink``)."""
         self._recent.add(message, id_maps, self.gateway.clock())
 
     def _count(self, account: str, result: str, n: int = 1) -> None:

@@ -124,8 +124,8 @@ class ReturnPath:
         return statuses
 
     def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
-        """A connector made ``message``'s id maps durable; its receipts will follow (kept in
-        memory so they are matched without a store read)."""
+        """A connector had every segment of ``message`` accepted; its receipts will follow (the
+        maps are kept in memory so they are matched without a store read)."""
         self.receipts.submitted(message, id_maps)
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
