@@ -288,7 +288,6 @@ class QueueWorker:
             return True
         total = len(pdus)
         resend_until = message.lease_until - _LEASE_MARGIN
-        last: list[IdMapEntry] = []
         maps: list[IdMapEntry] = []
         for index, pdu in enumerate(pdus, start=1):
             outcome, status, upstream_id = await self._submit(pdu, resend_until)
@@ -301,8 +300,7 @@ class QueueWorker:
                 maps.append(entry)
                 if index < total:
                     await self._store.put_id_maps([entry])  # durable before the next segment
-                else:
-                    last.append(entry)  # durable with the ack, in the same store request
+                # the last one is written with the ack, in the same store request
                 continue
             if outcome is Outcome.PERMANENT:
                 await self._final(message, MtState.REJECTED, status)
@@ -312,7 +310,7 @@ class QueueWorker:
             self.stats.nacked += 1
             await self._store.nack_mt(message.id, retry_at, status)
             return False
-        self._acks.append(MtAck(message.id, last))  # written by _write_acks, batched
+        self._acks.append(MtAck(message.id, maps[-1:]))  # written by _write_acks, batched
         self._acks_waiting.set()
         self._sink.submitted(message, maps)
         self.stats.acked += 1

@@ -6,7 +6,8 @@ Owns the one place each of these is done:
   (wire bytes) and back;
 * :func:`item_from_pdu`: a deliver_sm (or data_sm) as a queue item, its addresses, flags,
   user data and TLVs copied as they are;
-* :func:`to_deliver_sm`: the deliver_sm that carries a queue item to a client;
+* :func:`to_deliver_sm`: the deliver_sm that carries a queue item to a client (or that a
+  stored reply part came as);
 * :func:`as_deliver_sm`: a data_sm from an operator as the equivalent deliver_sm;
 * :func:`receipt_deliver_sm`: a receipt's deliver_sm (esm_class 0x04, from the original
   destination back to the original source), used for the gateway's receipts to its clients
@@ -25,7 +26,7 @@ from typing import Final
 from smppcore.protocol.pdu import DataSm, DeliverSm
 from smppcore.protocol.segment import ConcatInfo, UdhError, parse_udh
 from smppcore.protocol.tlv import EMPTY_TLVS, Tlvs, decode_tlvs, encode_tlvs
-from smppcore.store.base import DeliveryItem, DeliveryKind
+from smppcore.store.base import DeliveryItem, DeliveryKind, ReplyPart
 
 __all__ = [
     "ESM_RECEIPT",
@@ -57,8 +58,8 @@ def tlv_bytes(tlvs: Tlvs) -> bytes:
     return b"".join(out)
 
 
-def item_tlvs(item: DeliveryItem) -> Tlvs:
-    """The TLVs a queue item stores, decoded."""
+def item_tlvs(item: DeliveryItem | ReplyPart) -> Tlvs:
+    """The TLVs a queue item (or a stored reply part) holds, decoded."""
     return decode_tlvs(item.tlvs, 0, len(item.tlvs)) if item.tlvs else EMPTY_TLVS
 
 
@@ -70,8 +71,9 @@ def user_data(pdu: DeliverSm | DataSm) -> bytes:
     return pdu.short_message if isinstance(pdu, DeliverSm) else b""
 
 
-def to_deliver_sm(item: DeliveryItem) -> DeliverSm:
-    """The deliver_sm that carries ``item`` to the client."""
+def to_deliver_sm(item: DeliveryItem | ReplyPart) -> DeliverSm:
+    """The deliver_sm that carries ``item`` to the client (for a stored reply part: the
+    deliver_sm the operator sent)."""
     return DeliverSm(
         source_addr_ton=item.source_addr_ton,
         source_addr_npi=item.source_addr_npi,

@@ -361,12 +361,10 @@ class _Account:
 
     async def _free_ready(self) -> None:
         """Give the items held in memory back to the queue (the binds went away)."""
-        if not self.ready:
-            return
-        store, now = self.owner.gateway.store, self.owner.gateway.clock()
-        while self.ready:
-            await store.nack_delivery(self.ready.popleft().item.id, now)
-        self.backlog = True
+        if self.ready:
+            self.unsure.extend(out.item.id for out in self.ready)
+            self.ready.clear()
+            await self._free_unsure()
 
 
 class ClientDelivery:

@@ -87,12 +87,8 @@ class PendingReceipts:
         self.idle_check = idle_check
         self._next = math.inf  # the earliest retry this daemon knows of
         self._changed = trio.Event()
-        self.held = 0
-        self.resolved_late = 0
-        self.unmatched = 0
 
     def _count_unmatched(self, connector: str, n: int = 1) -> None:
-        self.unmatched += n
         self.gateway.metrics.deliveries.labels(UNROUTABLE_ACCOUNT, "receipt", "unmatched").inc(n)
         log.warning("receipt.unmatched", connector=connector, receipts=n)
 
@@ -126,7 +122,6 @@ class PendingReceipts:
         await gateway.store.hold_receipts(records)
         if no_id:
             self._count_unmatched(connector, no_id)
-        self.held += len(records) - no_id
         if len(records) > no_id and now + _FIRST_RETRY < self._next:
             self._next = now + _FIRST_RETRY
             self._changed.set()
@@ -163,7 +158,6 @@ class PendingReceipts:
         if matched:
             await self._handler.apply(matched)
             await store.drop_pending_receipts(done)
-            self.resolved_late += len(matched)
         if later:
             await store.hold_receipts(later)
         if len(due) >= _BATCH:

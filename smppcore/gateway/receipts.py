@@ -48,6 +48,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
+import attrs
+
 from smppcore.gateway.deliverables import item_from_pdu, receipt_deliver_sm, user_data
 from smppcore.gateway.delivery import Lease, Outgoing
 from smppcore.protocol.enums import MessageState, TlvTag
@@ -87,42 +89,19 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
     return head.startswith(b"id:") and b" stat:" in head
 
 
+@attrs.frozen
 class OperatorReceipt:
     """What the gateway needs from an operator's receipt (and nothing of its text)."""
 
-    __slots__ = ("done_at", "err", "network_error_code", "state", "upstream_id")
-
-    def __init__(
-        self,
-        upstream_id: str | None,
-        state: MessageState,
-        err: str = "000",
-        done_at: datetime | None = None,
-        network_error_code: bytes | None = None,
-    ) -> None:
-        self.upstream_id = upstream_id
-        self.state = state
-        self.err = err
-        self.done_at = done_at
-        self.network_error_code = network_error_code
+    upstream_id: str | None
+    state: MessageState
+    err: str = "000"
+    done_at: datetime | None = None
+    network_error_code: bytes | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, OperatorReceipt):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def _key(self) -> tuple[object, ...]:
-        return (self.upstream_id, self.state, self.err, self.done_at, self.network_error_code)
-
-    def __repr__(self) -> str:
-        return f"OperatorReceipt(upstream_id={self.upstream_id!r}, state={self.state.name})"
 
 
 def read_operator_receipt(pdu: DeliverSm | DataSm) -> OperatorReceipt:

@@ -53,6 +53,7 @@ from smppcore.gateway.deliverables import (
     item_from_pdu,
     read_concat,
     tlv_bytes,
+    to_deliver_sm,
     user_data,
 )
 from smppcore.gateway.delivery import ClientDelivery, Outgoing
@@ -69,7 +70,7 @@ from smppcore.protocol.reassembly import (
     RefKind,
 )
 from smppcore.protocol.text import choose_encoding, decode_text
-from smppcore.protocol.tlv import EMPTY_TLVS, Tlvs, decode_tlvs
+from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import UNROUTABLE_ACCOUNT, DeliveryKind, MtMessage, ReplyPart
 
 if TYPE_CHECKING:
@@ -180,23 +181,6 @@ class _Reply:
     pdu: DeliverSm
     handset: str | None
     sender: str | None
-
-
-def _part_pdu(part: ReplyPart) -> DeliverSm:
-    """A stored part as the deliver_sm the operator sent."""
-    return DeliverSm(
-        source_addr_ton=part.source_addr_ton,
-        source_addr_npi=part.source_addr_npi,
-        source_addr=part.source_addr,
-        dest_addr_ton=part.dest_addr_ton,
-        dest_addr_npi=part.dest_addr_npi,
-        destination_addr=part.destination_addr,
-        esm_class=part.esm_class,
-        protocol_id=part.protocol_id,
-        data_coding=part.data_coding,
-        short_message=part.short_message,
-        tlvs=decode_tlvs(part.tlvs, 0, len(part.tlvs)) if part.tlvs else EMPTY_TLVS,
-    )
 
 
 class ReplyHandler:
@@ -319,7 +303,7 @@ class ReplyHandler:
     async def _complete(
         self, reply: _Reply, done: Reassembled, parts: dict[int, ReplyPart]
     ) -> None:
-        first = _part_pdu(parts.get(1) or next(iter(parts.values())))
+        first = to_deliver_sm(parts.get(1) or next(iter(parts.values())))
         tlvs = first.tlvs.without(*_SAR_TAGS, "message_payload")
         pdu = attrs.evolve(
             reply.pdu,
@@ -403,11 +387,11 @@ class ReplyHandler:
             return
         now = self.gateway.clock()
         first = parts[0]
-        reply = self._reply(first.connector, _part_pdu(first))
+        reply = self._reply(first.connector, to_deliver_sm(first))
         account = await self._owner(reply, now)
         outs = []
         for p in parts:
-            pdu = _part_pdu(p)
+            pdu = to_deliver_sm(p)
             outs.append(
                 self._mo_item(
                     self._reply(p.connector, pdu), account, pdu.short_message, pdu.esm_class,
@@ -489,7 +473,7 @@ class ReplyHandler:
         parts went back into the reassembly table."""
         count = 0
         for stored in await self.gateway.store.reply_parts():
-            reply = self._reply(stored.connector, _part_pdu(stored))
+            reply = self._reply(stored.connector, to_deliver_sm(stored))
             part = split_part(reply.pdu)
             if part.total <= 1:
                 await self._deliver_parts([stored])
