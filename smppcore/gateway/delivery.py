@@ -29,7 +29,9 @@ How an item travels:
 * **Leases and restarts.** Leases carry this daemon's node id. When it stops it flushes its
   acks and frees (``release_deliveries``) what it still holds; when it starts it first frees
   what its previous run held (a crash), so nothing waits for a lease to run out. When an
-  account's last bind goes, the items in memory are freed for whoever can deliver them.
+  account's last bind goes, the items in memory are freed for whoever can deliver them; so
+  is an item claimed for pushing whose write failed or was cancelled (it may have been
+  written, leased to this node: freeing one that is not there does nothing).
 
 Metric: ``smppcore_deliveries_total{account, kind, result}`` with result ``ok``, ``retry``,
 ``rejected``, ``expired``.
