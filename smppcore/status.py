@@ -132,9 +132,7 @@ def format_status(where: str, status: DaemonStatus) -> str:
     lines.append("connectors:" if status.connectors else "connectors: none")
     for c in status.connectors:
         total = c.binds_up + c.binds_down
-        lines.append(
-            f"  {c.name}: {c.state}, binds {c.binds_up}/{total} up, mt queue {c.mt_queue}"
-        )
+        lines.append(f"  {c.name}: {c.state}, binds {c.binds_up}/{total} up, mt queue {c.mt_queue}")
     lines.append("accounts:" if status.accounts else "accounts: none")
     for a in status.accounts:
         bound = ", ".join(f"{n} {t}" for t, n in sorted(a.binds.items())) or "not bound"

@@ -26,7 +26,7 @@ class OperatorOptions:
     pause_max: float = 30.0
     retry_initial: float = 5.0  #: first nack delay after a transient failure
     retry_max: float = 600.0
-    max_attempts: int = 20  #: leases of one message before it is given up as UNDELIVERABLE
+    max_attempts: int = 20  #: failed submits of one message before it is UNDELIVERABLE
     resend_limit: int = 3  #: in-place resends of one segment after a timeout / lost bind
     split_mode: SplitMode = SplitMode.UDH8
     connect_timeout: float = 10.0

@@ -15,24 +15,33 @@ so when they become ready together the store hands out the oldest first. A pause
 holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
 is the client's explicit request.)
 
-Ordering of the id map. The upstream id is only known from ``submit_sm_resp``. As soon as a
-segment's response arrives the worker writes its map entry (``put_id_maps``, key
-``normalise_message_id(upstream id)``) and waits for it to be durable before it submits the
-next segment; a receipt that overtakes this write on another task is held and retried by
-the return path. A resent segment (after a lost response) maps the id of the response that
-finally arrived. The LAST segment's map goes with the message's ack, and acks are written in
-batches by one task (``_write_acks``: every ack that came while the previous batch was being
-written, maps and acks in one SQLite transaction, or maps acknowledged before the acks on
-Redis), so a message costs no store round trip of its own once submitted. An ack lost in a
-crash leaves its message leased: it is sent again (a duplicate, never a loss).
+Ordering of the id map, per-part progress. The upstream id is only known from
+``submit_sm_resp``. As soon as a segment's response arrives the worker writes its map entry
+(key ``normalise_message_id(upstream id)``) together with the message's progress
+(``accept_part``: ``parts_accepted`` = that segment) and waits for it to be durable before it
+submits the next segment; a receipt that overtakes this write on another task is held and
+retried by the return path. A retry (after a nack, a restart, a lease taken over) starts
+after the accepted parts, so the operator never gets an accepted part twice from a retry. A
+resent segment (after a lost response) maps the id of the response that finally arrived.
+The LAST segment's map goes with the message's ack, and acks are written in batches by one
+task (``_write_acks``: every ack that came while the previous batch was being written, maps
+and acks in one SQLite transaction, or maps acknowledged before the acks on Redis), so a
+message costs no store round trip of its own once submitted. An ack lost in a crash leaves
+its message leased: its last part is sent again (a duplicate, never a loss).
 
 Once every segment is accepted the sink hears of it (``sink.submitted``): the return
 path keeps the maps in memory for a while, so the receipts that follow are matched without
 a store read.
 
+Attempts. An attempt is a submit that reached the operator and failed (a transient status,
+or no answer after the in-place resends): it is what ``nack_mt`` counts, and its retry delay
+grows with the message's own attempts only. A lease is not an attempt, and a message given
+back unsent because it waited behind a failed one to the same number is not attempted.
+
 Outcomes: all segments accepted → ``ack_mt`` (ENROUTE); transient status or repeated lost
-responses → ``nack_mt`` with exponential backoff and jitter; permanent status, expiry
-(``validity_until`` passed) or too many attempts → ``sink.mt_final``, which makes the message
+responses → ``nack_mt`` with exponential backoff and jitter, or, at the ``max_attempts``-th
+failed attempt, UNDELIVERABLE; permanent status or expiry (``validity_until`` passed) →
+final too. Every final goes through ``sink.mt_final``, which makes the message
 final and queues the client's failure receipt in one store request (a crash leaves both or
 neither; the lease ends with the final state).
 """
@@ -232,7 +241,7 @@ class QueueWorker:
     async def _nack_behind(self, message: MtMessage, retry_at: float) -> None:
         """Give back a message queued behind a failed one to the same destination."""
         try:
-            await self._store.nack_mt(message.id, retry_at, message.error_code)
+            await self._store.nack_mt(message.id, retry_at, message.error_code, attempted=False)
         except Exception as exc:  # left leased: it comes back when its lease ends
             log.error("connector.nack_failed", connector=self.name, error=type(exc).__name__)
         finally:
@@ -277,9 +286,6 @@ class QueueWorker:
             self.stats.expired += 1
             await self._final(message, MtState.EXPIRED, 0)
             return True
-        if message.attempts > self._options.max_attempts:
-            await self._final(message, MtState.UNDELIVERABLE, message.error_code)
-            return True
         try:
             pdus = build_submits(message, self._options.split_mode)
         except (ValueError, SmppError) as exc:
@@ -287,10 +293,14 @@ class QueueWorker:
             await self._final(message, MtState.REJECTED, int(CommandStatus.ESME_RSUBMITFAIL))
             return True
         total = len(pdus)
+        done = message.parts_accepted
+        if done >= total:  # the split changed since (another split_mode): start again
+            log.warning("connector.parts_changed", connector=self.name, parts=total)
+            done = 0
         resend_until = message.lease_until - _LEASE_MARGIN
         maps: list[IdMapEntry] = []
-        for index, pdu in enumerate(pdus, start=1):
-            outcome, status, upstream_id = await self._submit(pdu, resend_until)
+        for index in range(done + 1, total + 1):
+            outcome, status, upstream_id = await self._submit(pdus[index - 1], resend_until)
             if outcome is Outcome.OK:
                 entry = IdMapEntry(
                     connector=self.name, upstream_id=normalise_message_id(upstream_id),
@@ -299,13 +309,19 @@ class QueueWorker:
                 )  # fmt: skip
                 maps.append(entry)
                 if index < total:
-                    await self._store.put_id_maps([entry])  # durable before the next segment
+                    # durable (map and progress) before the next segment: a retry starts
+                    # after this part
+                    await self._store.accept_part(entry)
                 # the last one is written with the ack, in the same store request
                 continue
             if outcome is Outcome.PERMANENT:
                 await self._final(message, MtState.REJECTED, status)
                 return True
-            retry_at = time.time() + self._retry_delay(message.attempts)
+            attempts = message.attempts + 1
+            if attempts >= self._options.max_attempts:
+                await self._final(message, MtState.UNDELIVERABLE, status or message.error_code)
+                return True
+            retry_at = time.time() + self._retry_delay(attempts)
             self._blocked[message.destination_addr] = retry_at
             self.stats.nacked += 1
             await self._store.nack_mt(message.id, retry_at, status)

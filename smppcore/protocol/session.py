@@ -338,9 +338,7 @@ class Session:
         """
         return self._send_request(pdu, now, timeout=timeout, internal=False)
 
-    def _send_request(
-        self, pdu: Pdu, now: float, *, timeout: float | None, internal: bool
-    ) -> Pdu:
+    def _send_request(self, pdu: Pdu, now: float, *, timeout: float | None, internal: bool) -> Pdu:
         command = pdu.command_id
         if self._state is SessionState.CLOSED or (
             self._ended is not None and self._state is not SessionState.UNBOUND

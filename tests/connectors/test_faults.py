@@ -214,10 +214,12 @@ class _SlowNackStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
+    async def nack_mt(
+        self, message_id: str, retry_at: float, error_code: int, *, attempted: bool = True
+    ) -> None:
         self.nacks_waiting += 1
         await self.gate.wait()
-        await self._store.nack_mt(message_id, retry_at, error_code)
+        await self._store.nack_mt(message_id, retry_at, error_code, attempted=attempted)
 
 
 async def test_destination_unblocked_while_its_nack_is_slow_keeps_the_connector_up(
