@@ -7,7 +7,7 @@ and :func:`format_status` (the text printed).
 The daemon exposes everything needed on ``GET /metrics`` (see :mod:`smppcore.upkeep` for the
 queue-depth and connector-state gauges it keeps fresh), so status needs no extra endpoint:
 it reads ``[metrics] host/port`` from the same config file, scrapes once and prints connector
-health (state, binds up, paused), client binds per account and bind type, queue depths and
+health (state, binds up), client binds per account and bind type, queue depths and
 submit counters. Exit 0 when the daemon answered, 1 otherwise.
 """
 

@@ -5,8 +5,8 @@ Owns :func:`create_connector` (the ``smpp`` connector type, see
 
 * :mod:`.pool` - N binds (transceivers, or transmitter + receiver pairs) with host failover,
   reconnect backoff, enquire_link, response timeouts and TLS;
-* :mod:`.throttle` - one token bucket for all binds and the connector-wide pause on
-  ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL``;
+* :mod:`.throttle` - one token bucket for all binds, its rate adapted to the operator's
+  ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL`` answers (AIMD under the contract rate);
 * :mod:`.worker` - leasing, segmenting, submitting, id maps, ack/nack/final, per-destination
   order;
 * :mod:`.intake` - deliver_sm / data_sm from the operator into the gateway's sink;
@@ -95,9 +95,8 @@ class SmppOperatorConnector:
             config.name,
             config.throughput,
             config.effective_burst,
-            pause_initial=self.options.pause_initial,
-            pause_max=self.options.pause_max,
-            rng=rng,
+            interval=self.options.throttle_window,
+            max_window=5 * self.options.throttle_window,
         )
         id_map_hours = getattr(ctx.retention, "id_map_hours", _DEFAULT_ID_MAP_HOURS)
         self.worker = QueueWorker(

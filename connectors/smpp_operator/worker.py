@@ -10,9 +10,10 @@ Per-destination order. Messages for one destination address go one at a time: wh
 being submitted, later ones to the same destination wait in a local FIFO behind it. When a
 message fails transiently it is nacked to ``retry_at`` and the destination is blocked until
 then: the waiting messages, and any later-leased ones, are nacked to the same ``retry_at``,
-so when they become ready together the store hands out the oldest first. A pause
-(``ESME_RTHROTTLED``/``ESME_RMSGQFUL``) or a lost response resends the same segment in place,
-holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
+so when they become ready together the store hands out the oldest first. A throttled
+answer (``ESME_RTHROTTLED``/``ESME_RMSGQFUL``, which also adapts the connector's send rate,
+see :mod:`.throttle`) or a lost response resends the same segment in place with the next
+token, holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
 is the client's explicit request.)
 
 Ordering of the id map, per-part progress. The upstream id is only known from
@@ -92,7 +93,7 @@ class WorkerStats:
     def __init__(self) -> None:
         self.submits = 0  # submit_sm PDUs answered by the operator
         self.by_status: dict[int, int] = {}
-        self.resends = 0  # segments sent again after a lost response or a pause
+        self.resends = 0  # segments sent again after a lost response or a throttled answer
         self.acked = 0
         self.nacked = 0
         self.failed = 0
@@ -185,7 +186,6 @@ class QueueWorker:
     async def _lease_loop(self) -> None:
         while True:
             await self._pool.wait_up()
-            await self._throttle.wait_unpaused()
             room = self._max_leased - self._leased
             if room <= 0 or (room < self._lease_min and self._leased >= self._lease_min):
                 # Full (or nearly): wait until a quarter of the room is free, so a busy
@@ -341,8 +341,9 @@ class QueueWorker:
         await self._sink.mt_final(message, state, error_code)
 
     async def _submit(self, pdu: SubmitSm, resend_until: float) -> tuple[Outcome, int, str]:
-        """Send one segment until the operator answers it (pauses and lost responses resend
-        it in place). Returns the outcome, the status and the upstream message id."""
+        """Send one segment until the operator answers it (throttled answers and lost
+        responses resend it in place). Returns the outcome, the status and the upstream
+        message id."""
         lost = 0
         have_token = False
         while True:
@@ -386,10 +387,11 @@ class QueueWorker:
             self._count_pdu("in", _SUBMIT_SM_RESP, status)
             self._metrics.submit_status(status).inc()
             outcome = self._classifier.classify(status)
-            if outcome is Outcome.PAUSE:
+            throttled = outcome is Outcome.THROTTLED
+            if self._throttle.observe(throttled):
+                self._metrics.rate_cuts.inc()
+            if throttled:
                 self._metrics.throttled.inc()
-                if self._throttle.pause():
-                    self._metrics.pauses.inc()
                 if time.time() >= resend_until:
                     return Outcome.TRANSIENT, status, ""
                 stats.resends += 1
@@ -404,7 +406,6 @@ class QueueWorker:
                     await conn.wait_closed()
                 continue
             if outcome is Outcome.OK:
-                self._throttle.succeeded()
                 message_id: Any = getattr(response, "message_id", "")
                 return outcome, 0, str(message_id)
             return outcome, status, ""
