@@ -14,11 +14,17 @@ backoff) and :class:`BindPool`, which runs one maintenance task per slot:
 
 The per-bind window is the session's window (``SessionConfig.window``): a request waits for
 a slot, so no bind ever has more than ``window`` submits outstanding. enquire_link and
-response timeouts are the session's timers.
+response timeouts are the session's timers: an unanswered enquire_link ends the session.
+A bind whose SMSC sent nothing at all for a whole response timeout while a submit waited is
+closed by the worker (it is frozen, not just slow); either way the slot reconnects.
+``pick(alive_since=t)`` offers only binds heard from (or bound) since ``t``: where the worker
+resends a submit whose answer never came, so a resend never goes to a bind as silent as the
+one that lost it.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,6 +64,7 @@ class BindSlot:
     backoff_until: float = 0.0  # trio clock
     host_index: int = -1
     binds: int = 0
+    bound_at: float = 0.0  # trio clock, when ``conn`` was bound
     #: The bind's name in metrics and logs: its index, plus t/r for a tx_rx pair's half.
     label: str = attrs.field(init=False)
 
@@ -121,11 +128,17 @@ class BindPool:
     def any_up(self) -> bool:
         return any(s.is_bound for s in self.submit_slots)
 
-    def pick(self) -> BindSlot | None:
-        """The bound submit slot with the fewest submits in flight."""
+    def pick(self, alive_since: float = -math.inf) -> BindSlot | None:
+        """The bound submit slot with the fewest submits in flight; with ``alive_since``,
+        only one that was bound or heard from its SMSC at or after that time."""
         best: BindSlot | None = None
         for slot in self.submit_slots:
-            if slot.is_bound and (best is None or slot.in_flight < best.in_flight):
+            conn = slot.conn
+            if conn is None or conn.is_closed:
+                continue
+            if alive_since > slot.bound_at and alive_since > conn.last_received:
+                continue
+            if best is None or slot.in_flight < best.in_flight:
                 best = slot
         return best
 
@@ -190,6 +203,7 @@ class BindPool:
                 conn, self._bind_pdus[slot.kind], timeout=self._session_config.response_timeout
             )
             slot.conn, slot.host_index = conn, host_index
+            slot.bound_at = trio.current_time()
             slot.binds += 1
             log.info("connector.bound", connector=self.name, bind=slot.label, host=host_index)
             self._signal()

@@ -7,8 +7,9 @@ the configured ``throughput`` (the contract, the ceiling).
 
 When the operator answers ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL`` nothing stops: the refused
 segment is sent again in place (so per-handset order holds) with the next token, and the
-rate adapts, decided once per window of answers (at least ``interval`` seconds and
-``min_answers`` answers, or ``max_window`` seconds with any):
+rate adapts, decided once per window of answers (from its first answer, at least
+``interval`` seconds and ``min_answers`` answers, or ``max_window`` seconds with any; such a
+short window can raise the rate, never cut it):
 
 * **increase** (additive): the window's throttled share is no higher than the operator's
   usual share (``noise``, see below) plus a tolerance (5 points, plus two standard
@@ -101,10 +102,14 @@ class Throttle:
     def observe(self, throttled: bool) -> bool:
         """One submit was answered, ``throttled`` if with ESME_RTHROTTLED/ESME_RMSGQFUL.
         True when this answer closed a window that cut the rate (the caller counts it)."""
+        now = trio.current_time()
+        if self._answers == 0:
+            # The window runs from its first answer: a silence before it (an idle or frozen
+            # operator) is not a low accepted rate.
+            self._window_start = now
         self._answers += 1
         if throttled:
             self._throttled += 1
-        now = trio.current_time()
         elapsed = now - self._window_start
         if elapsed < self._interval:
             return False
@@ -135,6 +140,8 @@ class Throttle:
                 step = max(self.rate * 0.05, self.ceiling * 0.01)
                 self._set_rate(min(self.ceiling, self.rate + step), now)
             return False
+        if answers < self._min_answers:
+            return False  # too few answers to cut on (a window closed by max_window)
         self._last_cut = (share, self.rate)
         self._set_rate(max(self.floor, min(self.rate, accepted_rate) * 0.9), now)
         self.cuts += 1

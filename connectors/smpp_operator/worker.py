@@ -34,6 +34,13 @@ Once every segment is accepted the sink hears of it (``sink.submitted``): the re
 path keeps the maps in memory for a while, so the receipts that follow are matched without
 a store read.
 
+Liveness. A submit whose answer does not come within the response timeout is resent in
+place, but only on a bind heard from since (``pool.pick(alive_since=...)``), so a frozen SMSC
+gets each in-flight message at most once more, after it answers again. If the bind's SMSC
+sent nothing at all for that whole timeout, the bind is closed as frozen
+(``connector.bind_unresponsive``): the pool shows it down and reconnects, and the other
+submits in flight on it fail over at once.
+
 Attempts. An attempt is a submit that reached the operator and failed (a transient status,
 or no answer after the in-place resends): it is what ``nack_mt`` counts, and its retry delay
 grows with the message's own attempts only. A lease is not an attempt, and a message given
@@ -49,6 +56,7 @@ neither; the lease ends with the final state).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -61,6 +69,7 @@ import trio
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import ConnectorMetrics
 from smppcore.net.client import Backoff
+from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError, RequestTimeout, WindowTimeout
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
@@ -70,7 +79,7 @@ from smppcore.store.base import IdMapEntry, MtAck, MtMessage, MtState
 
 from .classify import Classifier, Outcome
 from .options import OperatorOptions
-from .pool import BindPool
+from .pool import BindPool, BindSlot
 from .segments import build_submits
 from .throttle import Throttle
 
@@ -80,6 +89,8 @@ log = structlog.get_logger(__name__)
 
 #: Stop resending a segment in place this long (seconds) before the message's lease ends.
 _LEASE_MARGIN = 5.0
+#: How often a resend waiting for a bind that answers looks again (seconds).
+_ALIVE_POLL = 0.1
 #: Bound on writing the last acks when the connector stops.
 _ACK_FLUSH_TIMEOUT = 5.0
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
@@ -332,6 +343,19 @@ class QueueWorker:
         self.stats.acked += 1
         return True
 
+    def _close_if_silent(self, slot: BindSlot, conn: SmppConnection) -> None:
+        """A submit on ``conn`` got no answer: if its SMSC sent nothing at all for a whole
+        response timeout, the bind is frozen (TCP open, nobody answering). Close it: the
+        pool shows it down and reconnects, and the submits in flight on it fail at once
+        (each is resent once, on a bind that answers) instead of each waiting out its own
+        timeout there."""
+        silent = trio.current_time() - conn.last_received
+        if conn.is_closed or silent < conn.config.response_timeout:
+            return
+        log.warning("connector.bind_unresponsive", connector=self.name, bind=slot.label,
+                    silent_seconds=round(silent, 1))  # fmt: skip
+        conn.abort("no answer within the response timeout")
+
     def _retry_delay(self, attempts: int) -> float:
         return self._retry_backoff.delay(max(attempts - 1, 0), self._rng)
 
@@ -346,13 +370,21 @@ class QueueWorker:
         message id."""
         lost = 0
         have_token = False
+        alive_since = -math.inf  # after a lost answer: resend only on a bind heard since
         while True:
             if not have_token:
                 await self._throttle.acquire()
                 have_token = True
-            slot = self._pool.pick()
+            slot = self._pool.pick(alive_since)
             if slot is None or slot.conn is None:
-                await self._pool.wait_up()
+                if alive_since == -math.inf:
+                    await self._pool.wait_up()
+                    continue
+                # Hearing from a bind is no event of its own: look again shortly.
+                with trio.move_on_after(_ALIVE_POLL):
+                    await self._pool.wait_change()
+                if time.time() >= resend_until:
+                    return Outcome.TRANSIENT, 0, ""
                 continue
             conn = slot.conn
             slot.in_flight += 1
@@ -366,6 +398,9 @@ class QueueWorker:
             except NetError as exc:
                 have_token = False
                 lost += 1
+                alive_since = trio.current_time()
+                if isinstance(exc, RequestTimeout):
+                    self._close_if_silent(slot, conn)
                 self._metrics.submit_unanswered(
                     "timeout" if isinstance(exc, RequestTimeout) else "lost"
                 ).inc()

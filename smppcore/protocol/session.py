@@ -143,6 +143,12 @@ class Session:
         return self._unbinding
 
     @property
+    def last_received(self) -> float:
+        """When the peer last sent anything (a PDU, or bytes that failed to decode); the
+        session's creation time before that. The clock of the ``now`` values given."""
+        return self._last_rx
+
+    @property
     def window_available(self) -> int:
         return self.config.window - self._window_used
 
