@@ -34,7 +34,6 @@ from smppcore.protocol.pdu import (
     DataSmResp,
     Pdu,
     QuerySm,
-    SmeAddress,
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
@@ -49,12 +48,12 @@ from .outbound import (
     STAT_STATES,
     Outcomes,
     ReceiptForm,
-    SubmittedMessage,
     build_mo,
     build_receipt,
     wants_receipt,
 )
-from .stats import ReceivedMessage, Recorder, SimulatorStats, make_received
+from .stats import ReceivedMessage, Recorder, SimulatorStats
+from .submits import SUBMIT_NAMES, AnySubmit, SubmitContent, accepted, read_submit
 
 __all__ = ["QueueFull", "Simulator"]
 
@@ -65,11 +64,6 @@ _BIND_TYPES: Final[Mapping[type[Pdu], str]] = {
     BindTransmitter: "transmitter",
     BindReceiver: "receiver",
     BindTransceiver: "transceiver",
-}
-_SUBMIT_NAMES: Final[Mapping[type[Pdu], str]] = {
-    SubmitSm: "submit_sm",
-    DataSm: "data_sm",
-    SubmitMulti: "submit_multi",
 }
 _STAT_WORD: Final = {state: word for word, state in STAT_STATES.items()}
 
@@ -275,7 +269,7 @@ class Simulator:
         bind_type = _BIND_TYPES.get(kind)
         if bind_type is not None:
             await self._bind(conn, session, request, bind_type)
-        elif kind in _SUBMIT_NAMES:
+        elif kind in SUBMIT_NAMES:
             await self._submit(conn, session, request, nursery)
         elif kind.response_class is not None:
             if isinstance(request, QuerySm):
@@ -307,6 +301,7 @@ class Simulator:
     async def _submit(
         self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
     ) -> None:
+        assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
         received_at = trio.current_time()
         rec = self._recorder
         rec.submits_received += 1
@@ -320,7 +315,8 @@ class Simulator:
             response = request.response(CommandStatus.ESME_RTHROTTLED)
         else:
             message_id = self._ids.next_id()
-            self._accept(request, message_id, session.system_id or "", received_at)
+            content = read_submit(request)
+            self._accept(request, content, message_id, session.system_id or "", received_at)
             response = request.response(message_id=message_id)
         if faults.response_delay > 0:
             nursery.start_soon(self._respond_later, conn, session, response, faults.response_delay)
@@ -354,56 +350,28 @@ class Simulator:
             _abort(conn)
 
     # ------------------------------------------------------------------ receipts
-    def _accept(self, request: Pdu, message_id: str, system_id: str, received_at: float) -> None:
+    def _accept(
+        self,
+        request: AnySubmit,
+        content: SubmitContent,
+        message_id: str,
+        system_id: str,
+        received_at: float,
+    ) -> None:
         """Record the message and schedule its receipts (one per destination)."""
-        assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
-        command = _SUBMIT_NAMES[type(request)]
-        body = b"" if isinstance(request, DataSm) else request.short_message
-        if not body:
-            payload = request.tlvs.get("message_payload")
-            body = payload if isinstance(payload, bytes) else b""
-        sar: tuple[int, int, int] | None = None
-        ref, total, seq = (request.tlvs.get(f"sar_{n}") for n in _SAR)
-        if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
-            sar = (ref, total, seq)
-        if isinstance(request, SubmitMulti):
-            targets = [
-                (d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
-                for d in request.dest_addresses
-                if isinstance(d, SmeAddress)
-            ]
-        else:
-            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
         now = datetime.now(UTC)
-        for ton, npi, address in targets:
-            received = make_received(
-                message_id=message_id,
-                command=command,
-                source_addr=request.source_addr,
-                destination_addr=address,
-                data_coding=request.data_coding,
-                esm_class=request.esm_class,
-                body=body,
-                sar=sar,
-                received_at=received_at,
-            )
+        for received, submitted in accepted(
+            request,
+            content,
+            message_id=message_id,
+            system_id=system_id,
+            received_at=received_at,
+            submitted_at=now,
+        ):
             self._recorder.record_message(received)
             state = self._outcomes.draw()
             if not wants_receipt(request.registered_delivery, state):
                 continue
-            submitted = SubmittedMessage(
-                message_id=message_id,
-                system_id=system_id,
-                source_addr_ton=request.source_addr_ton,
-                source_addr_npi=request.source_addr_npi,
-                source_addr=request.source_addr,
-                dest_addr_ton=ton,
-                dest_addr_npi=npi,
-                destination_addr=address,
-                registered_delivery=request.registered_delivery,
-                text_preview=received.text[:20],
-                submitted_at=now,
-            )
             delay = self.receipt_delay
             pdu = build_receipt(
                 submitted, state, form=self.receipt_form, done_at=now + timedelta(seconds=delay)
@@ -412,9 +380,6 @@ class Simulator:
                 pdu=pdu, kind="receipt", system_id=system_id, stat=_STAT_WORD[state]
             )
             self._deliverer.schedule(delivery, delay)
-
-
-_SAR: Final = ("msg_ref_num", "total_segments", "segment_seqnum")
 
 
 def _abort(conn: SmppConnection) -> None:

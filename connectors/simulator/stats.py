@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 import trio
 
-from smppcore.gateway.deliverables import read_concat
 from smppcore.protocol.segment import ConcatInfo
 from smppcore.protocol.text import decode_text
 
@@ -63,10 +62,11 @@ def make_received(
     data_coding: int,
     esm_class: int,
     body: bytes,
-    sar: tuple[int, int, int] | None,
+    concat: ConcatInfo | None,
+    payload: bytes,
     received_at: float,
 ) -> ReceivedMessage:
-    concat, payload = read_concat(esm_class, body, sar or (None, None, None))
+    """``payload`` is ``body`` without its UDH (see ``deliverables.read_concat``)."""
     return ReceivedMessage(
         message_id=message_id,
         command=command,
