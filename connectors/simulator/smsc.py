@@ -1,11 +1,13 @@
 """The SMSC behaviour of the simulator: binds, submits, receipts, MO and faults.
 
 Owns: :class:`Simulator`, the ``serve_smpp`` handler plus its Python API (``stats()``,
-``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``configure()``) and
-``serve()``, which runs the SMPP listener, the HTTP control interface and the delivery
-workers.  Each session's requests are answered in arrival order unless a response delay
-is injected, in which case each answer waits in its own task so the ESME's window fills
-the way it would against a slow SMSC.  Nothing personal is logged: no addresses, no text.
+``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``set_faults()``,
+``configure()``) and ``serve()``, which runs the SMPP listener, the HTTP control interface
+and the delivery workers.  Each session's requests are answered in arrival order unless a
+response delay is injected, in which case each answer waits in its own task so the ESME's
+window fills the way it would against a slow SMSC.  How a submit is answered under the
+fault switches is :mod:`.answers`' decision.  Nothing personal is logged: no addresses, no
+text.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from smppcore.protocol.pdu import (
 )
 from smppcore.protocol.session_events import SessionConfig
 
+from .answers import DROP, SubmitJudge
 from .delivery import Deliverer, Delivery
 from .faults import Faults
 from .ids import IdFormat, MessageIds
@@ -104,6 +107,7 @@ class Simulator:
         #: The current fault switches; assign a new :class:`Faults` to change them.
         self.faults = faults or Faults()
         self._rng = random.Random(seed)
+        self._judge = SubmitJudge(self._rng)
         self._ids = MessageIds(settings.id_format, rng=self._rng)
         self._outcomes = Outcomes(settings.outcomes, self._rng)
         self.receipt_delay = settings.receipt_delay
@@ -152,7 +156,8 @@ class Simulator:
             self._ids = MessageIds(id_format, rng=self._rng)
 
     def set_faults(self, **changes: Any) -> Faults:
-        """Change some fault switches (checked); returns the new settings."""
+        """Change some fault switches (checked, see :mod:`.faults`); returns the new settings.
+        ``sim.set_faults(error_statuses={0x08: 0.2, 0x45: 0.1}, rate_limit=50)``."""
         self.faults = self.faults.updated(changes)
         log.info("simulator.faults", **self.faults.as_dict())
         return self.faults
@@ -306,16 +311,17 @@ class Simulator:
         rec = self._recorder
         rec.submits_received += 1
         faults = self.faults
-        if faults.drop_share > 0 and self._rng.random() < faults.drop_share:
+        content = read_submit(request)
+        status = self._judge.judge(faults, content.concat, received_at)
+        if status == DROP:
             rec.submits_dropped += 1
             session.dropped += 1
             rec.changed()
             return
-        if faults.throttle_share > 0 and self._rng.random() < faults.throttle_share:
-            response = request.response(CommandStatus.ESME_RTHROTTLED)
+        if status != CommandStatus.ESME_ROK:
+            response = request.response(status)
         else:
             message_id = self._ids.next_id()
-            content = read_submit(request)
             self._accept(request, content, message_id, session.system_id or "", received_at)
             response = request.response(message_id=message_id)
         if faults.response_delay > 0:
