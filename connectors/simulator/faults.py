@@ -32,7 +32,22 @@ Switches:
 * ``disconnect_after`` — drop the TCP connection (no unbind) once a session has answered
   this many requests after its bind; 0 switches it off;
 * ``refuse_binds`` — answer every bind ``ESME_RBINDFAIL``;
-For each submit the switches are applied in this order, the first
+* ``freeze`` — the SMSC hangs with its connections open: it keeps reading but writes
+  nothing on any SMPP connection (no responses, not even enquire_link_resp, no deliver_sm;
+  the delivery workers wait for the thaw).  A request read while frozen is not acted on (a
+  submit is not accepted: no id, not recorded, no receipt; a bind does not bind) and is not
+  answered after the thaw either (only a request racing the thaw might still see its
+  stand-in answer, ``ESME_RSYSERR``).  Switched off, the simulator answers what it reads
+  from then on.  What was decided before the freeze but is written during it (a delayed
+  response, a deliver_sm) is lost the same way and not counted as answered; a lost
+  deliver_sm is sent again after its response timeout.  An unbind read while frozen still
+  ends its session (the session layer handles it; its answer is lost).  The simulator's
+  own keep-alive is lost too: on a link where the ESME sends nothing for the session's
+  enquire_link_interval plus response_timeout (30 s + 10 s by default) the simulator ends
+  the session; keep such freezes shorter, or give the simulator a ``session_config``
+  without enquire_link.
+
+For each submit read while not frozen the switches are applied in this order, the first
 that fires deciding the answer: ``drop_share``, ``rate_limit``, ``part_error``,
 ``throttle_share``, ``error_statuses``; otherwise the submit is accepted.  So a share is the
 share of the submits that reach its step (``error_statuses`` of 0.2 with ``throttle_share``
@@ -179,6 +194,7 @@ _CHECKS: Final[Mapping[str, Callable[[str, object], Any]]] = {
     "error_statuses": _status_mix,
     "part_error": _part_error,
     "rate_limit": _rate,
+    "freeze": _flag,
 }
 
 
@@ -195,6 +211,7 @@ class Faults:
     error_statuses: Mapping[int, float] = attrs.field(factory=dict, hash=False)
     part_error: PartError | None = None
     rate_limit: float = 0.0
+    freeze: bool = False
 
     def __attrs_post_init__(self) -> None:
         # Frozen: the checked, normalised values go in with object.__setattr__ (attrs' way).

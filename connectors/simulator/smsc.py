@@ -6,8 +6,8 @@ Owns: :class:`Simulator`, the ``serve_smpp`` handler plus its Python API (``stat
 and the delivery workers.  Each session's requests are answered in arrival order unless a
 response delay is injected, in which case each answer waits in its own task so the ESME's
 window fills the way it would against a slow SMSC.  How a submit is answered under the
-fault switches is :mod:`.answers`' decision.  Nothing personal is logged: no addresses, no
-text.
+fault switches is :mod:`.answers`' decision; the ``freeze`` fault works through
+:mod:`.freeze`'s streams.  Nothing personal is logged: no addresses, no text.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import trio
 from smppcore.config import SimulatorConfig
 from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError
-from smppcore.net.server import listener_port, serve_smpp
+from smppcore.net.server import listener_port, serve_smpp_listeners
 from smppcore.protocol.enums import CommandStatus, status_name
 from smppcore.protocol.pdu import (
     BindReceiver,
@@ -46,6 +46,7 @@ from smppcore.protocol.session_events import SessionConfig
 from .answers import DROP, SubmitJudge
 from .delivery import Deliverer, Delivery
 from .faults import Faults
+from .freeze import FreezableListener, FreezeGate
 from .ids import IdFormat, MessageIds
 from .outbound import (
     STAT_STATES,
@@ -104,7 +105,7 @@ class Simulator:
         session_config: SessionConfig | None = None,
     ) -> None:
         self.settings = settings
-        #: The current fault switches; assign a new :class:`Faults` to change them.
+        self._freeze = FreezeGate()
         self.faults = faults or Faults()
         self._rng = random.Random(seed)
         self._judge = SubmitJudge(self._rng)
@@ -118,6 +119,7 @@ class Simulator:
             self._recorder,
             max_pending=max_pending_deliveries,
             workers=delivery_workers or settings.delivery_window,
+            gate=self._freeze,
         )
         self._session_config = session_config or SessionConfig(
             window=settings.delivery_window, response_timeout=10.0, max_inbound_pending=1000
@@ -130,6 +132,17 @@ class Simulator:
         self.control_port = 0
 
     # ------------------------------------------------------------------ Python API
+    @property
+    def faults(self) -> Faults:
+        """The current fault switches; assign a new :class:`Faults` (or call
+        :meth:`set_faults`) to change them."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._faults = faults
+        self._freeze.set(faults.freeze)
+
     def configure(
         self,
         *,
@@ -239,10 +252,12 @@ class Simulator:
         host = self.settings.host
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._deliverer.run)
-            listeners = await nursery.start(
-                partial(serve_smpp, self, host, self.settings.port, config=self._session_config)
+            tcp = await trio.open_tcp_listeners(self.settings.port, host=host)
+            self.port = listener_port(tcp)
+            listeners = [FreezableListener(listener, self._freeze) for listener in tcp]
+            await nursery.start(
+                partial(serve_smpp_listeners, self, listeners, config=self._session_config)
             )
-            self.port = listener_port(listeners)
             self.control_port = await nursery.start(
                 serve_control, self, host, self.settings.control_port
             )
@@ -271,6 +286,9 @@ class Simulator:
         self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
     ) -> None:
         kind = type(request)
+        if self._freeze.frozen:
+            await self._ignore(conn, request)
+            return
         bind_type = _BIND_TYPES.get(kind)
         if bind_type is not None:
             await self._bind(conn, session, request, bind_type)
@@ -282,6 +300,18 @@ class Simulator:
             else:
                 response = request.response()
             await self._respond(conn, session, response)
+
+    async def _ignore(self, conn: SmppConnection, request: Pdu) -> None:
+        """A request read while frozen: not acted on.  It is answered ESME_RSYSERR all the
+        same, an answer the frozen stream discards: it settles the request in the session's
+        books (an unanswered bind would make every later bind on the session "already
+        bound"), and should it be written after the thaw it still tells the truth."""
+        if type(request) in SUBMIT_NAMES:
+            self._recorder.submits_received += 1
+            self._recorder.submits_frozen += 1
+            self._recorder.changed()
+        if type(request).response_class is not None:
+            await conn.respond(request, request.response(CommandStatus.ESME_RSYSERR))
 
     async def _bind(
         self, conn: SmppConnection, session: _Session, request: Pdu, bind_type: str
@@ -343,6 +373,8 @@ class Simulator:
         if session.aborted:
             return
         await conn.send(response)
+        if self._freeze.frozen:  # the frozen stream discards it: not an answer
+            return
         if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
             self._recorder.submits[status_name(response.command_status)] += 1
             self._recorder.changed()

@@ -98,7 +98,8 @@ class SimulatorStats:
     sessions_bound: int
     submits: Mapping[str, int]  #: answered submits by command_status name (``status_name``)
     submits_dropped: int  #: submits that got no response (fault)
-    submits_received: int  #: every submit seen, answered or not
+    submits_frozen: int  #: submits read while frozen: not accepted, never answered
+    submits_received: int  #: every submit seen, answered or not (frozen ones included)
     accepted_duplicates: int  #: acceptances of data already accepted for that destination
     receipts_sent: Mapping[str, int]  #: acknowledged receipts by stat
     replies_sent: int  #: acknowledged MO messages (handset replies)
@@ -139,6 +140,7 @@ class Recorder:
         self.bind_failures = 0
         self.submits: Counter[str] = Counter()
         self.submits_dropped = 0
+        self.submits_frozen = 0
         self.submits_received = 0
         self.accepted_duplicates = 0
         self._accepted: OrderedDict[bytes, None] = OrderedDict()  # digests, oldest first
@@ -226,6 +228,7 @@ class Recorder:
             sessions_bound=sessions_bound,
             submits=dict(self.submits),
             submits_dropped=self.submits_dropped,
+            submits_frozen=self.submits_frozen,
             submits_received=self.submits_received,
             accepted_duplicates=self.accepted_duplicates,
             receipts_sent=dict(self.receipts_sent),

@@ -193,6 +193,7 @@ async def test_part_error_times_and_restart_of_its_count() -> None:
         {"rate_limit": -1},
         {"rate_limit": float("inf")},
         {"rate_limit": True},
+        {"freeze": "yes"},
     ],
 )
 def test_bad_new_fault_settings_are_refused(changes: dict[str, object]) -> None:
