@@ -2,12 +2,14 @@
 
 Owns: :class:`Simulator`, the ``serve_smpp`` handler plus its Python API (``stats()``,
 ``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``set_faults()``,
-``configure()``) and ``serve()``, which runs the SMPP listener, the HTTP control interface
-and the delivery workers.  Each session's requests are answered in arrival order unless a
-response delay is injected, in which case each answer waits in its own task so the ESME's
-window fills the way it would against a slow SMSC.  How a submit is answered under the
-fault switches is :mod:`.answers`' decision; the ``freeze`` fault works through
-:mod:`.freeze`'s streams.  Nothing personal is logged: no addresses, no text.
+``configure()``, ``outbind()``) and ``serve()``, which runs the SMPP listener, the HTTP
+control interface and the delivery workers.  Each session's requests are answered in
+arrival order unless a response delay is injected, in which case each answer waits in its
+own task so the ESME's window fills the way it would against a slow SMSC.  How a submit is
+answered under the fault switches is :mod:`.answers`' decision; the ``freeze`` fault works
+through :mod:`.freeze`'s streams.  ``outbind()`` plays the SMSC side of an outbind
+(reference §2.2.1, §4.1.7): connect to the ESME, send outbind, serve the bind that comes
+back like any accepted connection.  Nothing personal is logged: no addresses, no text.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import structlog
 import trio
 
 from smppcore.config import SimulatorConfig
-from smppcore.net.connection import SmppConnection
+from smppcore.net.client import connect_smpp
+from smppcore.net.connection import SmppConnection, open_smpp_connection
 from smppcore.net.errors import NetError
 from smppcore.net.server import listener_port, serve_smpp_listeners
 from smppcore.protocol.enums import CommandStatus, status_name
@@ -34,6 +37,7 @@ from smppcore.protocol.pdu import (
     BindTransmitter,
     DataSm,
     DataSmResp,
+    Outbind,
     Pdu,
     QuerySm,
     SubmitMulti,
@@ -42,11 +46,12 @@ from smppcore.protocol.pdu import (
     SubmitSmResp,
 )
 from smppcore.protocol.session_events import SessionConfig
+from smppcore.protocol.states import Role
 
 from .answers import DROP, SubmitJudge
 from .delivery import Deliverer, Delivery
 from .faults import Faults
-from .freeze import FreezableListener, FreezeGate
+from .freeze import FreezableListener, FreezableStream, FreezeGate
 from .ids import IdFormat, MessageIds
 from .outbound import (
     STAT_STATES,
@@ -264,8 +269,37 @@ class Simulator:
             log.info("simulator.started", port=self.port, control_port=self.control_port)
             task_status.started(self)
 
+    async def outbind(
+        self,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str = "",
+        *,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        """Connect to an ESME listening on ``host:port``, send it ``outbind`` with
+        ``system_id`` and ``password``, then serve that connection like an accepted one (the
+        ESME binds as receiver or transceiver with one of our accounts and gets its receipts
+        and MO over it) until the session ends.
+
+        Raises :class:`~smppcore.net.errors.ConnectionLost` if the connection cannot be
+        made; the end of the session afterwards (unbind, ESME gone) returns normally.
+        Deliveries need :meth:`serve` running (its delivery workers).  Run it as a task:
+        ``nursery.start_soon(sim.outbind, "127.0.0.1", esme_port, "esme", "secret")``.
+        """
+        stream = await connect_smpp(host, port, connect_timeout=connect_timeout)
+        frozen = FreezableStream(stream, self._freeze)
+        async with open_smpp_connection(frozen, Role.SMSC, self._session_config) as conn:
+            try:
+                await conn.send(Outbind(system_id=system_id, password=password))
+            except NetError:
+                return
+            log.info("simulator.outbind_sent", system_id=system_id)
+            await self(conn)
+
     async def __call__(self, conn: SmppConnection) -> None:
-        """The ``serve_smpp`` handler: one call per connection."""
+        """The ``serve_smpp`` handler: one call per connection (also an outbind's)."""
         session = _Session(next(self._session_ids))
         try:
             async with trio.open_nursery() as nursery:
