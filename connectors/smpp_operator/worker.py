@@ -370,17 +370,21 @@ class QueueWorker:
         message id."""
         lost = 0
         have_token = False
-        alive_since = -math.inf  # after a lost answer: resend only on a bind heard since
+        # After a lost answer: resend only on a bind heard from since the loss was seen, or
+        # bound since the lost submit went out.
+        alive_since = bound_since = -math.inf
         while True:
             if not have_token:
                 await self._throttle.acquire()
                 have_token = True
-            slot = self._pool.pick(alive_since)
+            slot = self._pool.pick(alive_since, bound_since)
             if slot is None or slot.conn is None:
                 if alive_since == -math.inf:
                     await self._pool.wait_up()
                     continue
-                # Hearing from a bind is no event of its own: look again shortly.
+                # Ask idle binds for a sign of life; hearing from one is no event of its
+                # own: look again shortly.
+                self._pool.probe(alive_since)
                 with trio.move_on_after(_ALIVE_POLL):
                     await self._pool.wait_change()
                 if time.time() >= resend_until:
@@ -398,7 +402,7 @@ class QueueWorker:
             except NetError as exc:
                 have_token = False
                 lost += 1
-                alive_since = trio.current_time()
+                alive_since, bound_since = trio.current_time(), started
                 if isinstance(exc, RequestTimeout):
                     self._close_if_silent(slot, conn)
                 self._metrics.submit_unanswered(
