@@ -18,7 +18,16 @@ from smppcore.protocol.pdu import BindReceiver, DeliverSm, EnquireLink, Outbind
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
-from .helpers import NAME, SYSTEM_ID, RecordingSink, connector_config, open_store, running_connector
+from .helpers import (
+    NAME,
+    SYSTEM_ID,
+    RecordingSink,
+    connector_config,
+    open_store,
+    running_connector,
+    running_simulator,
+    wait_for,
+)
 
 SMSC_ID = "opsmsc"
 OUTBIND_PASSWORD = "obpass"
@@ -89,3 +98,29 @@ async def test_a_bad_outbind_is_refused_by_closing(
                 assert connector.outbind.bound == 0
             nursery.cancel_scope.cancel()
     assert sink.delivered == []
+
+
+async def test_the_simulators_outbind_binds_and_delivers_through_the_connector(
+    tmp_path: Path,
+) -> None:
+    """Our simulator as the operator: it outbinds to the connector's listener (which binds
+    with the connector's own account) and a handset reply comes in over the connector."""
+    sink = RecordingSink()
+    with trio.fail_after(20):
+        async with open_store(tmp_path) as store, running_simulator() as sim:
+            config = _config(sim.port)
+            async with running_connector(config, store, sink) as connector:  # type: ignore[arg-type]
+                assert connector.outbind is not None
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(
+                        sim.outbind, "127.0.0.1", connector.outbind.port, SMSC_ID,
+                        OUTBIND_PASSWORD,
+                    )  # fmt: skip
+                    await wait_for(
+                        lambda: connector.outbind is not None and connector.outbind.bound == 1
+                    )
+                    sim.inject_mo("447700900123", "447700900000", "reply via outbind")
+                    await wait_for(lambda: len(sink.delivered) == 1)
+                    nursery.cancel_scope.cancel()
+    ((name, pdu),) = sink.delivered
+    assert name == NAME and isinstance(pdu, DeliverSm)
