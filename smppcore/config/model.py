@@ -20,6 +20,7 @@ import attrs
 from smppcore.config import values as v
 from smppcore.config.values import ANY_NETWORK, Cidr, HostPort, NumberPattern, RouteTarget, check
 from smppcore.gateway.rejection import SUPPRESSED_STATUS
+from smppcore.protocol.receipt import ErrFormat
 
 __all__ = [
     "AccountConfig",
@@ -213,6 +214,12 @@ class AccountConfig:
     source_numbers: tuple[NumberPattern, ...] = ()
     temporary: bool = False
     receipt_mode: Literal["each_segment", "final"] = "final"
+    #: How receipts the gateway writes itself (a message that failed or expired before an
+    #: operator's receipt) give the error code in ``err:``: "decimal" (0x58 → ``088``,
+    #: 0x401 → ``1025``) or "hex" (0x58 → ``058``, 0x401 → ``401``, 0x45A → ``45A``); 3 digits
+    #: zero-padded where they suffice, else every digit. An operator's ``err:`` is passed on
+    #: as written (see :mod:`smppcore.gateway.receipts`).
+    receipt_err: ErrFormat = "decimal"
     allowed_number_types: tuple[str, ...] | None = attrs.field(
         default=None, metadata=check(v.number_types)
     )

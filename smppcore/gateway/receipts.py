@@ -17,6 +17,13 @@ Decisions:
   in decimal in the receipt). The state comes from ``message_state``, else the text's
   ``stat:``; the error from the text's ``err:`` (the ``network_error_code`` TLV is passed
   through as is).
+* **The client's ``err:``**: an operator's ``err:`` is passed on as the operator wrote it
+  when it is 1 to 10 ASCII letters or digits (a 32-bit code in decimal has 10), zero-padded
+  to 3 when shorter (``err:8`` → ``err:008``), never cut; none, or anything else, is passed
+  on as ``000``. A receipt the gateway writes itself (a message that failed or expired
+  without an operator receipt) gives its numeric error code in the account's
+  ``receipt_err`` form (:func:`~smppcore.protocol.receipt.format_err`: decimal ``088``,
+  ``1025``; hex ``058``, ``401``, ``45A``).
 * **The race** (a receipt faster than the id map) is :mod:`smppcore.gateway.pending`'s: the
   receipt is held durably there, without its text, and the operator gets ``ESME_ROK``.
 * A final receipt of a single-segment message goes to the :class:`Finaliser` with every other
@@ -73,6 +80,8 @@ _MESSAGE_STATE: Final = int(TlvTag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE: Final = int(TlvTag.NETWORK_ERROR_CODE)
 _FINAL_VALUES: Final = frozenset(int(s) for s in FINAL_STATES)
 _MAX_ITEM_ID = 64
+_NO_ERROR: Final = "000"
+_MAX_ERR_LENGTH: Final = 10  # 0xFFFFFFFF in decimal
 
 
 def is_receipt(pdu: DeliverSm | DataSm) -> bool:
@@ -95,7 +104,7 @@ class OperatorReceipt:
 
     upstream_id: str | None
     state: MessageState
-    err: str = "000"
+    err: str = _NO_ERROR  #: the operator's ``err:`` as passed on to the client
     done_at: datetime | None = None
     network_error_code: bytes | None = None
 
@@ -114,14 +123,20 @@ def read_operator_receipt(pdu: DeliverSm | DataSm) -> OperatorReceipt:
         state = MessageState(tlv_state)
     else:
         state = parsed.state
-    err = parsed.err if parsed.err and parsed.err.isascii() else "000"
     return OperatorReceipt(
         upstream.strip() if upstream else None,
         state,
-        err[:3].rjust(3, "0") if err.isdigit() else err[:3],
+        _passed_on_err(parsed.err),
         parsed.done_date,
         pdu.tlvs.network_error_code,
     )
+
+
+def _passed_on_err(err: str | None) -> str:
+    """The operator's ``err:`` as the client gets it (see the module docstring)."""
+    if not err or len(err) > _MAX_ERR_LENGTH or not (err.isascii() and err.isalnum()):
+        return _NO_ERROR
+    return err.zfill(3)
 
 
 def wants_receipt(registered_delivery: int, state: MessageState) -> bool:

@@ -130,12 +130,12 @@ class ReturnPath:
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt: record the state and queue the
-        client's receipt if the submit asked for one (one store request)."""
+        client's receipt if the submit asked for one (one store request); its ``err:`` is
+        ``error_code`` in the account's ``receipt_err`` form."""
         final = MessageFinal(
             message,
             MessageState(state.wire_state),
             error_code=error_code,
-            err=f"{min(max(error_code, 0), 999):03d}",
             tag=f"{state.wire_state}g",
         )
         await self.finaliser.finalise([final], self.gateway.clock())

@@ -2,9 +2,10 @@
 
 Owns the parsing of the de-facto receipt text carried in a deliver_sm/data_sm
 (``id: sub: dlvrd: submit date: done date: stat: err: text:``, reference §8.2) tolerant of the
-variants seen in the wild, its formatting (for our own receipts to clients), and the
-normalisation of upstream message ids so that an id stored from submit_sm_resp is found
-again from a receipt that writes it differently (hex vs decimal, case, leading zeros).
+variants seen in the wild, its formatting (for our own receipts to clients, with
+:func:`format_err` for a numeric ``err:``), and the normalisation of upstream message ids so
+that an id stored from submit_sm_resp is found again from a receipt that writes it
+differently (hex vs decimal, case, leading zeros).
 
 The text is not normative: when the receipt also carries the ``receipted_message_id``,
 ``message_state`` or ``network_error_code`` TLVs, callers should prefer those.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
+from typing import Literal
 
 import attrs
 
@@ -21,7 +23,9 @@ from smppcore.protocol.enums import MessageState
 
 __all__ = [
     "FINAL_STATES",
+    "ErrFormat",
     "Receipt",
+    "format_err",
     "format_receipt",
     "id_variants",
     "normalise_message_id",
@@ -244,6 +248,24 @@ def format_receipt(
         f" done date:{_format_date(done_date, seconds)}"
         f" stat:{_STAT_TEXT[state]} err:{err} text:{text[:20]}"
     )
+
+
+#: How a numeric error code is written in a receipt's ``err:`` (see :func:`format_err`).
+ErrFormat = Literal["decimal", "hex"]
+_MAX_ERR_CODE = 0xFFFFFFFF
+
+
+def format_err(code: int, form: ErrFormat = "decimal") -> str:
+    """The ``err:`` value for the numeric error ``code`` (0 to 0xFFFFFFFF, e.g. a
+    ``command_status``): zero-padded to 3 digits where it fits, else every digit, never cut.
+
+    ``"decimal"``: 0x08 → ``008``, 0x58 → ``088``, 0x401 → ``1025``, 0x45A → ``1114``.
+    ``"hex"`` (upper case, no ``0x``): 0x08 → ``008``, 0x58 → ``058``, 0x401 → ``401``,
+    0x45A → ``45A``, 0x1234 → ``1234``. Raises :class:`ValueError` outside the range.
+    """
+    if not 0 <= code <= _MAX_ERR_CODE:
+        raise ValueError(f"error code {code} is not in 0..0xFFFFFFFF")
+    return f"{code:03X}" if form == "hex" else f"{code:03d}"
 
 
 def _format_date(when: datetime, seconds: bool) -> str:

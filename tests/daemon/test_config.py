@@ -356,5 +356,16 @@ def test_production_example_loads(tmp_path: Path) -> None:
     assert len(config.connectors) == 3 and len(config.accounts) == 2
     assert config.listeners[0].tls and config.listeners[0].tls_key == tmp_path / "tls/server.key"
     assert [c.password for c in config.connectors] == ["za1", "za2", "na"]
+    assert [a.receipt_err for a in config.accounts] == ["decimal", "hex"]
     assert set(config.policy.keywords) == {"default", "NA"}
     assert os.fspath(config.daemon.data_dir) == os.fspath(tmp_path / "d")
+
+
+def test_receipt_err_is_decimal_unless_set(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), environ={}).accounts[0].receipt_err == "decimal"
+    text = BASE.replace("source_numbers", 'receipt_err = "hex"\nsource_numbers')
+    assert load_config(write(tmp_path, text), environ={}).accounts[0].receipt_err == "hex"
+    octal = BASE.replace("source_numbers", 'receipt_err = "octal"\nsource_numbers')
+    err = error_for(tmp_path, octal)
+    assert err.key == "accounts[0].receipt_err"
+    assert "must be one of 'decimal', 'hex'" in str(err)

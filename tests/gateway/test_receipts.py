@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
-from smppcore.gateway.receipts import is_receipt
+from smppcore.gateway.receipts import is_receipt, read_operator_receipt
 from smppcore.gateway.returnpath import ReturnPathOptions
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.receipt import normalise_message_id, parse_receipt
@@ -30,11 +31,16 @@ from .test_return_harness import (
 
 
 def operator_receipt(
-    upstream_id: str, stat: str = "DELIVRD", *, in_tlv: bool = False, state: int | None = None
+    upstream_id: str,
+    stat: str = "DELIVRD",
+    *,
+    in_tlv: bool = False,
+    state: int | None = None,
+    err: str = "000",
 ) -> DeliverSm:
     text = (
         f"id:{upstream_id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201"
-        f" stat:{stat} err:000 text:hello"
+        f" stat:{stat} err:{err} text:hello"
     )
     tlvs = Tlvs()
     if in_tlv:
@@ -204,6 +210,60 @@ async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> No
             assert parsed.stat == "EXPIRED" and parsed.err == "088"
             stored = await gw.store.get_mt("never-1")
             assert stored is not None and stored.state is MtState.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("receipt_err", "status", "expected"),
+    [("decimal", 0x401, "1025"), ("hex", 0x401, "401"), ("hex", 0x45A, "45A")],
+)
+async def test_gateway_receipt_gives_the_whole_error_code(
+    tmp_path: Path, receipt_err: str, status: int, expected: str
+) -> None:
+    """0x401 and 0x45A are not both ``err:999``: the client gets the whole code, in the
+    form its account asks for."""
+    alpha = attrs.evolve(account("alpha", "27600000001-27600000099"), receipt_err=receipt_err)
+    config = make_config(tmp_path, [alpha])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            message = await put_message(run.gateway, "failed-1", upstream_ids=[])
+            await run.return_path.mt_final(message, MtState.REJECTED, status)
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+    parsed = parse_receipt(got.short_message.decode())
+    assert (got.receipted_message_id, parsed.stat, parsed.err) == ("failed-1", "REJECTD", expected)
+
+
+async def test_an_operators_err_reaches_the_client_as_written(tmp_path: Path) -> None:
+    """An operator's own err: is passed on whatever the account's receipt_err says."""
+    alpha = attrs.evolve(account("alpha", "27600000001-27600000099"), receipt_err="hex")
+    config = make_config(tmp_path, [alpha])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await put_message(gw, "m1", upstream_ids=["11"])
+            await put_message(gw, "m2", upstream_ids=["12"])
+            for upstream, err in (("11", "1025"), ("12", "45a")):
+                receipt = operator_receipt(upstream, "UNDELIV", err=err)
+                assert await deliver(run.return_path, receipt) == 0
+            items = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+    errs = {i.message_id: parse_receipt(i.short_message.decode()).err for i in items}
+    assert errs == {"m1": "1025", "m2": "45a"}
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        ("000", "000"),
+        ("8", "008"),
+        ("1025", "1025"),
+        ("45A", "45A"),
+        ("0000001025", "0000001025"),  # 10 characters: kept whole
+        ("12345678901", "000"),  # longer than any 32-bit code
+        ("n/a", "000"),
+        ("", "000"),
+    ],
+)
+def test_the_operators_err_as_passed_on(err: str, expected: str) -> None:
+    assert read_operator_receipt(operator_receipt("1", "UNDELIV", err=err)).err == expected
 
 
 @pytest.mark.parametrize(

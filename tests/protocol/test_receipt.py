@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from smppcore.protocol.enums import MessageState
 from smppcore.protocol.receipt import (
+    ErrFormat,
     Receipt,
+    format_err,
     format_receipt,
     id_variants,
     normalise_message_id,
@@ -339,3 +341,47 @@ def test_any_id_finds_itself(raw: str) -> None:
     assert key == "" or key in variants
     if raw.isascii() and key:  # ids are ASCII in practice; case folding is ASCII-only there
         assert normalise_message_id(raw.upper()) in id_variants(raw.lower())
+
+
+@pytest.mark.parametrize(
+    ("code", "form", "expected"),
+    [
+        (0, "decimal", "000"),
+        (0x08, "decimal", "008"),
+        (0x58, "decimal", "088"),
+        (999, "decimal", "999"),
+        (0x401, "decimal", "1025"),
+        (0x45A, "decimal", "1114"),
+        (0xFFFFFFFF, "decimal", "4294967295"),
+        (0, "hex", "000"),
+        (0x08, "hex", "008"),
+        (0x58, "hex", "058"),
+        (0x401, "hex", "401"),
+        (0x45A, "hex", "45A"),
+        (0x1234, "hex", "1234"),
+        (0xFFFFFFFF, "hex", "FFFFFFFF"),
+    ],
+)
+def test_format_err(code: int, form: ErrFormat, expected: str) -> None:
+    assert format_err(code, form) == expected
+
+
+@pytest.mark.parametrize("code", [-1, 0x1_0000_0000])
+def test_format_err_refuses_what_is_no_32_bit_code(code: int) -> None:
+    with pytest.raises(ValueError, match="0xFFFFFFFF"):
+        format_err(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 0xFFFFFFFF), st.sampled_from(["decimal", "hex"]))
+def test_format_err_round_trip(code: int, form: ErrFormat) -> None:
+    """Every code comes back whole from the err: of a formatted receipt, in its base."""
+    err = format_err(code, form)
+    base = 16 if form == "hex" else 10
+    assert int(err, base) == code
+    assert len(err) == max(3, len(format(code, "X" if form == "hex" else "d")))
+    text = format_receipt(
+        "1", state=MessageState.UNDELIVERABLE, submit_date=datetime(2026, 1, 1),
+        done_date=datetime(2026, 1, 1), err=err,
+    )  # fmt: skip
+    assert parse_receipt(text).err == err
