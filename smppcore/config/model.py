@@ -12,6 +12,7 @@ rules that span sections live in :mod:`smppcore.config.loader`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ import attrs
 from smppcore.config import values as v
 from smppcore.config.values import ANY_NETWORK, Cidr, HostPort, NumberPattern, RouteTarget, check
 from smppcore.gateway.rejection import SUPPRESSED_STATUS
-from smppcore.protocol.receipt import ErrFormat
+from smppcore.protocol.receipt import ErrFormat, IdFormat
 
 __all__ = [
     "AccountConfig",
@@ -264,13 +265,27 @@ class ConnectorConfig:
     transient_statuses: tuple[int, ...] = attrs.field(
         default=(0x08, 0x14, 0x58), metadata=check(v.statuses)
     )
-    id_format: Literal["auto", "decimal", "hex", "uuid"] = "auto"
+    #: How this operator writes its message ids, which decides the forms of a receipt's id
+    #: that are looked up (:func:`smppcore.protocol.receipt.receipt_id_keys`): "auto" every
+    #: variant (hex or decimal, case, leading zeros); "decimal", "hex" or "uuid" the same form
+    #: in the submit_sm_resp and the receipt (only case and leading zeros may differ);
+    #: "hex_response_decimal_receipt" (``0A3F5C`` then ``id:0000671580``) and
+    #: "decimal_response_hex_receipt" convert the receipt's id to the response's form.
+    id_format: IdFormat = "auto"
+    #: The zone of the dates in this operator's receipts (``submit date:``/``done date:``
+    #: carry none): an IANA name ("Africa/Johannesburg") or an offset ("+02:00"). The
+    #: receipts the gateway sends its clients give every date in UTC.
     dlr_timezone: str = attrs.field(default="UTC", metadata=check(v.timezone))
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def effective_burst(self) -> int:
         return self.burst if self.burst is not None else max(1, round(self.throughput))
+
+    @property
+    def dlr_tzinfo(self) -> tzinfo:
+        """``dlr_timezone`` as a :class:`~datetime.tzinfo` (the loader has checked it)."""
+        return v.tzinfo_from_config(self.dlr_timezone)
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if (self.password is None) == (self.password_env is None):

@@ -1,7 +1,9 @@
 """Delivery receipts: from the operator's deliver_sm to the client's, carrying our message id.
 
-Owns the receipt values and rules: :func:`is_receipt`, :func:`read_operator_receipt` (id,
-state, error from the TLVs or the text), :func:`wants_receipt` and :func:`client_receipt`
+Owns the receipt values and rules: :func:`is_receipt`, :class:`OperatorConvention` (how
+one operator writes its receipts: the zone of its dates, the form of its ids),
+:func:`read_operator_receipt` (id, state, error and done date from the TLVs or the text),
+:func:`wants_receipt` and :func:`client_receipt`
 (the receipt a client gets for one of its messages, also for the gateway's own receipts of
 messages that never reached an operator). Pure functions: no I/O, no clock. What is done with
 a receipt is :mod:`smppcore.gateway.correlation`'s (matching, segments, duplicates),
@@ -11,12 +13,17 @@ a message).
 Decisions:
 
 * The upstream id comes from ``receipted_message_id``, else from the text's ``id:``; the
-  store looks it up for the connector by every :func:`id_variants` candidate, best first
-  (:meth:`~smppcore.store.base.Store.match_receipt`: the map is written under
+  store looks it up for the connector by the keys its ``id_format`` gives
+  (:func:`~smppcore.protocol.receipt.receipt_id_keys`, best first;
+  :meth:`~smppcore.store.base.Store.match_receipt`): the map is written under
   :func:`normalise_message_id`, but an operator may write the id in hex in the response and
-  in decimal in the receipt). The state comes from ``message_state``, else the text's
-  ``stat:``; the error from the text's ``err:`` (the ``network_error_code`` TLV is passed
-  through as is).
+  in decimal in the receipt; ``"auto"`` tries every variant. The state comes from
+  ``message_state``, else the text's ``stat:``; the error from the text's ``err:`` (the
+  ``network_error_code`` TLV is passed through as is).
+* **Dates**: an operator's ``done date:`` (no zone in the text) is read in the connector's
+  ``dlr_timezone``; every date in a client's receipt is written in UTC (``submit date:``
+  is when the gateway accepted the message; ``done date:`` the operator's, else when the
+  gateway learnt the outcome).
 * **The client's ``err:``**: an operator's ``err:`` is passed on as the operator wrote it
   when it is 1 to 10 ASCII letters or digits (a 32-bit code in decimal has 10), zero-padded
   to 3 when shorter (``err:8`` → ``err:008``), never cut; none, or anything else, is passed
@@ -52,20 +59,22 @@ Decisions:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 import attrs
 
+from smppcore.config.model import ConnectorConfig
 from smppcore.gateway.deliverables import item_from_pdu, receipt_deliver_sm, user_data
 from smppcore.gateway.delivery import Lease, Outgoing
 from smppcore.protocol.enums import MessageState, TlvTag
 from smppcore.protocol.pdu import DataSm, DeliverSm
-from smppcore.protocol.receipt import FINAL_STATES, format_receipt, parse_receipt
+from smppcore.protocol.receipt import FINAL_STATES, IdFormat, format_receipt, parse_receipt
 from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import DeliveryKind, MtMessage
 
 __all__ = [
+    "OperatorConvention",
     "OperatorReceipt",
     "aggregate",
     "client_receipt",
@@ -99,6 +108,19 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
 
 
 @attrs.frozen
+class OperatorConvention:
+    """How one operator writes its receipts (``[[connectors]]`` ``dlr_timezone`` and
+    ``id_format``); the default is an operator in UTC whose id forms are not known."""
+
+    tz: tzinfo = UTC  #: the zone of its receipts' dates
+    id_format: IdFormat = "auto"  #: how its message ids are written
+
+    @classmethod
+    def of(cls, connector: ConnectorConfig) -> OperatorConvention:
+        return cls(connector.dlr_tzinfo, connector.id_format)
+
+
+@attrs.frozen
 class OperatorReceipt:
     """What the gateway needs from an operator's receipt (and nothing of its text)."""
 
@@ -113,10 +135,11 @@ class OperatorReceipt:
         return self.state in FINAL_STATES
 
 
-def read_operator_receipt(pdu: DeliverSm | DataSm) -> OperatorReceipt:
-    """Id, state and error of a receipt: TLVs first, then the text."""
+def read_operator_receipt(pdu: DeliverSm | DataSm, tz: tzinfo = UTC) -> OperatorReceipt:
+    """Id, state, error and done date of a receipt: TLVs first, then the text (whose dates
+    are read in ``tz``, the operator's zone)."""
     text = user_data(pdu).decode("latin-1")
-    parsed = parse_receipt(text, tz=UTC)
+    parsed = parse_receipt(text, tz=tz)
     upstream = pdu.tlvs.receipted_message_id or parsed.message_id
     tlv_state = pdu.tlvs.message_state
     if tlv_state is not None and tlv_state in MessageState._value2member_map_:
@@ -163,6 +186,11 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _utc(when: datetime) -> datetime:
+    """``when`` in UTC (a naive datetime is taken as UTC already)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def client_receipt(
     message: MtMessage,
     state: MessageState,
@@ -178,12 +206,13 @@ def client_receipt(
     lease: Lease | None = None,
 ) -> Outgoing:
     """The receipt deliver_sm telling ``message``'s client about ``state``, as a queue item
-    (leased as ``lease`` says, to be pushed) with the PDU it becomes."""
+    (leased as ``lease`` says, to be pushed) with the PDU it becomes. Its dates are in UTC
+    (``done_at`` in any zone; None: ``now``)."""
     text = format_receipt(
         message.id,
         state=state,
         submit_date=_dt(message.submitted_at or now),
-        done_date=done_at or _dt(now),
+        done_date=_utc(done_at) if done_at is not None else _dt(now),
         sub=sub,
         dlvrd=dlvrd,
         err=err,

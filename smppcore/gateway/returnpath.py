@@ -104,11 +104,12 @@ class ReturnPath:
         per PDU, returned once everything is durable (see the module docstring)."""
         statuses = [_OK] * len(pdus)
         receipts = []
+        tz = self.receipts.convention(connector).tz
         for n, pdu in enumerate(pdus):
             if not isinstance(pdu, DeliverSm | DataSm):
                 statuses[n] = _RINVCMDID
             elif is_receipt(pdu):
-                receipts.append(read_operator_receipt(pdu))
+                receipts.append(read_operator_receipt(pdu, tz))
             else:
                 await self.replies.handle(connector, pdu)
         if receipts:

@@ -24,12 +24,14 @@ from smppcore.protocol.enums import MessageState
 __all__ = [
     "FINAL_STATES",
     "ErrFormat",
+    "IdFormat",
     "Receipt",
     "format_err",
     "format_receipt",
     "id_variants",
     "normalise_message_id",
     "parse_receipt",
+    "receipt_id_keys",
     "stat_text",
 ]
 
@@ -314,3 +316,38 @@ def id_variants(upstream_id: str) -> tuple[str, ...]:
             seen.add(candidate)
             result.append(candidate)
     return tuple(result)
+
+
+#: How an operator writes its message ids, for :func:`receipt_id_keys`.
+IdFormat = Literal[
+    "auto", "decimal", "hex", "uuid", "hex_response_decimal_receipt", "decimal_response_hex_receipt"
+]
+
+
+def receipt_id_keys(upstream_id: str, id_format: IdFormat = "auto") -> tuple[str, ...]:
+    """The keys to look a receipt's upstream id up by, best first, for an operator whose ids
+    are written as ``id_format`` says. Id maps are stored under :func:`normalise_message_id`
+    of the submit_sm_resp's id.
+
+    * ``"auto"``: every :func:`id_variants` candidate (for an operator whose forms are not
+      known; an id that reads as both hex and decimal may match either reading).
+    * ``"decimal"``, ``"hex"``, ``"uuid"``: the receipt writes the id in the same form as
+      the response (only blanks, case and leading zeros may differ): the canonical id alone.
+    * ``"hex_response_decimal_receipt"``: the response gives hex (``0A3F5C``), the receipt
+      the same number in decimal (``0000671580``): that number in hex (``a3f5c``); no key
+      when the receipt's id is not decimal digits.
+    * ``"decimal_response_hex_receipt"``: the other way round: ``75BCD15`` → ``123456789``;
+      no key when it is not hex digits.
+    """
+    canonical = normalise_message_id(upstream_id)
+    if id_format == "auto":
+        return id_variants(upstream_id)
+    if id_format == "hex_response_decimal_receipt":
+        if len(canonical) <= _MAX_NUMERIC_DIGITS and _DEC.fullmatch(canonical):
+            return (format(int(canonical), "x"),)
+        return ()
+    if id_format == "decimal_response_hex_receipt":
+        if len(canonical) <= _MAX_NUMERIC_DIGITS and _HEX.fullmatch(canonical):
+            return (str(int(canonical, 16)),)
+        return ()
+    return (canonical,) if canonical else ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -357,6 +358,13 @@ def test_production_example_loads(tmp_path: Path) -> None:
     assert config.listeners[0].tls and config.listeners[0].tls_key == tmp_path / "tls/server.key"
     assert [c.password for c in config.connectors] == ["za1", "za2", "na"]
     assert [a.receipt_err for a in config.accounts] == ["decimal", "hex"]
+    assert [c.id_format for c in config.connectors] == [
+        "hex_response_decimal_receipt", "decimal", "auto",
+    ]  # fmt: skip
+    when = datetime(2026, 7, 1, 12, 0)
+    assert [when.replace(tzinfo=c.dlr_tzinfo).utcoffset() for c in config.connectors] == [
+        timedelta(hours=2), timedelta(hours=2), timedelta(0),
+    ]  # fmt: skip
     assert set(config.policy.keywords) == {"default", "NA"}
     assert os.fspath(config.daemon.data_dir) == os.fspath(tmp_path / "d")
 
@@ -369,3 +377,30 @@ def test_receipt_err_is_decimal_unless_set(tmp_path: Path) -> None:
     err = error_for(tmp_path, octal)
     assert err.key == "accounts[0].receipt_err"
     assert "must be one of 'decimal', 'hex'" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset"),
+    [("UTC", 0), ("Africa/Johannesburg", 120), ("+02:00", 120), ("-0530", -330),
+     ("America/New_York", -240)],  # July: daylight saving time
+)  # fmt: skip
+def test_dlr_timezone_names_and_offsets(tmp_path: Path, zone: str, offset: int) -> None:
+    text = BASE.replace('password = "simpass"', f'password = "simpass"\ndlr_timezone = "{zone}"')
+    (connector,) = load_config(write(tmp_path, text), environ={}).connectors
+    when = datetime(2026, 7, 1, 12, 0, tzinfo=connector.dlr_tzinfo)
+    assert when.utcoffset() == timedelta(minutes=offset)
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "what"),
+    [
+        ('dlr_timezone = "Mars/Base"', "dlr_timezone", "not a time zone name"),
+        ('dlr_timezone = "+25:00"', "dlr_timezone", "at most 23:59"),
+        ('dlr_timezone = ""', "dlr_timezone", "not a time zone name"),
+        ('id_format = "octal"', "id_format", "must be one of 'auto', 'decimal', 'hex'"),
+    ],
+)
+def test_bad_connector_receipt_conventions(tmp_path: Path, line: str, key: str, what: str) -> None:
+    err = error_for(tmp_path, BASE.replace('password = "simpass"', f'password = "simpass"\n{line}'))
+    assert err.key == f"connectors[0].{key}"
+    assert what in str(err)
