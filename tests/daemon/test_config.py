@@ -114,6 +114,16 @@ def test_duplicate_account(tmp_path: Path) -> None:
     assert "'demo' is defined twice" in str(err)
 
 
+def test_accounts_owning_the_same_numbers(tmp_path: Path) -> None:
+    other = f'[[accounts]]\nsystem_id = "other"\npassword_hash = "{HASH}"\n'
+    err = error_for(tmp_path, BASE + "\n" + other + 'source_numbers = ["276000005*"]\n')
+    assert err.key == "accounts[1].source_numbers"
+    assert "overlaps between accounts: demo and other" in err.problem
+    assert "276" not in err.problem  # the accounts are named, never the numbers
+    apart = BASE + "\n" + other + 'source_numbers = ["276000010*"]\n'
+    assert len(load_config(write(tmp_path, apart), environ={}).accounts) == 2
+
+
 def test_duplicate_connector(tmp_path: Path) -> None:
     extra = '[[connectors]]\nname = "sim"\nhosts = ["h:1"]\nsystem_id = "x"\npassword = "p"\n'
     text = BASE + "\n" + extra
