@@ -295,9 +295,15 @@ def timezone(value: str) -> str | None:
 
 
 def redis_url(value: str) -> str | None:
-    if value.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    return "must start with redis://, rediss:// or unix://"
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        return "must start with redis://, rediss:// or unix://"
+    import redis
+
+    try:  # builds the pool the store builds (connecting only when used)
+        redis.BlockingConnectionPool.from_url(value)
+    except ValueError as exc:
+        return f"not a Redis URL the client can use: {exc}"
+    return None
 
 
 def unique(values: Iterable[object]) -> str | None:

@@ -223,6 +223,7 @@ def test_bad_values(tmp_path: Path) -> None:
         ('[policy]\nreply_capable_types = ["cell"]', "policy.reply_capable_types", "number type"),
         ("[retention]\nmessage_hours = 0", "retention.message_hours", "greater than 0"),
         ('[store]\nredis_url = "http://x"', "store.redis_url", "redis://"),
+        ('[store]\nredis_url = "redis://h:abc/0"', "store.redis_url", "Port could not be cast"),
         ('[simulator]\noutcomes = { WAT = 1.0 }', "simulator.outcomes", "not a receipt stat"),
         ("[[listeners]]\ninactivity_timeout = 10", "listeners[0].inactivity_timeout", "longer"),
         ('[policy.keywords.default]\nopt_in = ["stop"]', "policy.keywords.default.opt_in",
