@@ -74,6 +74,26 @@ def test_check_config_and_run_refuse_accounts_owning_the_same_numbers(tmp_path: 
     assert not (tmp_path / "data").exists()  # refused before anything was opened
 
 
+def test_check_config_builds_what_run_builds(tmp_path: Path) -> None:
+    """A connector option its plugin refuses: check-config says so (exit 2) instead of
+    passing a config run then cannot start with (exit 1, the same reason)."""
+    local = (REPO / "configs" / "local.toml").read_text()
+    config = tmp_path / "badoption.toml"
+    config.write_text(
+        local.replace("reconnect_max = 10\n", "reconnect_max = 10\n[connectors.options]\n"
+                      "poll_intervall = 1\n", 1)
+    )  # fmt: skip
+    why = "unknown option 'poll_intervall' for the smpp connector"
+    checked = run("check-config", str(config))
+    assert checked.returncode == 2
+    assert checked.stdout == ""
+    assert f"{config}: connector sim: ValueError: {why}" in checked.stderr
+    started = run("run", "--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert started.returncode == 1
+    assert "startup failed" in started.stdout + started.stderr
+    assert why in started.stdout + started.stderr
+
+
 def test_hash_password_from_stdin() -> None:
     result = run("hash-password", stdin="demopass\n")
     assert result.returncode == 0, result.stderr

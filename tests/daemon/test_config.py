@@ -349,7 +349,18 @@ def test_local_demo_numbers_are_valid_za_mobiles() -> None:
     assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
 
 
-def test_production_example_loads(tmp_path: Path) -> None:
+#: The environment configs/production.example.toml reads.
+PRODUCTION_ENV = {
+    "SMPPCORE_HASH_SECRET": "0123456789abcdef0123456789abcdef",
+    "SMPPCORE_OP_ZA_PASSWORD": "za1",
+    "SMPPCORE_OP_ZA2_PASSWORD": "za2",
+    "SMPPCORE_OP_NA_PASSWORD": "na",
+}
+
+
+def production_example(tmp_path: Path) -> Path:
+    """configs/production.example.toml copied into ``tmp_path``, with the TLS files it names
+    (a test CA's)."""
     shutil.copy(REPO / "configs" / "production.example.toml", tmp_path / "smppcore.toml")
     (tmp_path / "tls").mkdir()
     ca = trustme.CA()
@@ -357,13 +368,12 @@ def test_production_example_loads(tmp_path: Path) -> None:
     cert.private_key_pem.write_to_path(str(tmp_path / "tls" / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "tls" / "server.crt"))
     ca.cert_pem.write_to_path(str(tmp_path / "tls" / "operator-za-ca.pem"))
-    env = {
-        "SMPPCORE_HASH_SECRET": "0123456789abcdef0123456789abcdef",
-        "SMPPCORE_OP_ZA_PASSWORD": "za1",
-        "SMPPCORE_OP_ZA2_PASSWORD": "za2",
-        "SMPPCORE_OP_NA_PASSWORD": "na",
-    }
-    config = load_config(tmp_path / "smppcore.toml", data_dir=tmp_path / "d", environ=env)
+    return tmp_path / "smppcore.toml"
+
+
+def test_production_example_loads(tmp_path: Path) -> None:
+    path = production_example(tmp_path)
+    config = load_config(path, data_dir=tmp_path / "d", environ=PRODUCTION_ENV)
     assert config.store.backend == "redis"
     assert len(config.connectors) == 3 and len(config.accounts) == 2
     assert config.listeners[0].tls and config.listeners[0].tls_key == tmp_path / "tls/server.key"
