@@ -117,7 +117,8 @@ class ReceiptHandler:
         self._finaliser = finaliser
         self._recent = _Recent(recent_entries, recent_seconds)
         self._conventions = {
-            c.name: OperatorConvention.of(c) for c in gateway.config.connectors
+            c.name: OperatorConvention(c.dlr_tzinfo, c.id_format)
+            for c in gateway.config.connectors
         }
         self._default_convention = OperatorConvention()
 

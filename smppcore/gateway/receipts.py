@@ -64,7 +64,6 @@ from typing import Final
 
 import attrs
 
-from smppcore.config.model import ConnectorConfig
 from smppcore.gateway.deliverables import item_from_pdu, receipt_deliver_sm, user_data
 from smppcore.gateway.delivery import Lease, Outgoing
 from smppcore.protocol.enums import MessageState, TlvTag
@@ -114,10 +113,6 @@ class OperatorConvention:
 
     tz: tzinfo = UTC  #: the zone of its receipts' dates
     id_format: IdFormat = "auto"  #: how its message ids are written
-
-    @classmethod
-    def of(cls, connector: ConnectorConfig) -> OperatorConvention:
-        return cls(connector.dlr_tzinfo, connector.id_format)
 
 
 @attrs.frozen
