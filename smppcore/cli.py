@@ -12,7 +12,8 @@ Subcommands and their exit codes (``0`` ok, ``1`` runtime error, ``2`` usage or 
         validate a config as run does before it serves (load_config, then
         smppcore.startup.check_startup: the gateway, connectors and TLS contexts built over a
         scratch store), print a one-line summary (names and counts, no secrets).
-        0 valid; 2 bad arguments, a ConfigError or a part run could not build.
+        0 valid; 1 no scratch store could be made; 2 bad arguments, a ConfigError or a part
+        run could not build.
     smppcore hash-password
         read a password (one stdin line, or prompted twice), print its scrypt hash.
         0 printed; 2 empty password or the two prompts differ.
@@ -176,6 +177,9 @@ def _check(args: argparse.Namespace) -> int:
         check_startup(config)
     except StartupError as exc:
         raise _Failure(f"{config.source}: {exc}", EXIT_CONFIG) from None
+    except OSError as exc:
+        message = f"cannot make a scratch store to check in: {exc.strerror or exc}"
+        raise _Failure(message, EXIT_RUNTIME) from None
     print(summarize(config))
     return EXIT_OK
 

@@ -1,7 +1,8 @@
 """What ``smppcore run`` builds from its config before it serves, and ``check-config``'s dry
 run of the same.
 
-Owns :class:`StartupError`, :class:`Assembly`, :func:`assemble` and :func:`check_startup`.
+Owns :class:`StartupError`, :class:`Assembly`, :func:`assemble` and :func:`dry_run` (with
+:func:`check_startup`, its synchronous form for the CLI).
 
 Before it serves, ``run`` loads the config (:func:`~smppcore.config.load_config`: every key,
 the rules that span sections, secrets from the environment, numbers owned by two accounts),
@@ -17,8 +18,8 @@ opens the store, then calls :func:`assemble`, which builds, in this order:
   entry point when ``[simulator] enabled``.
 
 Any failure is a :class:`StartupError` naming the component. ``smppcore check-config`` runs
-the same two functions (:func:`check_startup`): :func:`load_config`, then :func:`assemble`
-over a scratch SQLite store in a temporary directory (removed afterwards), so a config it
+the same two functions: :func:`load_config`, then :func:`assemble` (:func:`dry_run`) over a
+scratch SQLite store in a temporary directory (removed afterwards), so a config it
 passes is one ``run`` builds. What it does not check is what depends on the machine when
 the daemon starts: whether the configured store opens (data dir writable, Redis reachable),
 whether the ports are free, whether the operators answer.
@@ -44,7 +45,7 @@ from smppcore.metrics import Metrics
 from smppcore.store.base import Store
 from smppcore.upkeep import Upkeep
 
-__all__ = ["Assembly", "StartupError", "assemble", "check_startup", "reason"]
+__all__ = ["Assembly", "StartupError", "assemble", "check_startup", "dry_run", "reason"]
 
 
 class StartupError(Exception):
@@ -144,12 +145,18 @@ def _simulator_entry() -> Callable[..., Awaitable[Any]]:
     return entry
 
 
-def check_startup(config: Config) -> None:
-    """Build what ``run`` builds for ``config`` (a loaded one), over a scratch store that is
-    removed afterwards; :class:`StartupError` if a part cannot be built. Runs its own
-    ``trio.run``: call it from synchronous code."""
+async def dry_run(config: Config) -> None:
+    """Build what ``run`` builds for ``config`` (a loaded one) over a scratch store in a new
+    temporary directory, removed afterwards; nothing is started, the configured store and
+    data dir are not touched. :class:`StartupError` if a part cannot be built; ``OSError``
+    if the scratch store cannot be made."""
     with tempfile.TemporaryDirectory(prefix="smppcore-check-") as scratch:
-        trio.run(_assemble_over_scratch_store, config, Path(scratch))
+        await _assemble_over_scratch_store(config, Path(scratch))
+
+
+def check_startup(config: Config) -> None:
+    """:func:`dry_run` under its own ``trio.run``, for synchronous callers (the CLI)."""
+    trio.run(dry_run, config)
 
 
 async def _assemble_over_scratch_store(config: Config, scratch: Path) -> None:

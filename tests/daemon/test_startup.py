@@ -9,7 +9,7 @@ import trio
 
 from smppcore.config import Config, load_config
 from smppcore.gateway.privacy import open_configured_store
-from smppcore.startup import StartupError, assemble, check_startup
+from smppcore.startup import StartupError, assemble, dry_run
 
 from .test_config import PRODUCTION_ENV, REPO, production_example
 
@@ -27,18 +27,20 @@ def local_config(tmp_path: Path, edit: tuple[str, str] = ("", "")) -> Config:
     return load_config(path, data_dir=tmp_path / "data", environ={})
 
 
-def test_the_local_config_passes_without_touching_its_data_dir(tmp_path: Path) -> None:
-    check_startup(local_config(tmp_path))
+async def test_the_local_config_passes_without_touching_its_data_dir(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        await dry_run(local_config(tmp_path))
     assert not (tmp_path / "data").exists()
 
 
-def test_the_production_example_passes(tmp_path: Path) -> None:
+async def test_the_production_example_passes(tmp_path: Path) -> None:
     """Three smpp connectors (one with a TLS CA file), a TLS listener, a Redis store: built
     over the scratch store, no Redis needed."""
     config = load_config(
         production_example(tmp_path), data_dir=tmp_path / "d", environ=PRODUCTION_ENV
     )
-    check_startup(config)
+    with trio.fail_after(30):
+        await dry_run(config)
 
 
 @pytest.mark.parametrize(
@@ -58,13 +60,13 @@ def test_the_production_example_passes(tmp_path: Path) -> None:
         ),
     ],
 )  # fmt: skip
-def test_what_run_could_not_build_is_named(
+async def test_what_run_could_not_build_is_named(
     tmp_path: Path, edit: tuple[str, str], component: str, why: str
 ) -> None:
     (tmp_path / "junk.pem").write_text("not a certificate\n")  # readable: the loader takes it
     config = local_config(tmp_path, edit)
-    with pytest.raises(StartupError) as info:
-        check_startup(config)
+    with trio.fail_after(30), pytest.raises(StartupError) as info:
+        await dry_run(config)
     assert info.value.component == component
     assert why in info.value.reason
 
