@@ -9,8 +9,11 @@ Subcommands and their exit codes (``0`` ok, ``1`` runtime error, ``2`` usage or 
         0 stopped cleanly (also Ctrl-C); 1 a component failed to start or the daemon
         failed; 2 bad arguments or a ConfigError.
     smppcore check-config FILE [--data-dir DIR]
-        validate a config, print a one-line summary (names and counts, no secrets).
-        0 valid; 2 bad arguments or a ConfigError.
+        validate a config as run does before it serves (load_config, then
+        smppcore.startup.check_startup: the gateway, connectors and TLS contexts built over a
+        scratch store), print a one-line summary (names and counts, no secrets).
+        0 valid; 1 no scratch store could be made; 2 bad arguments, a ConfigError or a part
+        run could not build.
     smppcore hash-password
         read a password (one stdin line, or prompted twice), print its scrypt hash.
         0 printed; 2 empty password or the two prompts differ.
@@ -167,7 +170,17 @@ def summarize(config: Config) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    print(summarize(_load(args)))
+    from smppcore.startup import StartupError, check_startup
+
+    config = _load(args)
+    try:
+        check_startup(config)
+    except StartupError as exc:
+        raise _Failure(f"{config.source}: {exc}", EXIT_CONFIG) from None
+    except OSError as exc:
+        message = f"cannot make a scratch store to check in: {exc.strerror or exc}"
+        raise _Failure(message, EXIT_RUNTIME) from None
+    print(summarize(config))
     return EXIT_OK
 
 

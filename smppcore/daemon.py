@@ -1,7 +1,9 @@
 """The daemon's composition root: what runs, in which order, and how it stops.
 
-Owns :func:`run_daemon` (``smppcore run``). One root task opens the store and then three
-nested stages, each a nursery started after the one before is ready::
+Owns :func:`run_daemon` (``smppcore run``). One root task opens the store, builds every part
+from the config (:func:`smppcore.startup.assemble`, which ``smppcore check-config`` runs
+too), and then starts three nested stages, each a nursery started after the one before is
+ready::
 
     store (SQLite or Redis; closed last, which flushes queued writes)
       infra:      signal watcher, metrics server, purge loop, status sampler, simulator
@@ -23,13 +25,13 @@ Signals (:func:`trio.open_signal_receiver`):
   (:meth:`Gateway.reload`) without touching binds. A bad file is logged and the running
   config kept; changes to sections that need a restart are logged as such.
 
-Startup failures (a port taken, the store not opening, an unknown connector type) are one
-``startup failed`` ERROR line naming the component and exit code 1.
+Startup failures (a port taken, the store not opening, an unknown connector type, a
+connector's options refused by its plugin) are one ``startup failed`` ERROR line naming the
+component and exit code 1.
 """
 
 from __future__ import annotations
 
-import importlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,14 +41,13 @@ import attrs
 import trio
 
 from smppcore.config import Config, ConfigError, load_config
-from smppcore.connector_api import Connector, ConnectorContext, load_connector_factory
-from smppcore.gateway.context import Gateway, build_gateway
-from smppcore.gateway.returnpath import ReturnPath
+from smppcore.gateway.context import Gateway
 from smppcore.logs import get_logger
-from smppcore.metrics import Metrics, serve_metrics
+from smppcore.metrics import serve_metrics
 from smppcore.net.server import listener_port
+from smppcore.startup import StartupError, assemble
+from smppcore.startup import reason as _reason
 from smppcore.store.base import Store
-from smppcore.upkeep import Upkeep
 
 __all__ = ["DRAIN_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "StartupError", "run_daemon"]
 
@@ -58,25 +59,6 @@ EXIT_FAILED: Final = 1
 DRAIN_TIMEOUT: Final = 15.0
 #: Sections a SIGHUP cannot apply (their objects are built once at startup).
 _RESTART_SECTIONS: Final = ("daemon", "listeners", "metrics", "store", "connectors", "simulator")
-
-
-class StartupError(Exception):
-    """A component could not start; ``component`` names it for the log line."""
-
-    def __init__(self, component: str, reason: str) -> None:
-        super().__init__(f"{component}: {reason}")
-        self.component = component
-        self.reason = reason
-
-
-def _reason(exc: BaseException) -> str:
-    """A short, human description of why something failed (no tracebacks, no data)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_reason(e) for e in exc.exceptions)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _find_startup_error(exc: BaseException) -> StartupError | None:
@@ -166,12 +148,10 @@ class Daemon:
 
     async def _serve(self, store: Store, signals: AsyncIterator[int]) -> None:
         config = self.config
-        metrics = Metrics()
-        gateway = build_gateway(config, store, metrics, {})
+        parts = assemble(config, store)
+        metrics, gateway, return_path = parts.metrics, parts.gateway, parts.return_path
+        connectors, upkeep = parts.connectors, parts.upkeep
         self._gateway = gateway
-        return_path = ReturnPath(gateway, node_id=config.daemon.node_id)
-        connectors = _build_connectors(config, gateway, metrics, store, return_path)
-        upkeep = Upkeep(gateway)
         with self._all:
             async with trio.open_nursery() as infra:
                 infra.start_soon(self._watch_signals, signals)
@@ -186,8 +166,8 @@ class Daemon:
                     )
                 infra.start_soon(upkeep.run_purge)
                 infra.start_soon(upkeep.run_sampler)
-                if config.simulator.enabled:
-                    await self._start_simulator(infra)
+                if parts.simulator is not None:
+                    await self._start_simulator(infra, parts.simulator)
                 async with trio.open_nursery() as operators:
                     await _start(operators, "return path", return_path.run)
                     for connector in connectors:
@@ -211,12 +191,10 @@ class Daemon:
                     operators.cancel_scope.cancel()
                 infra.cancel_scope.cancel()
 
-    async def _start_simulator(self, nursery: trio.Nursery) -> None:
-        try:
-            module = importlib.import_module("connectors.simulator")
-        except ImportError as exc:
-            raise StartupError("simulator", _reason(exc)) from exc
-        sim = await _start(nursery, "simulator", module.serve_simulator, self.config.simulator)
+    async def _start_simulator(
+        self, nursery: trio.Nursery, serve_simulator: Callable[..., Awaitable[Any]]
+    ) -> None:
+        sim = await _start(nursery, "simulator", serve_simulator, self.config.simulator)
         self.ports.simulator = int(sim.port)
         self.ports.simulator_control = int(sim.control_port)
 
@@ -277,31 +255,6 @@ def _port_of(started: Any, configured: int) -> int:
     if isinstance(started, list | tuple) and started:
         return listener_port(started)
     return configured
-
-
-def _build_connectors(
-    config: Config, gateway: Gateway, metrics: Metrics, store: Store, sink: ReturnPath
-) -> list[Connector]:
-    context = ConnectorContext(
-        store=store,
-        sink=sink,
-        metrics=metrics,
-        retention=config.retention,
-        node_id=config.daemon.node_id,
-    )
-    built: list[Connector] = []
-    for cc in config.connectors:
-        try:
-            factory = load_connector_factory(cc.type)
-        except (LookupError, ImportError) as exc:
-            raise StartupError(f"connector {cc.name}", f"unknown type {cc.type!r}") from exc
-        try:
-            connector = factory(cc, context)
-        except Exception as exc:
-            raise StartupError(f"connector {cc.name}", _reason(exc)) from exc
-        gateway.connectors[cc.name] = connector
-        built.append(connector)
-    return built
 
 
 async def run_daemon(config: Config) -> int:

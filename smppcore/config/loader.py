@@ -1,5 +1,6 @@
 """Loading a config file: parse TOML, build the model, resolve paths and secrets, and check
-the rules that span sections (duplicate names, route references, port clashes).
+the rules that span sections (duplicate names, route references, port clashes, numbers owned
+by two accounts).
 
 Owns :func:`load_config` and :func:`ensure_hash_secret`. The data dir is chosen in this order:
 the ``data_dir`` argument (the ``--data-dir`` option), the ``SMPPCORE_DATA_DIR`` environment
@@ -20,6 +21,7 @@ import attrs
 from smppcore.config.errors import ConfigError
 from smppcore.config.model import Config, ConnectorConfig, StoreConfig
 from smppcore.config.schema import Builder, join
+from smppcore.gateway.ownership import OwnershipConflict, OwnershipIndex
 
 __all__ = ["DATA_DIR_ENV", "ensure_hash_secret", "load_config"]
 
@@ -159,6 +161,8 @@ def _check_cross_references(builder: Builder, config: Config) -> None:
             raise builder.error(where, "another route has the same account, prefix and country")
         seen_routes.add(route_key)
 
+    _check_number_ownership(builder, config)
+
     reply_account = config.policy.default_reply_account
     if reply_account is not None and reply_account not in accounts:
         known = ", ".join(sorted(accounts)) or "none defined"
@@ -181,6 +185,20 @@ def _check_cross_references(builder: Builder, config: Config) -> None:
         if (host, port) in endpoints:
             raise builder.error(key, f"{host}:{port} is already used by {endpoints[host, port]}")
         endpoints[host, port] = key
+
+
+def _check_number_ownership(builder: Builder, config: Config) -> None:
+    """No number may belong to two accounts (replies are routed by owner): the index the
+    gateway routes by refuses overlaps, and names the accounts, never the numbers."""
+    try:
+        OwnershipIndex.build(
+            {a.system_id: [str(p) for p in a.source_numbers] for a in config.accounts}
+        )
+    except OwnershipConflict as exc:
+        index = {a.system_id: i for i, a in enumerate(config.accounts)}
+        later = max(index[name] for name in exc.pairs[0])
+        key = join(join("accounts", later), "source_numbers")
+        raise builder.error(key, f"{exc} (a number belongs to one account at most)") from None
 
 
 def ensure_hash_secret(store: StoreConfig, data_dir: Path) -> bytes:

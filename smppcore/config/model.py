@@ -12,6 +12,7 @@ rules that span sections live in :mod:`smppcore.config.loader`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import attrs
 from smppcore.config import values as v
 from smppcore.config.values import ANY_NETWORK, Cidr, HostPort, NumberPattern, RouteTarget, check
 from smppcore.gateway.rejection import SUPPRESSED_STATUS
+from smppcore.protocol.receipt import ErrFormat, IdFormat
 
 __all__ = [
     "AccountConfig",
@@ -213,6 +215,12 @@ class AccountConfig:
     source_numbers: tuple[NumberPattern, ...] = ()
     temporary: bool = False
     receipt_mode: Literal["each_segment", "final"] = "final"
+    #: How receipts the gateway writes itself (a message that failed or expired before an
+    #: operator's receipt) give the error code in ``err:``: "decimal" (0x58 → ``088``,
+    #: 0x401 → ``1025``) or "hex" (0x58 → ``058``, 0x401 → ``401``, 0x45A → ``45A``); 3 digits
+    #: zero-padded where they suffice, else every digit. An operator's ``err:`` is passed on
+    #: as written (see :mod:`smppcore.gateway.receipts`).
+    receipt_err: ErrFormat = "decimal"
     allowed_number_types: tuple[str, ...] | None = attrs.field(
         default=None, metadata=check(v.number_types)
     )
@@ -257,7 +265,16 @@ class ConnectorConfig:
     transient_statuses: tuple[int, ...] = attrs.field(
         default=(0x08, 0x14, 0x58), metadata=check(v.statuses)
     )
-    id_format: Literal["auto", "decimal", "hex", "uuid"] = "auto"
+    #: How this operator writes its message ids, which decides the forms of a receipt's id
+    #: that are looked up (:func:`smppcore.protocol.receipt.receipt_id_keys`): "auto" every
+    #: variant (hex or decimal, case, leading zeros); "decimal", "hex" or "uuid" the same form
+    #: in the submit_sm_resp and the receipt (only case and leading zeros may differ);
+    #: "hex_response_decimal_receipt" (``0A3F5C`` then ``id:0000671580``) and
+    #: "decimal_response_hex_receipt" convert the receipt's id to the response's form.
+    id_format: IdFormat = "auto"
+    #: The zone of the dates in this operator's receipts (``submit date:``/``done date:``
+    #: carry none): an IANA name ("Africa/Johannesburg") or an offset ("+02:00"). The
+    #: receipts the gateway sends its clients give every date in UTC.
     dlr_timezone: str = attrs.field(default="UTC", metadata=check(v.timezone))
     #: Listen here for this operator's ``outbind`` (SMSC-initiated sessions): each accepted
     #: one is bound as a receiver on the same connection and serves its deliver_sm. The
@@ -272,6 +289,11 @@ class ConnectorConfig:
     @property
     def effective_burst(self) -> int:
         return self.burst if self.burst is not None else max(1, round(self.throughput))
+
+    @property
+    def dlr_tzinfo(self) -> tzinfo:
+        """``dlr_timezone`` as a :class:`~datetime.tzinfo` (the loader has checked it)."""
+        return v.tzinfo_from_config(self.dlr_timezone)
 
     def _problems(self) -> Iterator[tuple[str, str]]:
         if (self.password is None) == (self.password_env is None):

@@ -1,13 +1,15 @@
 """Small value types parsed from config strings, and the per-key checks the schema uses.
 
 Owns: :class:`NumberPattern` (exact number, range, prefix), :class:`HostPort`, :class:`Cidr`,
-:class:`RouteTarget`, and check functions. A value type has a ``from_config(value)``
+:class:`RouteTarget`, :func:`tzinfo_from_config` (a time zone name or offset), and check
+functions. A value type has a ``from_config(value)``
 classmethod that raises ``ValueError`` with a user-facing message; a check takes a converted
 value and returns a problem description or ``None``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 import zoneinfo
@@ -26,11 +28,13 @@ __all__ = [
     "NumberPattern",
     "RouteTarget",
     "check",
+    "tzinfo_from_config",
 ]
 
 Check = Callable[[Any], "str | None"]
 
 _DIGITS = re.compile(r"[0-9]{1,15}")
+_OFFSET = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 #: phonenumbers number types by the lower-case names used in the config.
@@ -145,6 +149,26 @@ class Cidr:
 
     def __str__(self) -> str:
         return str(self.network)
+
+
+def tzinfo_from_config(value: str) -> dt.tzinfo:
+    """A time zone from the config: an IANA name (``"UTC"``, ``"Africa/Johannesburg"``, from
+    the system's zone database through :mod:`zoneinfo`, daylight saving included) or a fixed
+    offset from UTC (``"+02:00"``, ``"-0530"``, less than 24 hours). ``ValueError`` otherwise."""
+    offset = _OFFSET.fullmatch(value)
+    if offset is not None:
+        sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3))
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"offset {value!r} must be at most 23:59 hours")
+        delta = dt.timedelta(hours=hours, minutes=minutes)
+        return dt.timezone(-delta if sign == "-" else delta)
+    try:
+        return zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone name (e.g. 'UTC', 'Africa/Johannesburg') or an"
+            " offset such as '+02:00'"
+        ) from None
 
 
 ANY_NETWORK = (Cidr(ipaddress.ip_network("0.0.0.0/0")), Cidr(ipaddress.ip_network("::/0")))
@@ -263,19 +287,23 @@ def password_hash(value: str) -> str | None:
 
 
 def timezone(value: str) -> str | None:
-    if re.fullmatch(r"[+-]\d{2}:?\d{2}", value):
-        return None
     try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not a time zone name (e.g. 'UTC', 'Africa/Johannesburg') or offset"
+        tzinfo_from_config(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
 def redis_url(value: str) -> str | None:
-    if value.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    return "must start with redis://, rediss:// or unix://"
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        return "must start with redis://, rediss:// or unix://"
+    import redis
+
+    try:  # builds the pool the store builds (connecting only when used)
+        redis.BlockingConnectionPool.from_url(value)
+    except ValueError as exc:
+        return f"not a Redis URL the client can use: {exc}"
+    return None
 
 
 def unique(values: Iterable[object]) -> str | None:

@@ -16,8 +16,9 @@ Decisions:
   their current fill) of accounts that remain, with the new rate/burst applied, so a SIGHUP
   neither resets nor refills anyone's allowance.
 * Overlapping number ownership between accounts raises
-  :class:`~smppcore.gateway.ownership.OwnershipConflict` (the loader is expected to have
-  refused such a config already).
+  :class:`~smppcore.gateway.ownership.OwnershipConflict`; the loader refuses such a config
+  with the same index (:func:`smppcore.config.load_config`), so ``check-config``, ``run``
+  and a SIGHUP reload all report it as a config error.
 """
 
 from __future__ import annotations

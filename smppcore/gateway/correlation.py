@@ -1,9 +1,11 @@
 """Correlation of operator receipts: which message a receipt is about, and what follows.
 
 Owns :class:`ReceiptHandler`: a batch of operator receipts in, durable effects out. Each
-receipt's upstream id is looked up for its connector: first among the maps the connectors
-made durable lately (kept in memory, bounded, under the normalised id the connector stored),
-else in the store (every id variant, best first, in one read); what matched is applied
+receipt's upstream id is looked up for its connector, by the keys the connector's
+``id_format`` gives (:func:`~smppcore.protocol.receipt.receipt_id_keys`): first among the
+maps the connectors made durable lately (kept in memory, bounded, under the normalised id the
+connector stored; looked up by the id's normalised form for ``"auto"``, else by its one key),
+else in the store (every key, best first, in one read); what matched is applied
 (:meth:`ReceiptHandler.apply`), what did not is held by
 :class:`~smppcore.gateway.pending.PendingReceipts`. Final receipts of a batch are finalised
 together (:class:`~smppcore.gateway.finals.Finaliser`: one store request); the rules —
@@ -19,13 +21,14 @@ from typing import TYPE_CHECKING
 from smppcore.gateway.delivery import ClientDelivery, Outgoing
 from smppcore.gateway.finals import Final, Finaliser
 from smppcore.gateway.receipts import (
+    OperatorConvention,
     OperatorReceipt,
     aggregate,
     client_receipt,
     wants_receipt,
 )
 from smppcore.protocol.enums import MessageState
-from smppcore.protocol.receipt import id_variants, normalise_message_id
+from smppcore.protocol.receipt import normalise_message_id, receipt_id_keys
 from smppcore.store.base import FinalResult, IdMapEntry, MtMessage, MtState, ReceiptMatch
 
 if TYPE_CHECKING:
@@ -88,7 +91,7 @@ class _Recent:
             del entries[key]
 
     def take(self, connector: str, upstream_id: str) -> ReceiptMatch | None:
-        """The match of a receipt's upstream id (forgotten here once taken)."""
+        """The match of an upstream id, by its normalised form (forgotten here once taken)."""
         found = self._entries.pop((connector, normalise_message_id(upstream_id)), None)
         return found[1] if found is not None else None
 
@@ -97,7 +100,8 @@ class ReceiptHandler:
     """Correlates operator receipts with our messages and gets the client's receipts out.
 
     ``recent_entries``/``recent_seconds`` bound the in-memory maps of recent submits (0
-    entries: every receipt is looked up in the store)."""
+    entries: every receipt is looked up in the store). Each configured connector's
+    :class:`OperatorConvention` is read once (``[[connectors]]`` need a restart to change)."""
 
     def __init__(
         self,
@@ -112,6 +116,14 @@ class ReceiptHandler:
         self._delivery = delivery
         self._finaliser = finaliser
         self._recent = _Recent(recent_entries, recent_seconds)
+        self._conventions = {
+            c.name: OperatorConvention(c.dlr_tzinfo, c.id_format) for c in gateway.config.connectors
+        }
+        self._default_convention = OperatorConvention()
+
+    def convention(self, connector: str) -> OperatorConvention:
+        """How ``connector``'s operator writes its receipts (the default for an unknown one)."""
+        return self._conventions.get(connector, self._default_convention)
 
     def submitted(self, message: MtMessage, id_maps: Sequence[IdMapEntry]) -> None:
         """The connector had ``message`` accepted under ``id_maps`` (see ``DeliverSink``)."""
@@ -153,12 +165,15 @@ class ReceiptHandler:
         matched: list[tuple[ReceiptMatch, OperatorReceipt]] = []
         missing: list[OperatorReceipt] = []
         recent = self._recent
+        id_format = self.convention(connector).id_format
         for receipt in receipts:
             found = None
-            if receipt.upstream_id:
-                found = recent.take(connector, receipt.upstream_id)
+            upstream = receipt.upstream_id
+            keys = receipt_id_keys(upstream, id_format) if upstream else ()
+            if upstream and keys:
+                found = recent.take(connector, upstream if id_format == "auto" else keys[0])
                 if found is None:
-                    found = await store.match_receipt(connector, id_variants(receipt.upstream_id))
+                    found = await store.match_receipt(connector, keys)
             if found is None:
                 missing.append(receipt)
             else:

@@ -4,7 +4,8 @@ Every way a message ends — an operator's final receipt (the last segment's, fo
 message), a permanent failure, expiry, too many attempts — is a :class:`Final` handed to
 :meth:`Finaliser.finalise`. It builds the receipt the client asked for
 (:func:`~smppcore.gateway.receipts.client_receipt`, when ``registered_delivery`` wants one for
-that state) and writes the final state and that receipt in ONE store request
+that state; its ``err:`` is the operator's, or the message's error code written in the
+account's ``receipt_err`` form) and writes the final state and that receipt in ONE store request
 (:meth:`~smppcore.store.base.Store.finalise_mt`): a crash leaves both or neither. The store
 leaves a message that is final already alone and drops its receipt, so a repeated final
 receipt — the operator's, or ours racing theirs — reaches the client once.
@@ -21,6 +22,7 @@ import attrs
 from smppcore.gateway.delivery import ClientDelivery, Outgoing
 from smppcore.gateway.receipts import client_receipt, wants_receipt
 from smppcore.protocol.enums import MessageState
+from smppcore.protocol.receipt import format_err
 from smppcore.store.base import FinalResult, MtFinal, MtMessage, MtState
 
 if TYPE_CHECKING:
@@ -36,7 +38,9 @@ class Final:
     message: MtMessage
     state: MessageState  #: the message's final state
     error_code: int = 0  #: recorded on the message (query_sm_resp); 0 keeps the last one
-    err: str = "000"  #: the receipt's ``err:`` field
+    #: The receipt's ``err:`` as the operator wrote it (passed on); None: the gateway writes
+    #: ``error_code`` in the account's ``receipt_err`` form (``format_err``).
+    err: str | None = None
     done_at: datetime | None = None
     sub: int = 1
     dlvrd: int | None = None
@@ -61,12 +65,17 @@ class Finaliser:
         if not wants_receipt(message.registered_delivery, state):
             return None
         gateway = self._gateway
+        err = final.err
+        if err is None:
+            runtime = gateway.directory.get(message.account)
+            form = runtime.config.receipt_err if runtime is not None else "decimal"
+            err = format_err(final.error_code, form)
         return client_receipt(
             message,
             state,
             now=now,
             expires_at=gateway.expires_at(message.account, "delivery", now),
-            err=final.err,
+            err=err,
             done_at=final.done_at,
             sub=final.sub,
             dlvrd=final.dlvrd,

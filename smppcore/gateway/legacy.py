@@ -33,10 +33,11 @@ async def adopt_legacy_records(return_path: ReturnPath) -> int:
     names = {c.name for c in gateway.config.connectors} | set(gateway.connectors)
     moved = 0
     for connector in sorted(names):
+        tz = return_path.receipts.convention(connector).tz
         while items := await store.lease_delivery(
             LEGACY_PENDING_PREFIX + connector, _BATCH, _LEASE, gateway.clock()
         ):
-            receipts = [read_operator_receipt(to_deliver_sm(item)) for item in items]
+            receipts = [read_operator_receipt(to_deliver_sm(item), tz) for item in items]
             await return_path.pending.hold(connector, receipts)
             await store.ack_deliveries([item.id for item in items])
             moved += len(items)

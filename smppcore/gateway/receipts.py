@@ -1,7 +1,9 @@
 """Delivery receipts: from the operator's deliver_sm to the client's, carrying our message id.
 
-Owns the receipt values and rules: :func:`is_receipt`, :func:`read_operator_receipt` (id,
-state, error from the TLVs or the text), :func:`wants_receipt` and :func:`client_receipt`
+Owns the receipt values and rules: :func:`is_receipt`, :class:`OperatorConvention` (how
+one operator writes its receipts: the zone of its dates, the form of its ids),
+:func:`read_operator_receipt` (id, state, error and done date from the TLVs or the text),
+:func:`wants_receipt` and :func:`client_receipt`
 (the receipt a client gets for one of its messages, also for the gateway's own receipts of
 messages that never reached an operator). Pure functions: no I/O, no clock. What is done with
 a receipt is :mod:`smppcore.gateway.correlation`'s (matching, segments, duplicates),
@@ -11,12 +13,24 @@ a message).
 Decisions:
 
 * The upstream id comes from ``receipted_message_id``, else from the text's ``id:``; the
-  store looks it up for the connector by every :func:`id_variants` candidate, best first
-  (:meth:`~smppcore.store.base.Store.match_receipt`: the map is written under
+  store looks it up for the connector by the keys its ``id_format`` gives
+  (:func:`~smppcore.protocol.receipt.receipt_id_keys`, best first;
+  :meth:`~smppcore.store.base.Store.match_receipt`): the map is written under
   :func:`normalise_message_id`, but an operator may write the id in hex in the response and
-  in decimal in the receipt). The state comes from ``message_state``, else the text's
-  ``stat:``; the error from the text's ``err:`` (the ``network_error_code`` TLV is passed
-  through as is).
+  in decimal in the receipt; ``"auto"`` tries every variant. The state comes from
+  ``message_state``, else the text's ``stat:``; the error from the text's ``err:`` (the
+  ``network_error_code`` TLV is passed through as is).
+* **Dates**: an operator's ``done date:`` (no zone in the text) is read in the connector's
+  ``dlr_timezone``; every date in a client's receipt is written in UTC (``submit date:``
+  is when the gateway accepted the message; ``done date:`` the operator's, else when the
+  gateway learnt the outcome).
+* **The client's ``err:``**: an operator's ``err:`` is passed on as the operator wrote it
+  when it is 1 to 10 ASCII letters or digits (a 32-bit code in decimal has 10), zero-padded
+  to 3 when shorter (``err:8`` → ``err:008``), never cut; none, or anything else, is passed
+  on as ``000``. A receipt the gateway writes itself (a message that failed or expired
+  without an operator receipt) gives its numeric error code in the account's
+  ``receipt_err`` form (:func:`~smppcore.protocol.receipt.format_err`: decimal ``088``,
+  ``1025``; hex ``058``, ``401``, ``45A``).
 * **The race** (a receipt faster than the id map) is :mod:`smppcore.gateway.pending`'s: the
   receipt is held durably there, without its text, and the operator gets ``ESME_ROK``.
 * A final receipt of a single-segment message goes to the :class:`Finaliser` with every other
@@ -45,7 +59,7 @@ Decisions:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 import attrs
@@ -54,11 +68,12 @@ from smppcore.gateway.deliverables import item_from_pdu, receipt_deliver_sm, use
 from smppcore.gateway.delivery import Lease, Outgoing
 from smppcore.protocol.enums import MessageState, TlvTag
 from smppcore.protocol.pdu import DataSm, DeliverSm
-from smppcore.protocol.receipt import FINAL_STATES, format_receipt, parse_receipt
+from smppcore.protocol.receipt import FINAL_STATES, IdFormat, format_receipt, parse_receipt
 from smppcore.protocol.tlv import Tlvs
 from smppcore.store.base import DeliveryKind, MtMessage
 
 __all__ = [
+    "OperatorConvention",
     "OperatorReceipt",
     "aggregate",
     "client_receipt",
@@ -73,6 +88,8 @@ _MESSAGE_STATE: Final = int(TlvTag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE: Final = int(TlvTag.NETWORK_ERROR_CODE)
 _FINAL_VALUES: Final = frozenset(int(s) for s in FINAL_STATES)
 _MAX_ITEM_ID = 64
+_NO_ERROR: Final = "000"
+_MAX_ERR_LENGTH: Final = 10  # 0xFFFFFFFF in decimal
 
 
 def is_receipt(pdu: DeliverSm | DataSm) -> bool:
@@ -90,12 +107,21 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
 
 
 @attrs.frozen
+class OperatorConvention:
+    """How one operator writes its receipts (``[[connectors]]`` ``dlr_timezone`` and
+    ``id_format``); the default is an operator in UTC whose id forms are not known."""
+
+    tz: tzinfo = UTC  #: the zone of its receipts' dates
+    id_format: IdFormat = "auto"  #: how its message ids are written
+
+
+@attrs.frozen
 class OperatorReceipt:
     """What the gateway needs from an operator's receipt (and nothing of its text)."""
 
     upstream_id: str | None
     state: MessageState
-    err: str = "000"
+    err: str = _NO_ERROR  #: the operator's ``err:`` as passed on to the client
     done_at: datetime | None = None
     network_error_code: bytes | None = None
 
@@ -104,24 +130,31 @@ class OperatorReceipt:
         return self.state in FINAL_STATES
 
 
-def read_operator_receipt(pdu: DeliverSm | DataSm) -> OperatorReceipt:
-    """Id, state and error of a receipt: TLVs first, then the text."""
+def read_operator_receipt(pdu: DeliverSm | DataSm, tz: tzinfo = UTC) -> OperatorReceipt:
+    """Id, state, error and done date of a receipt: TLVs first, then the text (whose dates
+    are read in ``tz``, the operator's zone)."""
     text = user_data(pdu).decode("latin-1")
-    parsed = parse_receipt(text, tz=UTC)
+    parsed = parse_receipt(text, tz=tz)
     upstream = pdu.tlvs.receipted_message_id or parsed.message_id
     tlv_state = pdu.tlvs.message_state
     if tlv_state is not None and tlv_state in MessageState._value2member_map_:
         state = MessageState(tlv_state)
     else:
         state = parsed.state
-    err = parsed.err if parsed.err and parsed.err.isascii() else "000"
     return OperatorReceipt(
         upstream.strip() if upstream else None,
         state,
-        err[:3].rjust(3, "0") if err.isdigit() else err[:3],
+        _passed_on_err(parsed.err),
         parsed.done_date,
         pdu.tlvs.network_error_code,
     )
+
+
+def _passed_on_err(err: str | None) -> str:
+    """The operator's ``err:`` as the client gets it (see the module docstring)."""
+    if not err or len(err) > _MAX_ERR_LENGTH or not (err.isascii() and err.isalnum()):
+        return _NO_ERROR
+    return err.zfill(3)
 
 
 def wants_receipt(registered_delivery: int, state: MessageState) -> bool:
@@ -148,6 +181,11 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _utc(when: datetime) -> datetime:
+    """``when`` in UTC (a naive datetime is taken as UTC already)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def client_receipt(
     message: MtMessage,
     state: MessageState,
@@ -163,12 +201,13 @@ def client_receipt(
     lease: Lease | None = None,
 ) -> Outgoing:
     """The receipt deliver_sm telling ``message``'s client about ``state``, as a queue item
-    (leased as ``lease`` says, to be pushed) with the PDU it becomes."""
+    (leased as ``lease`` says, to be pushed) with the PDU it becomes. Its dates are in UTC
+    (``done_at`` in any zone; None: ``now``)."""
     text = format_receipt(
         message.id,
         state=state,
         submit_date=_dt(message.submitted_at or now),
-        done_date=done_at or _dt(now),
+        done_date=_utc(done_at) if done_at is not None else _dt(now),
         sub=sub,
         dlvrd=dlvrd,
         err=err,

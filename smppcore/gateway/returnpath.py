@@ -104,11 +104,12 @@ class ReturnPath:
         per PDU, returned once everything is durable (see the module docstring)."""
         statuses = [_OK] * len(pdus)
         receipts = []
+        tz = self.receipts.convention(connector).tz
         for n, pdu in enumerate(pdus):
             if not isinstance(pdu, DeliverSm | DataSm):
                 statuses[n] = _RINVCMDID
             elif is_receipt(pdu):
-                receipts.append(read_operator_receipt(pdu))
+                receipts.append(read_operator_receipt(pdu, tz))
             else:
                 await self.replies.handle(connector, pdu)
         if receipts:
@@ -130,12 +131,12 @@ class ReturnPath:
 
     async def mt_final(self, message: MtMessage, state: MtState, error_code: int) -> None:
         """A message became final without an operator receipt: record the state and queue the
-        client's receipt if the submit asked for one (one store request)."""
+        client's receipt if the submit asked for one (one store request); its ``err:`` is
+        ``error_code`` in the account's ``receipt_err`` form."""
         final = MessageFinal(
             message,
             MessageState(state.wire_state),
             error_code=error_code,
-            err=f"{min(max(error_code, 0), 999):03d}",
             tag=f"{state.wire_state}g",
         )
         await self.finaliser.finalise([final], self.gateway.clock())

@@ -89,6 +89,7 @@ from .reassembly import (
 from .receipt import (
     FINAL_STATES,
     Receipt,
+    format_err,
     format_receipt,
     id_variants,
     normalise_message_id,
@@ -246,6 +247,7 @@ __all__ = [
     "encode_gsm7",
     "encode_text",
     "fill_bits_for_udh",
+    "format_err",
     "format_receipt",
     "gsm7_septet_count",
     "id_variants",

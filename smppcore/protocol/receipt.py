@@ -2,9 +2,10 @@
 
 Owns the parsing of the de-facto receipt text carried in a deliver_sm/data_sm
 (``id: sub: dlvrd: submit date: done date: stat: err: text:``, reference §8.2) tolerant of the
-variants seen in the wild, its formatting (for our own receipts to clients), and the
-normalisation of upstream message ids so that an id stored from submit_sm_resp is found
-again from a receipt that writes it differently (hex vs decimal, case, leading zeros).
+variants seen in the wild, its formatting (for our own receipts to clients, with
+:func:`format_err` for a numeric ``err:``), and the normalisation of upstream message ids so
+that an id stored from submit_sm_resp is found again from a receipt that writes it
+differently (hex vs decimal, case, leading zeros).
 
 The text is not normative: when the receipt also carries the ``receipted_message_id``,
 ``message_state`` or ``network_error_code`` TLVs, callers should prefer those.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
+from typing import Literal
 
 import attrs
 
@@ -21,11 +23,15 @@ from smppcore.protocol.enums import MessageState
 
 __all__ = [
     "FINAL_STATES",
+    "ErrFormat",
+    "IdFormat",
     "Receipt",
+    "format_err",
     "format_receipt",
     "id_variants",
     "normalise_message_id",
     "parse_receipt",
+    "receipt_id_keys",
     "stat_text",
 ]
 
@@ -246,6 +252,24 @@ def format_receipt(
     )
 
 
+#: How a numeric error code is written in a receipt's ``err:`` (see :func:`format_err`).
+ErrFormat = Literal["decimal", "hex"]
+_MAX_ERR_CODE = 0xFFFFFFFF
+
+
+def format_err(code: int, form: ErrFormat = "decimal") -> str:
+    """The ``err:`` value for the numeric error ``code`` (0 to 0xFFFFFFFF, e.g. a
+    ``command_status``): zero-padded to 3 digits where it fits, else every digit, never cut.
+
+    ``"decimal"``: 0x08 → ``008``, 0x58 → ``088``, 0x401 → ``1025``, 0x45A → ``1114``.
+    ``"hex"`` (upper case, no ``0x``): 0x08 → ``008``, 0x58 → ``058``, 0x401 → ``401``,
+    0x45A → ``45A``, 0x1234 → ``1234``. Raises :class:`ValueError` outside the range.
+    """
+    if not 0 <= code <= _MAX_ERR_CODE:
+        raise ValueError(f"error code {code} is not in 0..0xFFFFFFFF")
+    return f"{code:03X}" if form == "hex" else f"{code:03d}"
+
+
 def _format_date(when: datetime, seconds: bool) -> str:
     """YYMMDDhhmm[ss] (as strftime ``%y%m%d%H%M[%S]``, without its cost)."""
     text = f"{when.year % 100:02d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}"
@@ -292,3 +316,38 @@ def id_variants(upstream_id: str) -> tuple[str, ...]:
             seen.add(candidate)
             result.append(candidate)
     return tuple(result)
+
+
+#: How an operator writes its message ids, for :func:`receipt_id_keys`.
+IdFormat = Literal[
+    "auto", "decimal", "hex", "uuid", "hex_response_decimal_receipt", "decimal_response_hex_receipt"
+]
+
+
+def receipt_id_keys(upstream_id: str, id_format: IdFormat = "auto") -> tuple[str, ...]:
+    """The keys to look a receipt's upstream id up by, best first, for an operator whose ids
+    are written as ``id_format`` says. Id maps are stored under :func:`normalise_message_id`
+    of the submit_sm_resp's id.
+
+    * ``"auto"``: every :func:`id_variants` candidate (for an operator whose forms are not
+      known; an id that reads as both hex and decimal may match either reading).
+    * ``"decimal"``, ``"hex"``, ``"uuid"``: the receipt writes the id in the same form as
+      the response (only blanks, case and leading zeros may differ): the canonical id alone.
+    * ``"hex_response_decimal_receipt"``: the response gives hex (``0A3F5C``), the receipt
+      the same number in decimal (``0000671580``): that number in hex (``a3f5c``); no key
+      when the receipt's id is not decimal digits.
+    * ``"decimal_response_hex_receipt"``: the other way round: ``75BCD15`` → ``123456789``;
+      no key when it is not hex digits.
+    """
+    canonical = normalise_message_id(upstream_id)
+    if id_format == "auto":
+        return id_variants(upstream_id)
+    if id_format == "hex_response_decimal_receipt":
+        if len(canonical) <= _MAX_NUMERIC_DIGITS and _DEC.fullmatch(canonical):
+            return (format(int(canonical), "x"),)
+        return ()
+    if id_format == "decimal_response_hex_receipt":
+        if len(canonical) <= _MAX_NUMERIC_DIGITS and _HEX.fullmatch(canonical):
+            return (str(int(canonical, 16)),)
+        return ()
+    return (canonical,) if canonical else ()

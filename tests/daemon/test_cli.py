@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,48 @@ def test_check_config_error_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert f"{config}: accounts[0].password_hash: required key is missing" in result.stderr
+
+
+def test_check_config_and_run_refuse_accounts_owning_the_same_numbers(tmp_path: Path) -> None:
+    """check-config used to pass this config, and run then failed with OwnershipConflict."""
+    local = (REPO / "configs" / "local.toml").read_text()
+    (demo_hash,) = re.findall(r'^password_hash = "(.*)"$', local, re.MULTILINE)
+    other = f'[[accounts]]\nsystem_id = "other"\npassword_hash = "{demo_hash}"\n'
+    other += 'source_numbers = ["276000005*"]\n\n'
+    config = tmp_path / "overlap.toml"
+    config.write_text(local.replace("[[connectors]]", other + "[[connectors]]", 1))
+    expected = (
+        f"{config}: accounts[1].source_numbers: number ownership overlaps between accounts:"
+        " demo and other"
+    )
+    data = ("--data-dir", str(tmp_path / "data"))
+    checked = run("check-config", str(config), *data)
+    for result in (checked, run("run", "--config", str(config), *data)):
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""
+        assert expected in result.stderr
+        assert "27600000" not in result.stderr  # accounts are named, numbers never shown
+    assert not (tmp_path / "data").exists()  # refused before anything was opened
+
+
+def test_check_config_builds_what_run_builds(tmp_path: Path) -> None:
+    """A connector option its plugin refuses: check-config says so (exit 2) instead of
+    passing a config run then cannot start with (exit 1, the same reason)."""
+    local = (REPO / "configs" / "local.toml").read_text()
+    config = tmp_path / "badoption.toml"
+    config.write_text(
+        local.replace("reconnect_max = 10\n", "reconnect_max = 10\n[connectors.options]\n"
+                      "poll_intervall = 1\n", 1)
+    )  # fmt: skip
+    why = "unknown option 'poll_intervall' for the smpp connector"
+    checked = run("check-config", str(config))
+    assert checked.returncode == 2
+    assert checked.stdout == ""
+    assert f"{config}: connector sim: ValueError: {why}" in checked.stderr
+    started = run("run", "--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert started.returncode == 1
+    assert "startup failed" in started.stdout + started.stderr
+    assert why in started.stdout + started.stderr
 
 
 def test_hash_password_from_stdin() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -113,6 +114,16 @@ def test_duplicate_account(tmp_path: Path) -> None:
     assert "'demo' is defined twice" in str(err)
 
 
+def test_accounts_owning_the_same_numbers(tmp_path: Path) -> None:
+    other = f'[[accounts]]\nsystem_id = "other"\npassword_hash = "{HASH}"\n'
+    err = error_for(tmp_path, BASE + "\n" + other + 'source_numbers = ["276000005*"]\n')
+    assert err.key == "accounts[1].source_numbers"
+    assert "overlaps between accounts: demo and other" in err.problem
+    assert "276" not in err.problem  # the accounts are named, never the numbers
+    apart = BASE + "\n" + other + 'source_numbers = ["276000010*"]\n'
+    assert len(load_config(write(tmp_path, apart), environ={}).accounts) == 2
+
+
 def test_duplicate_connector(tmp_path: Path) -> None:
     extra = '[[connectors]]\nname = "sim"\nhosts = ["h:1"]\nsystem_id = "x"\npassword = "p"\n'
     text = BASE + "\n" + extra
@@ -212,6 +223,7 @@ def test_bad_values(tmp_path: Path) -> None:
         ('[policy]\nreply_capable_types = ["cell"]', "policy.reply_capable_types", "number type"),
         ("[retention]\nmessage_hours = 0", "retention.message_hours", "greater than 0"),
         ('[store]\nredis_url = "http://x"', "store.redis_url", "redis://"),
+        ('[store]\nredis_url = "redis://h:abc/0"', "store.redis_url", "Port could not be cast"),
         ('[simulator]\noutcomes = { WAT = 1.0 }', "simulator.outcomes", "not a receipt stat"),
         ("[[listeners]]\ninactivity_timeout = 10", "listeners[0].inactivity_timeout", "longer"),
         ('[policy.keywords.default]\nopt_in = ["stop"]', "policy.keywords.default.opt_in",
@@ -337,7 +349,19 @@ def test_local_demo_numbers_are_valid_za_mobiles() -> None:
     assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
 
 
-def test_production_example_loads(tmp_path: Path) -> None:
+#: The environment configs/production.example.toml reads.
+PRODUCTION_ENV = {
+    "SMPPCORE_HASH_SECRET": "0123456789abcdef0123456789abcdef",
+    "SMPPCORE_OP_ZA_PASSWORD": "za1",
+    "SMPPCORE_OP_ZA2_PASSWORD": "za2",
+    "SMPPCORE_OP_NA_PASSWORD": "na",
+    "SMPPCORE_OP_NA_OUTBIND_PASSWORD": "na-outbind",
+}
+
+
+def production_example(tmp_path: Path) -> Path:
+    """configs/production.example.toml copied into ``tmp_path``, with the TLS files it names
+    (a test CA's)."""
     shutil.copy(REPO / "configs" / "production.example.toml", tmp_path / "smppcore.toml")
     (tmp_path / "tls").mkdir()
     ca = trustme.CA()
@@ -345,19 +369,25 @@ def test_production_example_loads(tmp_path: Path) -> None:
     cert.private_key_pem.write_to_path(str(tmp_path / "tls" / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "tls" / "server.crt"))
     ca.cert_pem.write_to_path(str(tmp_path / "tls" / "operator-za-ca.pem"))
-    env = {
-        "SMPPCORE_HASH_SECRET": "0123456789abcdef0123456789abcdef",
-        "SMPPCORE_OP_ZA_PASSWORD": "za1",
-        "SMPPCORE_OP_ZA2_PASSWORD": "za2",
-        "SMPPCORE_OP_NA_PASSWORD": "na",
-        "SMPPCORE_OP_NA_OUTBIND_PASSWORD": "na-outbind",
-    }
-    config = load_config(tmp_path / "smppcore.toml", data_dir=tmp_path / "d", environ=env)
+    return tmp_path / "smppcore.toml"
+
+
+def test_production_example_loads(tmp_path: Path) -> None:
+    path = production_example(tmp_path)
+    config = load_config(path, data_dir=tmp_path / "d", environ=PRODUCTION_ENV)
     assert config.store.backend == "redis"
     assert len(config.connectors) == 3 and len(config.accounts) == 2
     assert config.listeners[0].tls and config.listeners[0].tls_key == tmp_path / "tls/server.key"
     assert [c.password for c in config.connectors] == ["za1", "za2", "na"]
     assert [c.outbind_password for c in config.connectors] == [None, None, "na-outbind"]
+    assert [a.receipt_err for a in config.accounts] == ["decimal", "hex"]
+    assert [c.id_format for c in config.connectors] == [
+        "hex_response_decimal_receipt", "decimal", "auto",
+    ]  # fmt: skip
+    when = datetime(2026, 7, 1, 12, 0)
+    assert [when.replace(tzinfo=c.dlr_tzinfo).utcoffset() for c in config.connectors] == [
+        timedelta(hours=2), timedelta(hours=2), timedelta(0),
+    ]  # fmt: skip
     assert set(config.policy.keywords) == {"default", "NA"}
     assert os.fspath(config.daemon.data_dir) == os.fspath(tmp_path / "d")
 
@@ -380,3 +410,40 @@ def test_outbind_settings_need_each_other(tmp_path: Path, lines: str, key: str) 
     with pytest.raises(ConfigError) as info:
         load_config(path, data_dir=tmp_path / "d", environ={})
     assert key in str(info.value)
+
+
+def test_receipt_err_is_decimal_unless_set(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), environ={}).accounts[0].receipt_err == "decimal"
+    text = BASE.replace("source_numbers", 'receipt_err = "hex"\nsource_numbers')
+    assert load_config(write(tmp_path, text), environ={}).accounts[0].receipt_err == "hex"
+    octal = BASE.replace("source_numbers", 'receipt_err = "octal"\nsource_numbers')
+    err = error_for(tmp_path, octal)
+    assert err.key == "accounts[0].receipt_err"
+    assert "must be one of 'decimal', 'hex'" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset"),
+    [("UTC", 0), ("Africa/Johannesburg", 120), ("+02:00", 120), ("-0530", -330),
+     ("America/New_York", -240)],  # July: daylight saving time
+)  # fmt: skip
+def test_dlr_timezone_names_and_offsets(tmp_path: Path, zone: str, offset: int) -> None:
+    text = BASE.replace('password = "simpass"', f'password = "simpass"\ndlr_timezone = "{zone}"')
+    (connector,) = load_config(write(tmp_path, text), environ={}).connectors
+    when = datetime(2026, 7, 1, 12, 0, tzinfo=connector.dlr_tzinfo)
+    assert when.utcoffset() == timedelta(minutes=offset)
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "what"),
+    [
+        ('dlr_timezone = "Mars/Base"', "dlr_timezone", "not a time zone name"),
+        ('dlr_timezone = "+25:00"', "dlr_timezone", "at most 23:59"),
+        ('dlr_timezone = ""', "dlr_timezone", "not a time zone name"),
+        ('id_format = "octal"', "id_format", "must be one of 'auto', 'decimal', 'hex'"),
+    ],
+)
+def test_bad_connector_receipt_conventions(tmp_path: Path, line: str, key: str, what: str) -> None:
+    err = error_for(tmp_path, BASE.replace('password = "simpass"', f'password = "simpass"\n{line}'))
+    assert err.key == f"connectors[0].{key}"
+    assert what in str(err)

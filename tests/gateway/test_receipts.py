@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
-from smppcore.gateway.receipts import is_receipt
+from smppcore.config.model import Config
+from smppcore.gateway.receipts import is_receipt, read_operator_receipt
 from smppcore.gateway.returnpath import ReturnPathOptions
 from smppcore.protocol.pdu import DeliverSm
 from smppcore.protocol.receipt import normalise_message_id, parse_receipt
 from smppcore.protocol.tlv import Tlvs
-from smppcore.store.base import MtState
+from smppcore.store.base import IdMapEntry, MtState
 
 from .test_return_harness import (
     BACKENDS,
@@ -30,11 +33,16 @@ from .test_return_harness import (
 
 
 def operator_receipt(
-    upstream_id: str, stat: str = "DELIVRD", *, in_tlv: bool = False, state: int | None = None
+    upstream_id: str,
+    stat: str = "DELIVRD",
+    *,
+    in_tlv: bool = False,
+    state: int | None = None,
+    err: str = "000",
 ) -> DeliverSm:
     text = (
         f"id:{upstream_id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201"
-        f" stat:{stat} err:000 text:hello"
+        f" stat:{stat} err:{err} text:hello"
     )
     tlvs = Tlvs()
     if in_tlv:
@@ -46,6 +54,12 @@ def operator_receipt(
         short_message=text.encode() if not in_tlv else b"",
         tlvs=tlvs,
     )
+
+
+def with_connector(config: Config, **changes: str) -> Config:
+    """``config`` with its one operator connector changed (``dlr_timezone``, ``id_format``)."""
+    (connector,) = config.connectors
+    return attrs.evolve(config, connectors=(attrs.evolve(connector, **changes),))
 
 
 async def test_decimal_hex_and_uuid_ids_reach_the_client_as_ours(tmp_path: Path) -> None:
@@ -138,8 +152,6 @@ async def test_receipt_before_its_id_map_is_not_lost(
             assert await deliver(sink, operator_receipt("777")) == 0
             assert await gw.store.count_pending_receipts() == 1
             assert await gw.store.delivery_depth("alpha") == 0
-            from smppcore.store.base import IdMapEntry
-
             await gw.store.put_id_maps([IdMapEntry(CONNECTOR, "777", "early-1", "alpha")])
             (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
             assert got.receipted_message_id == "early-1"
@@ -207,6 +219,60 @@ async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
+    ("receipt_err", "status", "expected"),
+    [("decimal", 0x401, "1025"), ("hex", 0x401, "401"), ("hex", 0x45A, "45A")],
+)
+async def test_gateway_receipt_gives_the_whole_error_code(
+    tmp_path: Path, receipt_err: str, status: int, expected: str
+) -> None:
+    """0x401 and 0x45A are not both ``err:999``: the client gets the whole code, in the
+    form its account asks for."""
+    alpha = attrs.evolve(account("alpha", "27600000001-27600000099"), receipt_err=receipt_err)
+    config = make_config(tmp_path, [alpha])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            message = await put_message(run.gateway, "failed-1", upstream_ids=[])
+            await run.return_path.mt_final(message, MtState.REJECTED, status)
+            (got,) = [r for r in await receive_with_smpplib(run.port, "alpha", 1) if r.status == 0]
+    parsed = parse_receipt(got.short_message.decode())
+    assert (got.receipted_message_id, parsed.stat, parsed.err) == ("failed-1", "REJECTD", expected)
+
+
+async def test_an_operators_err_reaches_the_client_as_written(tmp_path: Path) -> None:
+    """An operator's own err: is passed on whatever the account's receipt_err says."""
+    alpha = attrs.evolve(account("alpha", "27600000001-27600000099"), receipt_err="hex")
+    config = make_config(tmp_path, [alpha])
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await put_message(gw, "m1", upstream_ids=["11"])
+            await put_message(gw, "m2", upstream_ids=["12"])
+            for upstream, err in (("11", "1025"), ("12", "45a")):
+                receipt = operator_receipt(upstream, "UNDELIV", err=err)
+                assert await deliver(run.return_path, receipt) == 0
+            items = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+    errs = {i.message_id: parse_receipt(i.short_message.decode()).err for i in items}
+    assert errs == {"m1": "1025", "m2": "45a"}
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        ("000", "000"),
+        ("8", "008"),
+        ("1025", "1025"),
+        ("45A", "45A"),
+        ("0000001025", "0000001025"),  # 10 characters: kept whole
+        ("12345678901", "000"),  # longer than any 32-bit code
+        ("n/a", "000"),
+        ("", "000"),
+    ],
+)
+def test_the_operators_err_as_passed_on(err: str, expected: str) -> None:
+    assert read_operator_receipt(operator_receipt("1", "UNDELIV", err=err)).err == expected
+
+
+@pytest.mark.parametrize(
     ("esm_class", "body", "tlvs", "expected"),
     [
         (0x04, b"", Tlvs(), True),
@@ -239,3 +305,89 @@ async def test_receipt_that_never_matches_is_kept_as_unmatched(tmp_path: Path) -
                 'result="unmatched"} 1.0'
             )
             assert unmatched in gw.metrics.render().decode()
+
+
+@pytest.mark.parametrize("zone", ["Africa/Johannesburg", "+02:00"])
+async def test_operator_dates_are_read_in_its_zone_and_sent_in_utc(
+    tmp_path: Path, zone: str
+) -> None:
+    """The operator writes done date 12:01 in its zone (UTC+2); the client reads 10:01 UTC,
+    for a receipt matched at once and for one held until its id map came."""
+    config = with_connector(make_config(tmp_path), dlr_timezone=zone)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db") as run:
+            gw = run.gateway
+            await put_message(gw, "at-once", upstream_ids=["31"])
+            await put_message(gw, "held", upstream_ids=[])
+            assert await deliver(run.return_path, operator_receipt("31")) == 0
+            assert await deliver(run.return_path, operator_receipt("32")) == 0
+            assert await gw.store.count_pending_receipts() == 1
+            await gw.store.put_id_maps([IdMapEntry(CONNECTOR, "32", "held", "alpha")])
+            got = [r for r in await receive_with_smpplib(run.port, "alpha", 2) if r.status == 0]
+    done = {r.receipted_message_id: parse_receipt(r.short_message.decode()).done_date for r in got}
+    assert done == {"at-once": datetime(2026, 1, 1, 10, 1), "held": datetime(2026, 1, 1, 10, 1)}
+
+
+@pytest.mark.parametrize(
+    ("id_format", "stored", "sent", "matched"),
+    [
+        ("auto", "0A3F5C", "0000671580", True),
+        ("hex_response_decimal_receipt", "0A3F5C", "0000671580", True),
+        ("hex", "0A3F5C", "0000671580", False),  # the receipt must write the response's form
+        ("hex", "0A3F5C", "0a3f5c", True),
+        ("decimal", "671580", "0000671580", True),
+        ("decimal_response_hex_receipt", "123456789", "75BCD15", True),
+        ("decimal", "123456789", "75BCD15", False),
+        ("uuid", "550E8400-E29B-41D4-A716-446655440000",
+         "550e8400-e29b-41d4-a716-446655440000", True),
+    ],
+)  # fmt: skip
+async def test_id_format_decides_which_forms_of_a_receipt_id_match(
+    tmp_path: Path, id_format: str, stored: str, sent: str, matched: bool
+) -> None:
+    config = with_connector(make_config(tmp_path), id_format=id_format)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            # the id map as the connector writes it from the submit_sm_resp
+            await put_message(gw, "m1", upstream_ids=[normalise_message_id(stored)])
+            assert await deliver(run.return_path, operator_receipt(sent)) == 0
+            message = await gw.store.get_mt("m1")
+            assert message is not None
+            assert message.state is (MtState.DELIVERED if matched else MtState.ENROUTE)
+            assert await gw.store.count_pending_receipts() == (0 if matched else 1)
+
+
+async def test_a_recent_submit_is_found_by_the_converted_id(tmp_path: Path) -> None:
+    """The maps of recent submits (in memory, no store read) are looked up by the key the
+    connector's id_format gives, as the store is."""
+    config = with_connector(make_config(tmp_path), id_format="hex_response_decimal_receipt")
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            message = await put_message(gw, "m1", upstream_ids=[])  # no map in the store
+            entry = IdMapEntry(CONNECTOR, normalise_message_id("0A3F5C"), "m1", "alpha")
+            run.return_path.submitted(message, [entry])
+            assert await deliver(run.return_path, operator_receipt("0000671580")) == 0
+            final = await gw.store.get_mt("m1")
+            assert final is not None and final.state is MtState.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("id_format", "expected"), [("auto", "m-0x291"), ("hex_response_decimal_receipt", "m-0x123")]
+)
+async def test_a_converting_id_format_tells_a_decimal_receipt_from_a_hex_id(
+    tmp_path: Path, id_format: str, expected: str
+) -> None:
+    """The operator answered 291 (0x291) for one message and 123 (0x123) for another, then
+    receipts the second as decimal 291: "auto" tries the id as written first and takes the
+    wrong message; the connector's id_format says how to read it."""
+    config = with_connector(make_config(tmp_path), id_format=id_format)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            await put_message(gw, "m-0x291", upstream_ids=["291"])
+            await put_message(gw, "m-0x123", upstream_ids=["123"])
+            assert await deliver(run.return_path, operator_receipt("0000000291")) == 0
+            (item,) = await gw.store.lease_delivery("alpha", 10, 10, gw.clock())
+    assert item.message_id == expected

@@ -10,12 +10,16 @@ from hypothesis import strategies as st
 
 from smppcore.protocol.enums import MessageState
 from smppcore.protocol.receipt import (
+    ErrFormat,
+    IdFormat,
     Receipt,
+    format_err,
     format_receipt,
     id_variants,
     normalise_message_id,
     parse_receipt,
     parse_receipt_keys,
+    receipt_id_keys,
     stat_text,
 )
 
@@ -339,3 +343,87 @@ def test_any_id_finds_itself(raw: str) -> None:
     assert key == "" or key in variants
     if raw.isascii() and key:  # ids are ASCII in practice; case folding is ASCII-only there
         assert normalise_message_id(raw.upper()) in id_variants(raw.lower())
+
+
+@pytest.mark.parametrize(
+    ("code", "form", "expected"),
+    [
+        (0, "decimal", "000"),
+        (0x08, "decimal", "008"),
+        (0x58, "decimal", "088"),
+        (999, "decimal", "999"),
+        (0x401, "decimal", "1025"),
+        (0x45A, "decimal", "1114"),
+        (0xFFFFFFFF, "decimal", "4294967295"),
+        (0, "hex", "000"),
+        (0x08, "hex", "008"),
+        (0x58, "hex", "058"),
+        (0x401, "hex", "401"),
+        (0x45A, "hex", "45A"),
+        (0x1234, "hex", "1234"),
+        (0xFFFFFFFF, "hex", "FFFFFFFF"),
+    ],
+)
+def test_format_err(code: int, form: ErrFormat, expected: str) -> None:
+    assert format_err(code, form) == expected
+
+
+@pytest.mark.parametrize("code", [-1, 0x1_0000_0000])
+def test_format_err_refuses_what_is_no_32_bit_code(code: int) -> None:
+    with pytest.raises(ValueError, match="0xFFFFFFFF"):
+        format_err(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 0xFFFFFFFF), st.sampled_from(["decimal", "hex"]))
+def test_format_err_round_trip(code: int, form: ErrFormat) -> None:
+    """Every code comes back whole from the err: of a formatted receipt, in its base."""
+    err = format_err(code, form)
+    base = 16 if form == "hex" else 10
+    assert int(err, base) == code
+    assert len(err) == max(3, len(format(code, "X" if form == "hex" else "d")))
+    text = format_receipt(
+        "1", state=MessageState.UNDELIVERABLE, submit_date=datetime(2026, 1, 1),
+        done_date=datetime(2026, 1, 1), err=err,
+    )  # fmt: skip
+    assert parse_receipt(text).err == err
+
+
+@pytest.mark.parametrize(
+    ("upstream", "id_format", "expected"),
+    [
+        ("0A3F5C", "hex", ("a3f5c",)),
+        ("0000671580", "decimal", ("671580",)),
+        (" 550E8400-E29B-41D4-A716-446655440000\x00", "uuid",
+         ("550e8400-e29b-41d4-a716-446655440000",)),
+        ("0000671580", "hex_response_decimal_receipt", ("a3f5c",)),
+        ("0A3F5C", "hex_response_decimal_receipt", ()),  # not decimal: no key
+        ("75BCD15", "decimal_response_hex_receipt", ("123456789",)),
+        ("75BCD15-x", "decimal_response_hex_receipt", ()),
+        ("   ", "hex", ()),
+    ],
+)  # fmt: skip
+def test_receipt_id_keys(upstream: str, id_format: IdFormat, expected: tuple[str, ...]) -> None:
+    assert receipt_id_keys(upstream, id_format) == expected
+
+
+def test_auto_receipt_id_keys_are_every_variant() -> None:
+    for upstream in ("0000671580", "0A3F5C", "550E8400-E29B-41D4-A716-446655440000"):
+        assert receipt_id_keys(upstream) == id_variants(upstream)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 12))
+def test_converting_id_formats_find_the_stored_id(number: int, zeros: int) -> None:
+    """The key of a receipt's id is the id map's key of the response's id (the connector
+    stores ``normalise_message_id`` of it), whatever the padding on either side."""
+    as_hex, as_dec = format(number, "X"), str(number)
+    assert receipt_id_keys("0" * zeros + as_dec, "hex_response_decimal_receipt") == (
+        normalise_message_id("0" * zeros + as_hex),
+    )
+    assert receipt_id_keys("0" * zeros + as_hex, "decimal_response_hex_receipt") == (
+        normalise_message_id(as_dec.zfill(10)),
+    )
+    same: dict[IdFormat, str] = {"decimal": as_dec, "hex": as_hex.lower()}
+    for id_format, written in same.items():
+        assert receipt_id_keys("0" * zeros + written, id_format) == (normalise_message_id(written),)
