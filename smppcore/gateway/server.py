@@ -213,9 +213,10 @@ async def handle_client(gateway: Gateway, session: ClientSession, window: int) -
       then forwarded, and a client told "failed" believes it was not sent). Silence is
       the honest answer: a client that resends what got no answer makes at worst a
       duplicate (the invariants allow duplicates, never a loss). (A count wrote nothing,
-      but the two are not told apart: either way the store has not answered for the whole
-      bound, 10 s by default, which a healthy store never comes near.) Other requests
-      being served (query_sm, cancel_sm, replace_sm) are left unanswered alike.
+      but the two are not told apart: either way the store was still busy with what had
+      been read before the drain when the bound ran out, which at 10 s by default a
+      healthy store never is.) Other requests being served (query_sm, cancel_sm,
+      replace_sm) are left unanswered alike.
     """
     in_flight = InFlight(window)
     conn = session.conn
