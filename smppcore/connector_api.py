@@ -64,10 +64,12 @@ class ConnectorHealth:
     """What ``smppcore status`` and the metrics show about one connector."""
 
     name: str
-    state: str  # "up", "degraded", "down", "paused"
+    #: "up"; "throttled" (all binds up, sending below its throughput because the operator
+    #: throttled); "degraded" (some binds down); "down" (none up)
+    state: str
     binds_up: int
     binds_total: int
-    paused_until: float = 0.0  # monotonic seconds; 0 when not paused
+    send_rate: float = 0.0  # submits/s the connector allows itself now; 0 = not reported
     backoff_until: float = 0.0
     in_flight: int = 0
 

@@ -17,8 +17,10 @@ Connector metrics for the operator connector (pre-bound on :class:`ConnectorMetr
   ``"timeout"`` and ``"lost"`` for a submit without a response. Use
   ``helper.submits_ok.inc()`` for ESME_ROK, ``helper.submit_status(status).inc()`` for any
   status and ``helper.submit_unanswered("timeout"|"lost").inc()`` otherwise.
-* ``smppcore_connector_pauses_total{connector}``: each time the connector pauses sending
-  (a throttling or congestion back-off episode): ``helper.pauses.inc()``.
+* ``smppcore_connector_rate_cuts_total{connector}``: each time the connector cut its send
+  rate because the operator throttled (``helper.rate_cuts.inc()``), and
+  ``smppcore_connector_send_rate{connector}``: the send rate it allows itself now (submits/s,
+  at most its ``throughput``; ``helper.send_rate.set(rate)``).
 
 The graceful stop of the client listeners (:mod:`smppcore.net.drain`) counts, once per
 connection as it closes (:meth:`Metrics.count_drained`):
@@ -129,7 +131,8 @@ class ConnectorMetrics:
         self.binds_up = metrics.connector_binds.labels(connector, "bound")
         self.binds_down = metrics.connector_binds.labels(connector, "down")
         self.submits_ok = metrics.connector_submits.labels(connector, status_label(0))
-        self.pauses = metrics.connector_pauses.labels(connector)
+        self.rate_cuts = metrics.connector_rate_cuts.labels(connector)
+        self.send_rate = metrics.connector_send_rate.labels(connector)
         self._window: dict[str, Gauge] = {}
         self._submit_status: dict[int, Counter] = {0: self.submits_ok}
         self._unanswered: dict[str, Counter] = {}
@@ -181,7 +184,8 @@ class Metrics:
     throttled: Counter = attrs.field(init=False)
     deliveries: Counter = attrs.field(init=False)
     connector_submits: Counter = attrs.field(init=False)
-    connector_pauses: Counter = attrs.field(init=False)
+    connector_rate_cuts: Counter = attrs.field(init=False)
+    connector_send_rate: Gauge = attrs.field(init=False)
     drain_requests: Counter = attrs.field(init=False)
     drain_connections: Counter = attrs.field(init=False)
     _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
@@ -248,8 +252,14 @@ class Metrics:
             "or timeout|lost when none came).",
             ["connector", "status"], registry=r,
         )  # fmt: skip
-        self.connector_pauses = Counter(
-            "smppcore_connector_pauses", "Times a connector paused sending (throttling back-off).",
+        self.connector_rate_cuts = Counter(
+            "smppcore_connector_rate_cuts",
+            "Times a connector cut its send rate because the operator throttled.",
+            ["connector"], registry=r,
+        )  # fmt: skip
+        self.connector_send_rate = Gauge(
+            "smppcore_connector_send_rate",
+            "Submits per second a connector allows itself now (adapted, at most its throughput).",
             ["connector"], registry=r,
         )  # fmt: skip
         self.drain_requests = Counter(

@@ -7,7 +7,7 @@ and :func:`format_status` (the text printed).
 The daemon exposes everything needed on ``GET /metrics`` (see :mod:`smppcore.upkeep` for the
 queue-depth and connector-state gauges it keeps fresh), so status needs no extra endpoint:
 it reads ``[metrics] host/port`` from the same config file, scrapes once and prints connector
-health (state, binds up, paused), client binds per account and bind type, queue depths and
+health (state, binds up), client binds per account and bind type, queue depths and
 submit counters. Exit 0 when the daemon answered, 1 otherwise.
 """
 
@@ -132,9 +132,7 @@ def format_status(where: str, status: DaemonStatus) -> str:
     lines.append("connectors:" if status.connectors else "connectors: none")
     for c in status.connectors:
         total = c.binds_up + c.binds_down
-        lines.append(
-            f"  {c.name}: {c.state}, binds {c.binds_up}/{total} up, mt queue {c.mt_queue}"
-        )
+        lines.append(f"  {c.name}: {c.state}, binds {c.binds_up}/{total} up, mt queue {c.mt_queue}")
     lines.append("accounts:" if status.accounts else "accounts: none")
     for a in status.accounts:
         bound = ", ".join(f"{n} {t}" for t, n in sorted(a.binds.items())) or "not bound"

@@ -8,7 +8,7 @@ Owns :class:`Upkeep`, two loops the daemon runs in its infra stage:
   per connector and the delivery queue depth per account (``smppcore_queue_depth``), the
   receipts waiting for their id map (``smppcore_pending_receipts``) and each connector's
   health state (``smppcore_connector_state{connector,state}`` = 1 for the current one of
-  up/degraded/down/paused), which ``smppcore status`` reads.
+  up/degraded/down/throttled), which ``smppcore status`` reads.
 
 Both loops survive a failing store call (logged, retried at the next interval): a store
 hiccup must not stop the daemon through its housekeeping.
@@ -30,7 +30,7 @@ log = get_logger(__name__)
 
 PURGE_INTERVAL: Final = 60.0
 SAMPLE_INTERVAL: Final = 2.0
-CONNECTOR_STATES: Final = ("up", "degraded", "down", "paused")
+CONNECTOR_STATES: Final = ("up", "degraded", "down", "throttled")
 
 
 class Upkeep:
@@ -85,7 +85,10 @@ class Upkeep:
         for name, connector in list(gateway.connectors.items()):
             helper = metrics.connector(name)
             helper.mt_queue.set(await gateway.store.queue_depth(name))
-            state = connector.health().state
+            health = connector.health()
+            state = health.state
+            if health.send_rate > 0:
+                helper.send_rate.set(health.send_rate)
             for candidate in CONNECTOR_STATES:
                 self.connector_state.labels(name, candidate).set(1 if candidate == state else 0)
         for runtime in list(gateway.directory):

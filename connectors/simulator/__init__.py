@@ -16,13 +16,14 @@ import trio
 
 from smppcore.config import SimulatorConfig
 
-from .faults import FaultError, Faults
+from .faults import FaultError, Faults, PartError
 from .smsc import QueueFull, Simulator
 from .stats import ReceivedMessage, SimulatorStats
 
 __all__ = [
     "FaultError",
     "Faults",
+    "PartError",
     "QueueFull",
     "ReceivedMessage",
     "Simulator",

@@ -6,7 +6,8 @@ receiver (``None`` = any account), the registry of bound receiver/transceiver se
 the worker tasks that send deliver_sm and wait for deliver_sm_resp.  Idle workers park; a
 new delivery wakes one of them, a new receiver all.  A delivery whose receiver went away,
 or which the ESME answered with an error status, goes back to the queue; beyond
-``max_pending`` new deliveries are discarded and counted.
+``max_pending`` new deliveries are discarded and counted.  While the ``freeze`` fault is on
+the workers take nothing (deliveries keep queueing) and resume at the thaw.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError
 from smppcore.protocol.pdu import DeliverSm
 
+from .freeze import FreezeGate
 from .stats import Recorder
 
 __all__ = ["Deliverer", "Delivery"]
@@ -42,8 +44,16 @@ class Delivery:
 
 
 class Deliverer:
-    def __init__(self, recorder: Recorder, *, max_pending: int = 100_000, workers: int = 8) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        max_pending: int = 100_000,
+        workers: int = 8,
+        gate: FreezeGate | None = None,
+    ) -> None:
         self._recorder = recorder
+        self._gate = gate or FreezeGate()
         self._max_pending = max_pending
         self._workers = workers
         self._queues: dict[str | None, deque[Delivery]] = {}
@@ -141,6 +151,9 @@ class Deliverer:
 
     async def _worker(self) -> None:
         while True:
+            if self._gate.frozen:
+                await self._gate.wait_thawed()
+                continue
             taken = self._take()
             if taken is None:
                 await self._idle.park()

@@ -1,11 +1,15 @@
 """The SMSC behaviour of the simulator: binds, submits, receipts, MO and faults.
 
 Owns: :class:`Simulator`, the ``serve_smpp`` handler plus its Python API (``stats()``,
-``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``configure()``) and
-``serve()``, which runs the SMPP listener, the HTTP control interface and the delivery
-workers.  Each session's requests are answered in arrival order unless a response delay
-is injected, in which case each answer waits in its own task so the ESME's window fills
-the way it would against a slow SMSC.  Nothing personal is logged: no addresses, no text.
+``messages()``, ``wait_for_*``, ``inject_mo()``, ``faults``, ``set_faults()``,
+``configure()``, ``outbind()``) and ``serve()``, which runs the SMPP listener, the HTTP
+control interface and the delivery workers.  Each session's requests are answered in
+arrival order unless a response delay is injected, in which case each answer waits in its
+own task so the ESME's window fills the way it would against a slow SMSC.  How a submit is
+answered under the fault switches is :mod:`.answers`' decision; the ``freeze`` fault works
+through :mod:`.freeze`'s streams.  ``outbind()`` plays the SMSC side of an outbind
+(reference §2.2.1, §4.1.7): connect to the ESME, send outbind, serve the bind that comes
+back like any accepted connection.  Nothing personal is logged: no addresses, no text.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import structlog
 import trio
 
 from smppcore.config import SimulatorConfig
-from smppcore.net.connection import SmppConnection
+from smppcore.net.client import connect_smpp
+from smppcore.net.connection import SmppConnection, open_smpp_connection
 from smppcore.net.errors import NetError
-from smppcore.net.server import listener_port, serve_smpp
+from smppcore.net.server import listener_port, serve_smpp_listeners
 from smppcore.protocol.enums import CommandStatus, status_name
 from smppcore.protocol.pdu import (
     BindReceiver,
@@ -32,29 +37,32 @@ from smppcore.protocol.pdu import (
     BindTransmitter,
     DataSm,
     DataSmResp,
+    Outbind,
     Pdu,
     QuerySm,
-    SmeAddress,
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
 )
 from smppcore.protocol.session_events import SessionConfig
+from smppcore.protocol.states import Role
 
+from .answers import DROP, SubmitJudge
 from .delivery import Deliverer, Delivery
 from .faults import Faults
+from .freeze import FreezableListener, FreezableStream, FreezeGate
 from .ids import IdFormat, MessageIds
 from .outbound import (
     STAT_STATES,
     Outcomes,
     ReceiptForm,
-    SubmittedMessage,
     build_mo,
     build_receipt,
     wants_receipt,
 )
-from .stats import ReceivedMessage, Recorder, SimulatorStats, make_received
+from .stats import ReceivedMessage, Recorder, SimulatorStats
+from .submits import SUBMIT_NAMES, AnySubmit, SubmitContent, accepted, read_submit
 
 __all__ = ["QueueFull", "Simulator"]
 
@@ -65,11 +73,6 @@ _BIND_TYPES: Final[Mapping[type[Pdu], str]] = {
     BindTransmitter: "transmitter",
     BindReceiver: "receiver",
     BindTransceiver: "transceiver",
-}
-_SUBMIT_NAMES: Final[Mapping[type[Pdu], str]] = {
-    SubmitSm: "submit_sm",
-    DataSm: "data_sm",
-    SubmitMulti: "submit_multi",
 }
 _STAT_WORD: Final = {state: word for word, state in STAT_STATES.items()}
 
@@ -107,9 +110,10 @@ class Simulator:
         session_config: SessionConfig | None = None,
     ) -> None:
         self.settings = settings
-        #: The current fault switches; assign a new :class:`Faults` to change them.
+        self._freeze = FreezeGate()
         self.faults = faults or Faults()
         self._rng = random.Random(seed)
+        self._judge = SubmitJudge(self._rng)
         self._ids = MessageIds(settings.id_format, rng=self._rng)
         self._outcomes = Outcomes(settings.outcomes, self._rng)
         self.receipt_delay = settings.receipt_delay
@@ -120,6 +124,7 @@ class Simulator:
             self._recorder,
             max_pending=max_pending_deliveries,
             workers=delivery_workers or settings.delivery_window,
+            gate=self._freeze,
         )
         self._session_config = session_config or SessionConfig(
             window=settings.delivery_window, response_timeout=10.0, max_inbound_pending=1000
@@ -132,6 +137,17 @@ class Simulator:
         self.control_port = 0
 
     # ------------------------------------------------------------------ Python API
+    @property
+    def faults(self) -> Faults:
+        """The current fault switches; assign a new :class:`Faults` (or call
+        :meth:`set_faults`) to change them."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._faults = faults
+        self._freeze.set(faults.freeze)
+
     def configure(
         self,
         *,
@@ -158,7 +174,8 @@ class Simulator:
             self._ids = MessageIds(id_format, rng=self._rng)
 
     def set_faults(self, **changes: Any) -> Faults:
-        """Change some fault switches (checked); returns the new settings."""
+        """Change some fault switches (checked, see :mod:`.faults`); returns the new settings.
+        ``sim.set_faults(error_statuses={0x08: 0.2, 0x45: 0.1}, rate_limit=50)``."""
         self.faults = self.faults.updated(changes)
         log.info("simulator.faults", **self.faults.as_dict())
         return self.faults
@@ -240,18 +257,49 @@ class Simulator:
         host = self.settings.host
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._deliverer.run)
-            listeners = await nursery.start(
-                partial(serve_smpp, self, host, self.settings.port, config=self._session_config)
+            tcp = await trio.open_tcp_listeners(self.settings.port, host=host)
+            self.port = listener_port(tcp)
+            listeners = [FreezableListener(listener, self._freeze) for listener in tcp]
+            await nursery.start(
+                partial(serve_smpp_listeners, self, listeners, config=self._session_config)
             )
-            self.port = listener_port(listeners)
             self.control_port = await nursery.start(
                 serve_control, self, host, self.settings.control_port
             )
             log.info("simulator.started", port=self.port, control_port=self.control_port)
             task_status.started(self)
 
+    async def outbind(
+        self,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str = "",
+        *,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        """Connect to an ESME listening on ``host:port``, send it ``outbind`` with
+        ``system_id`` and ``password``, then serve that connection like an accepted one (the
+        ESME binds as receiver or transceiver with one of our accounts and gets its receipts
+        and MO over it) until the session ends.
+
+        Raises :class:`~smppcore.net.errors.ConnectionLost` if the connection cannot be
+        made; the end of the session afterwards (unbind, ESME gone) returns normally.
+        Deliveries need :meth:`serve` running (its delivery workers).  Run it as a task:
+        ``nursery.start_soon(sim.outbind, "127.0.0.1", esme_port, "esme", "secret")``.
+        """
+        stream = await connect_smpp(host, port, connect_timeout=connect_timeout)
+        frozen = FreezableStream(stream, self._freeze)
+        async with open_smpp_connection(frozen, Role.SMSC, self._session_config) as conn:
+            try:
+                await conn.send(Outbind(system_id=system_id, password=password))
+            except NetError:
+                return
+            log.info("simulator.outbind_sent", system_id=system_id)
+            await self(conn)
+
     async def __call__(self, conn: SmppConnection) -> None:
-        """The ``serve_smpp`` handler: one call per connection."""
+        """The ``serve_smpp`` handler: one call per connection (also an outbind's)."""
         session = _Session(next(self._session_ids))
         try:
             async with trio.open_nursery() as nursery:
@@ -272,10 +320,13 @@ class Simulator:
         self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
     ) -> None:
         kind = type(request)
+        if self._freeze.frozen:
+            await self._ignore(conn, request)
+            return
         bind_type = _BIND_TYPES.get(kind)
         if bind_type is not None:
             await self._bind(conn, session, request, bind_type)
-        elif kind in _SUBMIT_NAMES:
+        elif kind in SUBMIT_NAMES:
             await self._submit(conn, session, request, nursery)
         elif kind.response_class is not None:
             if isinstance(request, QuerySm):
@@ -283,6 +334,18 @@ class Simulator:
             else:
                 response = request.response()
             await self._respond(conn, session, response)
+
+    async def _ignore(self, conn: SmppConnection, request: Pdu) -> None:
+        """A request read while frozen: not acted on.  It is answered ESME_RSYSERR all the
+        same, an answer the frozen stream discards: it settles the request in the session's
+        books (an unanswered bind would make every later bind on the session "already
+        bound"), and should it be written after the thaw it still tells the truth."""
+        if type(request) in SUBMIT_NAMES:
+            self._recorder.submits_received += 1
+            self._recorder.submits_frozen += 1
+            self._recorder.changed()
+        if type(request).response_class is not None:
+            await conn.respond(request, request.response(CommandStatus.ESME_RSYSERR))
 
     async def _bind(
         self, conn: SmppConnection, session: _Session, request: Pdu, bind_type: str
@@ -307,20 +370,23 @@ class Simulator:
     async def _submit(
         self, conn: SmppConnection, session: _Session, request: Pdu, nursery: trio.Nursery
     ) -> None:
+        assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
         received_at = trio.current_time()
         rec = self._recorder
         rec.submits_received += 1
         faults = self.faults
-        if faults.drop_share > 0 and self._rng.random() < faults.drop_share:
+        content = read_submit(request)
+        status = self._judge.judge(faults, content.concat, received_at)
+        if status == DROP:
             rec.submits_dropped += 1
             session.dropped += 1
             rec.changed()
             return
-        if faults.throttle_share > 0 and self._rng.random() < faults.throttle_share:
-            response = request.response(CommandStatus.ESME_RTHROTTLED)
+        if status != CommandStatus.ESME_ROK:
+            response = request.response(status)
         else:
             message_id = self._ids.next_id()
-            self._accept(request, message_id, session.system_id or "", received_at)
+            self._accept(request, content, message_id, session.system_id or "", received_at)
             response = request.response(message_id=message_id)
         if faults.response_delay > 0:
             nursery.start_soon(self._respond_later, conn, session, response, faults.response_delay)
@@ -341,6 +407,8 @@ class Simulator:
         if session.aborted:
             return
         await conn.send(response)
+        if self._freeze.frozen:  # the frozen stream discards it: not an answer
+            return
         if isinstance(response, SubmitSmResp | DataSmResp | SubmitMultiResp):
             self._recorder.submits[status_name(response.command_status)] += 1
             self._recorder.changed()
@@ -354,56 +422,28 @@ class Simulator:
             _abort(conn)
 
     # ------------------------------------------------------------------ receipts
-    def _accept(self, request: Pdu, message_id: str, system_id: str, received_at: float) -> None:
+    def _accept(
+        self,
+        request: AnySubmit,
+        content: SubmitContent,
+        message_id: str,
+        system_id: str,
+        received_at: float,
+    ) -> None:
         """Record the message and schedule its receipts (one per destination)."""
-        assert isinstance(request, SubmitSm | DataSm | SubmitMulti)
-        command = _SUBMIT_NAMES[type(request)]
-        body = b"" if isinstance(request, DataSm) else request.short_message
-        if not body:
-            payload = request.tlvs.get("message_payload")
-            body = payload if isinstance(payload, bytes) else b""
-        sar: tuple[int, int, int] | None = None
-        ref, total, seq = (request.tlvs.get(f"sar_{n}") for n in _SAR)
-        if isinstance(ref, int) and isinstance(total, int) and isinstance(seq, int):
-            sar = (ref, total, seq)
-        if isinstance(request, SubmitMulti):
-            targets = [
-                (d.dest_addr_ton, d.dest_addr_npi, d.destination_addr)
-                for d in request.dest_addresses
-                if isinstance(d, SmeAddress)
-            ]
-        else:
-            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
         now = datetime.now(UTC)
-        for ton, npi, address in targets:
-            received = make_received(
-                message_id=message_id,
-                command=command,
-                source_addr=request.source_addr,
-                destination_addr=address,
-                data_coding=request.data_coding,
-                esm_class=request.esm_class,
-                body=body,
-                sar=sar,
-                received_at=received_at,
-            )
+        for received, submitted in accepted(
+            request,
+            content,
+            message_id=message_id,
+            system_id=system_id,
+            received_at=received_at,
+            submitted_at=now,
+        ):
             self._recorder.record_message(received)
             state = self._outcomes.draw()
             if not wants_receipt(request.registered_delivery, state):
                 continue
-            submitted = SubmittedMessage(
-                message_id=message_id,
-                system_id=system_id,
-                source_addr_ton=request.source_addr_ton,
-                source_addr_npi=request.source_addr_npi,
-                source_addr=request.source_addr,
-                dest_addr_ton=ton,
-                dest_addr_npi=npi,
-                destination_addr=address,
-                registered_delivery=request.registered_delivery,
-                text_preview=received.text[:20],
-                submitted_at=now,
-            )
             delay = self.receipt_delay
             pdu = build_receipt(
                 submitted, state, form=self.receipt_form, done_at=now + timedelta(seconds=delay)
@@ -412,9 +452,6 @@ class Simulator:
                 pdu=pdu, kind="receipt", system_id=system_id, stat=_STAT_WORD[state]
             )
             self._deliverer.schedule(delivery, delay)
-
-
-_SAR: Final = ("msg_ref_num", "total_segments", "segment_seqnum")
 
 
 def _abort(conn: SmppConnection) -> None:

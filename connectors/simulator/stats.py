@@ -5,10 +5,17 @@ Owns: :class:`ReceivedMessage` (one submitted segment as the SMSC saw it),
 :class:`Recorder`, the mutable counters the SMSC updates plus ``wait_for`` helpers.
 Per destination the recorder keeps the ordered bodies it received, bounded both in
 destinations and in messages per destination (oldest dropped first).
+
+Duplicates: a submit (or one destination of a submit_multi) is an accepted duplicate when
+the simulator accepts for the same destination the same user data again (short_message or
+message_payload, UDH included) with the same ``sar_*`` values: a part sent twice, or a
+message in one piece sent twice with the same text.  The recorder remembers a digest per
+accepted (destination, data) pair, the latest ``max_remembered`` of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,7 +23,7 @@ from typing import Any
 import attrs
 import trio
 
-from smppcore.gateway.deliverables import read_concat
+from smppcore.protocol.enums import status_name
 from smppcore.protocol.segment import ConcatInfo
 from smppcore.protocol.text import decode_text
 
@@ -63,10 +70,11 @@ def make_received(
     data_coding: int,
     esm_class: int,
     body: bytes,
-    sar: tuple[int, int, int] | None,
+    concat: ConcatInfo | None,
+    payload: bytes,
     received_at: float,
 ) -> ReceivedMessage:
-    concat, payload = read_concat(esm_class, body, sar or (None, None, None))
+    """``payload`` is ``body`` without its UDH (see ``deliverables.read_concat``)."""
     return ReceivedMessage(
         message_id=message_id,
         command=command,
@@ -88,9 +96,11 @@ class SimulatorStats:
     binds: Mapping[str, int]  #: accepted binds by type: transmitter/receiver/transceiver
     bind_failures: int
     sessions_bound: int
-    submits: Mapping[str, int]  #: answered submits by command_status name
+    submits: Mapping[str, int]  #: answered submits by command_status name (``status_name``)
     submits_dropped: int  #: submits that got no response (fault)
-    submits_received: int  #: every submit seen, answered or not
+    submits_frozen: int  #: submits read while frozen: not accepted, never answered
+    submits_received: int  #: every submit seen, answered or not (frozen ones included)
+    accepted_duplicates: int  #: acceptances of data already accepted for that destination
     receipts_sent: Mapping[str, int]  #: acknowledged receipts by stat
     replies_sent: int  #: acknowledged MO messages (handset replies)
     deliveries_pending: int  #: receipts and replies waiting for a receiver
@@ -102,6 +112,10 @@ class SimulatorStats:
     @property
     def receipts_total(self) -> int:
         return sum(self.receipts_sent.values())
+
+    def answered(self, command_status: int) -> int:
+        """How many submits were answered with ``command_status`` (0: accepted)."""
+        return self.submits.get(status_name(command_status), 0)
 
     def as_json(self) -> dict[str, Any]:
         out = attrs.asdict(self)
@@ -115,12 +129,22 @@ class SimulatorStats:
 class Recorder:
     """Mutable counters; ``snapshot()`` freezes them into :class:`SimulatorStats`."""
 
-    def __init__(self, *, max_destinations: int = 10_000, max_per_destination: int = 1_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_destinations: int = 10_000,
+        max_per_destination: int = 1_000,
+        max_remembered: int = 100_000,
+    ) -> None:
         self.binds: Counter[str] = Counter()
         self.bind_failures = 0
         self.submits: Counter[str] = Counter()
         self.submits_dropped = 0
+        self.submits_frozen = 0
         self.submits_received = 0
+        self.accepted_duplicates = 0
+        self._accepted: OrderedDict[bytes, None] = OrderedDict()  # digests, oldest first
+        self._max_remembered = max_remembered
         self.receipts_sent: Counter[str] = Counter()
         self.replies_sent = 0
         self.deliveries_discarded = 0
@@ -133,6 +157,8 @@ class Recorder:
 
     # --- recording
     def record_message(self, message: ReceivedMessage) -> None:
+        """Keep an accepted message (segment) and count it if it is a duplicate."""
+        self._note_accepted(message)
         key = message.destination_addr
         bodies = self._messages.get(key)
         if bodies is None:
@@ -142,6 +168,23 @@ class Recorder:
         else:
             self._messages.move_to_end(key)
         bodies.append(message)
+
+    def _note_accepted(self, message: ReceivedMessage) -> None:
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(message.destination_addr.encode("utf-8", "surrogateescape") + b"\0")
+        concat = message.concat
+        if concat is not None:  # for a UDH part this repeats the body; for SAR it is not in it
+            numbers = (concat.ref_bits, concat.reference, concat.total, concat.seq)
+            digest.update(b"%d,%d,%d,%d\0" % numbers)
+        digest.update(message.body)
+        key = digest.digest()
+        if key in self._accepted:
+            self.accepted_duplicates += 1
+            self._accepted.move_to_end(key)
+            return
+        if len(self._accepted) >= self._max_remembered:
+            self._accepted.popitem(last=False)
+        self._accepted[key] = None
 
     def note_outstanding(self, session_id: int, outstanding: int) -> None:
         if outstanding > self.max_outstanding.get(session_id, 0):
@@ -185,7 +228,9 @@ class Recorder:
             sessions_bound=sessions_bound,
             submits=dict(self.submits),
             submits_dropped=self.submits_dropped,
+            submits_frozen=self.submits_frozen,
             submits_received=self.submits_received,
+            accepted_duplicates=self.accepted_duplicates,
             receipts_sent=dict(self.receipts_sent),
             replies_sent=self.replies_sent,
             deliveries_pending=deliveries_pending,

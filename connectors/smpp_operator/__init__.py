@@ -5,11 +5,12 @@ Owns :func:`create_connector` (the ``smpp`` connector type, see
 
 * :mod:`.pool` - N binds (transceivers, or transmitter + receiver pairs) with host failover,
   reconnect backoff, enquire_link, response timeouts and TLS;
-* :mod:`.throttle` - one token bucket for all binds and the connector-wide pause on
-  ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL``;
+* :mod:`.throttle` - one token bucket for all binds, its rate adapted to the operator's
+  ``ESME_RTHROTTLED`` / ``ESME_RMSGQFUL`` answers (AIMD under the contract rate);
 * :mod:`.worker` - leasing, segmenting, submitting, id maps, ack/nack/final, per-destination
   order;
 * :mod:`.intake` - deliver_sm / data_sm from the operator into the gateway's sink;
+* :mod:`.outbind` - with ``outbind_listen``: SMSC-initiated sessions, bound as receivers;
 * :mod:`.classify`, :mod:`.segments`, :mod:`.options`, :mod:`.health`.
 
 Options (``[connectors.options]``) are listed in :class:`.options.OperatorOptions`.
@@ -27,12 +28,14 @@ from smppcore.config.model import ConnectorConfig
 from smppcore.connector_api import ConnectorContext, ConnectorHealth
 from smppcore.metrics import Metrics
 from smppcore.net.client import Backoff
+from smppcore.protocol.pdu import BindReceiver
 from smppcore.protocol.session_events import SessionConfig
 
 from .classify import Classifier
 from .health import connector_health
 from .intake import Intake
 from .options import OperatorOptions, parse_options
+from .outbind import OutbindListener
 from .pool import BindPool, bind_pdus, make_ssl_context
 from .throttle import Throttle
 from .worker import QueueWorker, WorkerStats
@@ -42,15 +45,15 @@ __all__ = ["SmppOperatorConnector", "create_connector"]
 _DEFAULT_ID_MAP_HOURS = 24.0
 
 
-def _password(config: ConnectorConfig) -> str:
-    if config.password is not None:
-        return config.password
-    if config.password_env is None:
-        raise ValueError(f"connector {config.name}: no password configured")
-    value = os.environ.get(config.password_env)
-    if value is None:
-        raise ValueError(f"connector {config.name}: ${config.password_env} is not set")
-    return value
+def _secret(name: str, value: str | None, env_name: str | None, what: str) -> str:
+    if value is not None:
+        return value
+    if env_name is None:
+        raise ValueError(f"connector {name}: no {what} configured")
+    found = os.environ.get(env_name)
+    if found is None:
+        raise ValueError(f"connector {name}: ${env_name} is not set")
+    return found
 
 
 class SmppOperatorConnector:
@@ -72,10 +75,15 @@ class SmppOperatorConnector:
             response_timeout=config.response_timeout,
             enquire_link_interval=config.enquire_link_interval,
         )
+        credentials = bind_pdus(
+            config.system_id,
+            _secret(config.name, config.password, config.password_env, "password"),
+            config.system_type,
+        )
         self.pool = BindPool(
             config.name,
             config.hosts,
-            bind_pdus(config.system_id, _password(config), config.system_type),
+            credentials,
             binds=config.binds,
             bind_mode=config.bind_mode,
             session_config=session,
@@ -95,9 +103,8 @@ class SmppOperatorConnector:
             config.name,
             config.throughput,
             config.effective_burst,
-            pause_initial=self.options.pause_initial,
-            pause_max=self.options.pause_max,
-            rng=rng,
+            interval=self.options.throttle_window,
+            max_window=5 * self.options.throttle_window,
         )
         id_map_hours = getattr(ctx.retention, "id_map_hours", _DEFAULT_ID_MAP_HOURS)
         self.worker = QueueWorker(
@@ -113,6 +120,22 @@ class SmppOperatorConnector:
             id_map_seconds=float(id_map_hours) * 3600.0,
             rng=rng,
         )
+        self.outbind: OutbindListener | None = None
+        if config.outbind_listen is not None:
+            receiver = credentials["receiver"]
+            assert isinstance(receiver, BindReceiver)
+            self.outbind = OutbindListener(
+                config.name,
+                config.outbind_listen,
+                password=_secret(
+                    config.name, config.outbind_password, config.outbind_password_env,
+                    "outbind_password",
+                ),
+                system_id=config.outbind_system_id,
+                bind_pdu=receiver,
+                session_config=session,
+                intake=self.intake,
+            )  # fmt: skip
         self._binds_changed()
 
     @property
@@ -127,6 +150,8 @@ class SmppOperatorConnector:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.pool.run)
+            if self.outbind is not None:
+                await nursery.start(self.outbind.serve)
             nursery.start_soon(self.worker.run)
             task_status.started()
 

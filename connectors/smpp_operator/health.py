@@ -33,12 +33,12 @@ def connector_health(
         now = float("inf")
     up = pool.binds_up()
     total = len(pool.submit_slots)
-    if now < throttle.paused_until:
-        state = "paused"
-    elif up == 0:
+    if up == 0:
         state = "down"
     elif up < total:
         state = "degraded"
+    elif throttle.reduced:
+        state = "throttled"
     else:
         state = "up"
     return ConnectorHealth(
@@ -46,7 +46,7 @@ def connector_health(
         state=state,
         binds_up=up,
         binds_total=total,
-        paused_until=_monotonic(throttle.paused_until, now),
+        send_rate=throttle.rate,
         backoff_until=_monotonic(pool.backoff_until(), now),
         in_flight=in_flight,
     )

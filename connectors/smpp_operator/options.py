@@ -22,18 +22,18 @@ class OperatorOptions:
     lease_seconds: float = 120.0  #: how long a leased message stays ours
     max_leased: int = 0  #: messages leased at once; 0 = max(64, 2 x binds x window)
     intake_window: int = 0  #: deliver_sm in flight per bind (being made durable); 0 = window
-    pause_initial: float = 1.0  #: first pause after ESME_RTHROTTLED / ESME_RMSGQFUL
-    pause_max: float = 30.0
+    #: seconds of answers (at least) the send rate adapts on, see throttle.py
+    throttle_window: float = 1.0
     retry_initial: float = 5.0  #: first nack delay after a transient failure
     retry_max: float = 600.0
-    max_attempts: int = 20  #: leases of one message before it is given up as UNDELIVERABLE
+    max_attempts: int = 20  #: failed submits of one message before it is UNDELIVERABLE
     resend_limit: int = 3  #: in-place resends of one segment after a timeout / lost bind
     split_mode: SplitMode = SplitMode.UDH8
     connect_timeout: float = 10.0
     rng_seed: int | None = None  #: jitter seed (tests)
 
 
-_FLOATS = ("poll_interval", "lease_seconds", "pause_initial", "pause_max", "retry_initial",
+_FLOATS = ("poll_interval", "lease_seconds", "throttle_window", "retry_initial",
            "retry_max", "connect_timeout")  # fmt: skip
 _INTS = ("max_leased", "intake_window", "max_attempts", "resend_limit")
 

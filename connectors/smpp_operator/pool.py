@@ -14,11 +14,18 @@ backoff) and :class:`BindPool`, which runs one maintenance task per slot:
 
 The per-bind window is the session's window (``SessionConfig.window``): a request waits for
 a slot, so no bind ever has more than ``window`` submits outstanding. enquire_link and
-response timeouts are the session's timers.
+response timeouts are the session's timers: an unanswered enquire_link ends the session.
+A bind whose SMSC sent nothing at all for a whole response timeout while a submit waited is
+closed by the worker (it is frozen, not just slow); either way the slot reconnects.
+``pick(alive_since=, bound_since=)`` offers only binds heard from since the loss (or bound
+since the lost submit went out): where the worker resends a submit whose answer never came,
+so a resend never goes to a bind as silent as the one that lost it. ``probe`` asks idle
+binds for that sign of life with an enquire_link.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,7 +38,7 @@ from smppcore.config.values import HostPort
 from smppcore.net.client import Backoff, bind, connect_smpp
 from smppcore.net.connection import BadPduHook, SmppConnection, open_smpp_connection
 from smppcore.net.errors import NetError
-from smppcore.protocol.pdu import BindReceiver, BindTransceiver, BindTransmitter, Pdu
+from smppcore.protocol.pdu import BindReceiver, BindTransceiver, BindTransmitter, EnquireLink, Pdu
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
@@ -58,6 +65,8 @@ class BindSlot:
     backoff_until: float = 0.0  # trio clock
     host_index: int = -1
     binds: int = 0
+    bound_at: float = 0.0  # trio clock, when ``conn`` was bound
+    probed_at: float = -math.inf  # trio clock, the last liveness enquire_link (see probe)
     #: The bind's name in metrics and logs: its index, plus t/r for a tx_rx pair's half.
     label: str = attrs.field(init=False)
 
@@ -121,13 +130,35 @@ class BindPool:
     def any_up(self) -> bool:
         return any(s.is_bound for s in self.submit_slots)
 
-    def pick(self) -> BindSlot | None:
-        """The bound submit slot with the fewest submits in flight."""
+    def pick(
+        self, alive_since: float = -math.inf, bound_since: float = -math.inf
+    ) -> BindSlot | None:
+        """The bound submit slot with the fewest submits in flight; with ``alive_since``,
+        only one heard from its SMSC at or after that time, or bound at or after
+        ``bound_since`` (its bind answer is a sign of life too)."""
         best: BindSlot | None = None
         for slot in self.submit_slots:
-            if slot.is_bound and (best is None or slot.in_flight < best.in_flight):
+            conn = slot.conn
+            if conn is None or conn.is_closed:
+                continue
+            if alive_since > conn.last_received and bound_since > slot.bound_at:
+                continue
+            if best is None or slot.in_flight < best.in_flight:
                 best = slot
         return best
+
+    def probe(self, since: float) -> None:
+        """Send an enquire_link on every bound submit slot not heard from since ``since``
+        (once per ``since``): an idle bind that answers becomes pickable, and one that does
+        not answers nothing and the session ends it at its response timeout."""
+        for slot in self.submit_slots:
+            conn = slot.conn
+            if conn is None or conn.is_closed or conn.last_received >= since:
+                continue
+            if slot.probed_at >= since:
+                continue
+            slot.probed_at = trio.current_time()
+            conn.send_request(EnquireLink(), _ignore_response)
 
     async def wait_change(self) -> None:
         """Wait until some bind comes up or goes down."""
@@ -190,6 +221,7 @@ class BindPool:
                 conn, self._bind_pdus[slot.kind], timeout=self._session_config.response_timeout
             )
             slot.conn, slot.host_index = conn, host_index
+            slot.bound_at = trio.current_time()
             slot.binds += 1
             log.info("connector.bound", connector=self.name, bind=slot.label, host=host_index)
             self._signal()
@@ -211,6 +243,10 @@ class BindPool:
             reason = conn.end_reason.name if conn.end_reason else ""
             log.warning("connector.bind_lost", connector=self.name, bind=slot.label,
                         host=host_index, reason=reason)  # fmt: skip
+
+
+def _ignore_response(_response: Pdu | None, _error: NetError | None) -> None:
+    """A probe's answer matters only as a sign of life (the session notes it)."""
 
 
 def bind_pdus(system_id: str, password: str, system_type: str) -> dict[str, Pdu]:

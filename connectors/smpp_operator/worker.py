@@ -10,35 +10,53 @@ Per-destination order. Messages for one destination address go one at a time: wh
 being submitted, later ones to the same destination wait in a local FIFO behind it. When a
 message fails transiently it is nacked to ``retry_at`` and the destination is blocked until
 then: the waiting messages, and any later-leased ones, are nacked to the same ``retry_at``,
-so when they become ready together the store hands out the oldest first. A pause
-(``ESME_RTHROTTLED``/``ESME_RMSGQFUL``) or a lost response resends the same segment in place,
-holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
+so when they become ready together the store hands out the oldest first. A throttled
+answer (``ESME_RTHROTTLED``/``ESME_RMSGQFUL``, which also adapts the connector's send rate,
+see :mod:`.throttle`) or a lost response resends the same segment in place with the next
+token, holding the destination, so nothing overtakes it. (A higher ``priority`` may overtake: that
 is the client's explicit request.)
 
-Ordering of the id map. The upstream id is only known from ``submit_sm_resp``. As soon as a
-segment's response arrives the worker writes its map entry (``put_id_maps``, key
-``normalise_message_id(upstream id)``) and waits for it to be durable before it submits the
-next segment; a receipt that overtakes this write on another task is held and retried by
-the return path. A resent segment (after a lost response) maps the id of the response that
-finally arrived. The LAST segment's map goes with the message's ack, and acks are written in
-batches by one task (``_write_acks``: every ack that came while the previous batch was being
-written, maps and acks in one SQLite transaction, or maps acknowledged before the acks on
-Redis), so a message costs no store round trip of its own once submitted. An ack lost in a
-crash leaves its message leased: it is sent again (a duplicate, never a loss).
+Ordering of the id map, per-part progress. The upstream id is only known from
+``submit_sm_resp``. As soon as a segment's response arrives the worker writes its map entry
+(key ``normalise_message_id(upstream id)``) together with the message's progress
+(``accept_part``: ``parts_accepted`` = that segment) and waits for it to be durable before it
+submits the next segment; a receipt that overtakes this write on another task is held and
+retried by the return path. A retry (after a nack, a restart, a lease taken over) starts
+after the accepted parts, so the operator never gets an accepted part twice from a retry. A
+resent segment (after a lost response) maps the id of the response that finally arrived.
+The LAST segment's map goes with the message's ack, and acks are written in batches by one
+task (``_write_acks``: every ack that came while the previous batch was being written, maps
+and acks in one SQLite transaction, or maps acknowledged before the acks on Redis), so a
+message costs no store round trip of its own once submitted. An ack lost in a crash leaves
+its message leased: its last part is sent again (a duplicate, never a loss).
 
 Once every segment is accepted the sink hears of it (``sink.submitted``): the return
 path keeps the maps in memory for a while, so the receipts that follow are matched without
 a store read.
 
+Liveness. A submit whose answer does not come within the response timeout is resent in
+place, but only on a bind heard from since (``pool.pick(alive_since=...)``), so a frozen SMSC
+gets each in-flight message at most once more, after it answers again. If the bind's SMSC
+sent nothing at all for that whole timeout, the bind is closed as frozen
+(``connector.bind_unresponsive``): the pool shows it down and reconnects, and the other
+submits in flight on it fail over at once.
+
+Attempts. An attempt is a submit that reached the operator and failed (a transient status,
+or no answer after the in-place resends): it is what ``nack_mt`` counts, and its retry delay
+grows with the message's own attempts only. A lease is not an attempt, and a message given
+back unsent because it waited behind a failed one to the same number is not attempted.
+
 Outcomes: all segments accepted → ``ack_mt`` (ENROUTE); transient status or repeated lost
-responses → ``nack_mt`` with exponential backoff and jitter; permanent status, expiry
-(``validity_until`` passed) or too many attempts → ``sink.mt_final``, which makes the message
+responses → ``nack_mt`` with exponential backoff and jitter, or, at the ``max_attempts``-th
+failed attempt, UNDELIVERABLE; permanent status or expiry (``validity_until`` passed) →
+final too. Every final goes through ``sink.mt_final``, which makes the message
 final and queues the client's failure receipt in one store request (a crash leaves both or
 neither; the lease ends with the final state).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -51,6 +69,7 @@ import trio
 from smppcore.connector_api import ConnectorContext
 from smppcore.metrics import ConnectorMetrics
 from smppcore.net.client import Backoff
+from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError, RequestTimeout, WindowTimeout
 from smppcore.protocol.enums import CommandId, CommandStatus
 from smppcore.protocol.errors import SmppError
@@ -60,7 +79,7 @@ from smppcore.store.base import IdMapEntry, MtAck, MtMessage, MtState
 
 from .classify import Classifier, Outcome
 from .options import OperatorOptions
-from .pool import BindPool
+from .pool import BindPool, BindSlot
 from .segments import build_submits
 from .throttle import Throttle
 
@@ -70,6 +89,8 @@ log = structlog.get_logger(__name__)
 
 #: Stop resending a segment in place this long (seconds) before the message's lease ends.
 _LEASE_MARGIN = 5.0
+#: How often a resend waiting for a bind that answers looks again (seconds).
+_ALIVE_POLL = 0.1
 #: Bound on writing the last acks when the connector stops.
 _ACK_FLUSH_TIMEOUT = 5.0
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
@@ -83,7 +104,7 @@ class WorkerStats:
     def __init__(self) -> None:
         self.submits = 0  # submit_sm PDUs answered by the operator
         self.by_status: dict[int, int] = {}
-        self.resends = 0  # segments sent again after a lost response or a pause
+        self.resends = 0  # segments sent again after a lost response or a throttled answer
         self.acked = 0
         self.nacked = 0
         self.failed = 0
@@ -176,7 +197,6 @@ class QueueWorker:
     async def _lease_loop(self) -> None:
         while True:
             await self._pool.wait_up()
-            await self._throttle.wait_unpaused()
             room = self._max_leased - self._leased
             if room <= 0 or (room < self._lease_min and self._leased >= self._lease_min):
                 # Full (or nearly): wait until a quarter of the room is free, so a busy
@@ -232,7 +252,7 @@ class QueueWorker:
     async def _nack_behind(self, message: MtMessage, retry_at: float) -> None:
         """Give back a message queued behind a failed one to the same destination."""
         try:
-            await self._store.nack_mt(message.id, retry_at, message.error_code)
+            await self._store.nack_mt(message.id, retry_at, message.error_code, attempted=False)
         except Exception as exc:  # left leased: it comes back when its lease ends
             log.error("connector.nack_failed", connector=self.name, error=type(exc).__name__)
         finally:
@@ -277,9 +297,6 @@ class QueueWorker:
             self.stats.expired += 1
             await self._final(message, MtState.EXPIRED, 0)
             return True
-        if message.attempts > self._options.max_attempts:
-            await self._final(message, MtState.UNDELIVERABLE, message.error_code)
-            return True
         try:
             pdus = build_submits(message, self._options.split_mode)
         except (ValueError, SmppError) as exc:
@@ -287,10 +304,14 @@ class QueueWorker:
             await self._final(message, MtState.REJECTED, int(CommandStatus.ESME_RSUBMITFAIL))
             return True
         total = len(pdus)
+        done = message.parts_accepted
+        if done >= total:  # the split changed since (another split_mode): start again
+            log.warning("connector.parts_changed", connector=self.name, parts=total)
+            done = 0
         resend_until = message.lease_until - _LEASE_MARGIN
         maps: list[IdMapEntry] = []
-        for index, pdu in enumerate(pdus, start=1):
-            outcome, status, upstream_id = await self._submit(pdu, resend_until)
+        for index in range(done + 1, total + 1):
+            outcome, status, upstream_id = await self._submit(pdus[index - 1], resend_until)
             if outcome is Outcome.OK:
                 entry = IdMapEntry(
                     connector=self.name, upstream_id=normalise_message_id(upstream_id),
@@ -299,13 +320,19 @@ class QueueWorker:
                 )  # fmt: skip
                 maps.append(entry)
                 if index < total:
-                    await self._store.put_id_maps([entry])  # durable before the next segment
+                    # durable (map and progress) before the next segment: a retry starts
+                    # after this part
+                    await self._store.accept_part(entry)
                 # the last one is written with the ack, in the same store request
                 continue
             if outcome is Outcome.PERMANENT:
                 await self._final(message, MtState.REJECTED, status)
                 return True
-            retry_at = time.time() + self._retry_delay(message.attempts)
+            attempts = message.attempts + 1
+            if attempts >= self._options.max_attempts:
+                await self._final(message, MtState.UNDELIVERABLE, status or message.error_code)
+                return True
+            retry_at = time.time() + self._retry_delay(attempts)
             self._blocked[message.destination_addr] = retry_at
             self.stats.nacked += 1
             await self._store.nack_mt(message.id, retry_at, status)
@@ -316,6 +343,19 @@ class QueueWorker:
         self.stats.acked += 1
         return True
 
+    def _close_if_silent(self, slot: BindSlot, conn: SmppConnection) -> None:
+        """A submit on ``conn`` got no answer: if its SMSC sent nothing at all for a whole
+        response timeout, the bind is frozen (TCP open, nobody answering). Close it: the
+        pool shows it down and reconnects, and the submits in flight on it fail at once
+        (each is resent once, on a bind that answers) instead of each waiting out its own
+        timeout there."""
+        silent = trio.current_time() - conn.last_received
+        if conn.is_closed or silent < conn.config.response_timeout:
+            return
+        log.warning("connector.bind_unresponsive", connector=self.name, bind=slot.label,
+                    silent_seconds=round(silent, 1))  # fmt: skip
+        conn.abort("no answer within the response timeout")
+
     def _retry_delay(self, attempts: int) -> float:
         return self._retry_backoff.delay(max(attempts - 1, 0), self._rng)
 
@@ -325,17 +365,30 @@ class QueueWorker:
         await self._sink.mt_final(message, state, error_code)
 
     async def _submit(self, pdu: SubmitSm, resend_until: float) -> tuple[Outcome, int, str]:
-        """Send one segment until the operator answers it (pauses and lost responses resend
-        it in place). Returns the outcome, the status and the upstream message id."""
+        """Send one segment until the operator answers it (throttled answers and lost
+        responses resend it in place). Returns the outcome, the status and the upstream
+        message id."""
         lost = 0
         have_token = False
+        # After a lost answer: resend only on a bind heard from since the loss was seen, or
+        # bound since the lost submit went out.
+        alive_since = bound_since = -math.inf
         while True:
             if not have_token:
                 await self._throttle.acquire()
                 have_token = True
-            slot = self._pool.pick()
+            slot = self._pool.pick(alive_since, bound_since)
             if slot is None or slot.conn is None:
-                await self._pool.wait_up()
+                if alive_since == -math.inf:
+                    await self._pool.wait_up()
+                    continue
+                # Ask idle binds for a sign of life; hearing from one is no event of its
+                # own: look again shortly.
+                self._pool.probe(alive_since)
+                with trio.move_on_after(_ALIVE_POLL):
+                    await self._pool.wait_change()
+                if time.time() >= resend_until:
+                    return Outcome.TRANSIENT, 0, ""
                 continue
             conn = slot.conn
             slot.in_flight += 1
@@ -349,6 +402,9 @@ class QueueWorker:
             except NetError as exc:
                 have_token = False
                 lost += 1
+                alive_since, bound_since = trio.current_time(), started
+                if isinstance(exc, RequestTimeout):
+                    self._close_if_silent(slot, conn)
                 self._metrics.submit_unanswered(
                     "timeout" if isinstance(exc, RequestTimeout) else "lost"
                 ).inc()
@@ -370,10 +426,11 @@ class QueueWorker:
             self._count_pdu("in", _SUBMIT_SM_RESP, status)
             self._metrics.submit_status(status).inc()
             outcome = self._classifier.classify(status)
-            if outcome is Outcome.PAUSE:
+            throttled = outcome is Outcome.THROTTLED
+            if self._throttle.observe(throttled):
+                self._metrics.rate_cuts.inc()
+            if throttled:
                 self._metrics.throttled.inc()
-                if self._throttle.pause():
-                    self._metrics.pauses.inc()
                 if time.time() >= resend_until:
                     return Outcome.TRANSIENT, status, ""
                 stats.resends += 1
@@ -388,7 +445,6 @@ class QueueWorker:
                     await conn.wait_closed()
                 continue
             if outcome is Outcome.OK:
-                self._throttle.succeeded()
                 message_id: Any = getattr(response, "message_id", "")
                 return outcome, 0, str(message_id)
             return outcome, status, ""

@@ -110,6 +110,10 @@ def _resolve_secrets(builder: Builder, config: Config, env: Mapping[str, str]) -
             key = join(join("connectors", i), "password_env")
             password = _env_secret(builder, env, connector.password_env, key)
             connector = attrs.evolve(connector, password=password)
+        if connector.outbind_password_env is not None:
+            key = join(join("connectors", i), "outbind_password_env")
+            secret_text = _env_secret(builder, env, connector.outbind_password_env, key)
+            connector = attrs.evolve(connector, outbind_password=secret_text)
         connectors.append(connector)
     return attrs.evolve(
         config, store=attrs.evolve(store, hash_secret=secret), connectors=tuple(connectors)

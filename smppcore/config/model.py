@@ -263,6 +263,14 @@ class ConnectorConfig:
     )
     id_format: Literal["auto", "decimal", "hex", "uuid"] = "auto"
     dlr_timezone: str = attrs.field(default="UTC", metadata=check(v.timezone))
+    #: Listen here for this operator's ``outbind`` (SMSC-initiated sessions): each accepted
+    #: one is bound as a receiver on the same connection and serves its deliver_sm. The
+    #: SMSC must present ``outbind_password`` (or ``$outbind_password_env``) and, when set,
+    #: ``outbind_system_id``.
+    outbind_listen: HostPort | None = None
+    outbind_system_id: str | None = attrs.field(default=None, metadata=check(v.system_id))
+    outbind_password: str | None = attrs.field(default=None, repr=False)
+    outbind_password_env: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -276,6 +284,13 @@ class ConnectorConfig:
             yield "reconnect_min", "must not be greater than reconnect_max"
         if self.tls_ca_file is not None and not self.tls:
             yield "tls_ca_file", "is only used with tls = true"
+        outbind_secrets = (self.outbind_password is not None) + (
+            self.outbind_password_env is not None
+        )
+        if self.outbind_listen is not None and outbind_secrets != 1:
+            yield "outbind_password", "give exactly one of outbind_password or outbind_password_env"
+        if self.outbind_listen is None and (outbind_secrets or self.outbind_system_id):
+            yield "outbind_listen", "outbind_* settings need outbind_listen"
 
 
 @attrs.frozen

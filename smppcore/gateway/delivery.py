@@ -195,11 +195,7 @@ class _Account:
         return self.owner.gateway.binds.receivers(self.name)
 
     def can_push(self) -> bool:
-        return (
-            not self.backlog
-            and self.held < self.owner.policy.max_pushed
-            and bool(self._binds())
-        )
+        return not self.backlog and self.held < self.owner.policy.max_pushed and bool(self._binds())
 
     def _count(self, item: DeliveryItem, result: str) -> None:
         key = (item.kind, result)
@@ -417,9 +413,7 @@ class ClientDelivery:
         """Write ``outs`` (items built with :meth:`claim`'s leases) and settle them."""
         written: bool | None = None
         try:
-            await self.gateway.store.enqueue_delivery(
-                [o.item for o in outs], done_parts=done_parts
-            )
+            await self.gateway.store.enqueue_delivery([o.item for o in outs], done_parts=done_parts)
             written = True
         finally:
             for out in outs:

@@ -108,9 +108,7 @@ class Role:
 
 
 SOURCE: Final = Role("source", ESME_RINVSRCADR, ESME_RINVSRCTON, ESME_RINVSRCNPI, "")
-DESTINATION: Final = Role(
-    "destination", ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI, "dest_"
-)
+DESTINATION: Final = Role("destination", ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI, "dest_")
 
 
 def _frozen_types(value: Iterable[int]) -> frozenset[int]:

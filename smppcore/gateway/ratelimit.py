@@ -35,6 +35,16 @@ class TokenBucket:
             self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
             self._last = now
 
+    def reset_rate(self, rate: float, burst: float, now: float) -> None:
+        """From ``now`` on, refill at ``rate`` up to ``burst`` (tokens above the new burst
+        are dropped): for a sender that adapts its rate (the operator connector)."""
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._refill(now)
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._tokens = min(self._tokens, self.burst)
+
     def tokens(self, now: float) -> float:
         """Tokens available at ``now`` (for statistics)."""
         self._refill(now)

@@ -237,6 +237,12 @@ class SmppConnection:
     def is_closed(self) -> bool:
         return self._closed.is_set()
 
+    @property
+    def last_received(self) -> float:
+        """trio time at which the peer last sent anything (liveness: a peer that sends
+        nothing at all for a response timeout is not answering)."""
+        return self._session.last_received
+
     def statistics(self) -> SessionStatistics:
         """A frozen snapshot for the metrics layer (window, in flight, PDUs, state)."""
         return self._session.statistics()

@@ -152,6 +152,12 @@ class Session:
         return self._refusal is not None
 
     @property
+    def last_received(self) -> float:
+        """When the peer last sent anything (a PDU, or bytes that failed to decode); the
+        session's creation time before that. The clock of the ``now`` values given."""
+        return self._last_rx
+
+    @property
     def window_available(self) -> int:
         return self.config.window - self._window_used
 
@@ -352,9 +358,7 @@ class Session:
         """
         return self._send_request(pdu, now, timeout=timeout, internal=False)
 
-    def _send_request(
-        self, pdu: Pdu, now: float, *, timeout: float | None, internal: bool
-    ) -> Pdu:
+    def _send_request(self, pdu: Pdu, now: float, *, timeout: float | None, internal: bool) -> Pdu:
         command = pdu.command_id
         if self._state is SessionState.CLOSED or (
             self._ended is not None and self._state is not SessionState.UNBOUND

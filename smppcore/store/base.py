@@ -104,12 +104,15 @@ class MtMessage:
     not_before: float = 0.0  # schedule_delivery_time, or the retry time after a nack
     validity_until: float = 0.0  # 0 = no validity limit of its own
     expires_at: float = 0.0  # retention: the record may be purged after this
-    attempts: int = 0
+    attempts: int = 0  # submits to the operator that failed (transient status, no answer)
     state: MtState = MtState.QUEUED
     lease_until: float = 0.0
     final_at: float = 0.0
     error_code: int = 0  # last upstream/command status for query_sm_resp and failure receipts
     segment_states: Mapping[int, int] = attrs.field(factory=dict)  # segment -> MtState value
+    #: Leading parts of a long message the operator accepted (their id maps are stored): a
+    #: retry sends only the parts after these.
+    parts_accepted: int = 0
 
 
 @attrs.frozen
@@ -344,7 +347,8 @@ class Store(Protocol):
     ) -> list[MtMessage]:
         """Take up to ``limit`` ready messages of ``connector`` (QUEUED with ``not_before <= now``,
         or LEASED with an expired lease), highest priority first, then oldest first. They are
-        LEASED until ``now + lease_seconds``; ``attempts`` is incremented."""
+        LEASED until ``now + lease_seconds``. A lease is not an attempt: ``attempts`` is
+        left alone (see :meth:`nack_mt`)."""
 
     async def ack_mt(self, acks: Sequence[MtAck]) -> None:
         """The worker submitted these leased messages: each is ENROUTE, waiting for its
@@ -356,8 +360,19 @@ class Store(Protocol):
         the ack: written in the same transaction (SQLite) or acknowledged before the acks are
         sent (Redis), so an acked message never lacks its maps."""
 
-    async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
-        """Give a leased message back to the queue, to be retried at ``retry_at``."""
+    async def nack_mt(
+        self, message_id: str, retry_at: float, error_code: int, *, attempted: bool = True
+    ) -> None:
+        """Give a leased message back to the queue, to be retried at ``retry_at``.
+        ``attempted``: it was submitted and the submit failed (``attempts`` + 1); False for
+        one given back unsent (it waited behind a failed message to the same number)."""
+
+    async def accept_part(self, entry: IdMapEntry) -> None:
+        """Part ``entry.segment`` of the leased message ``entry.message_id`` was accepted by
+        the operator: its id map is stored and the message's ``parts_accepted`` becomes
+        ``entry.segment``, together (one transaction on SQLite, one script on Redis), so a
+        retry never sends an accepted part again and its receipt still finds the message.
+        A message no longer LEASED gets the map only."""
 
     async def get_mt(self, message_id: str) -> MtMessage | None: ...
 
@@ -393,9 +408,7 @@ class Store(Protocol):
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None: ...
 
-    async def match_receipt(
-        self, connector: str, candidates: Sequence[str]
-    ) -> ReceiptMatch | None:
+    async def match_receipt(self, connector: str, candidates: Sequence[str]) -> ReceiptMatch | None:
         """The id map of the first of ``candidates`` (upstream id variants, best first) that
         ``connector`` has one for, with the message it names; None when none has one, or
         the message is gone. A read: on SQLite a short indexed look-up on the caller's
@@ -440,9 +453,7 @@ class Store(Protocol):
     async def get_conversation(self, sender: str, recipient: str) -> Conversation | None: ...
 
     # --- suppression list (hashed) --------------------------------------------------------
-    async def add_suppression(
-        self, scope: str, recipient: str, keyword: str, now: float
-    ) -> bool:
+    async def add_suppression(self, scope: str, recipient: str, keyword: str, now: float) -> bool:
         """``scope`` is a sender number or an account name. True if newly added."""
 
     async def remove_suppression(self, scope: str, recipient: str) -> bool: ...

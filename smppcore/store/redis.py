@@ -166,8 +166,17 @@ class RedisStore(RedisReturnStore):
             [(self._scripts["ACK_MT"], [self._p, a.message_id]) for a in acks]
         )
 
-    async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
-        await self._script("NACK_MT", message_id, repr(retry_at), str(int(error_code)))
+    async def nack_mt(
+        self, message_id: str, retry_at: float, error_code: int, *, attempted: bool = True
+    ) -> None:
+        await self._script(
+            "NACK_MT", message_id, repr(retry_at), str(int(error_code)), "1" if attempted else "0"
+        )
+
+    async def accept_part(self, entry: IdMapEntry) -> None:
+        await self._script(
+            "ACCEPT_PART", entry.message_id, str(int(entry.segment)), *self._id_map_args([entry])
+        )
 
     async def get_mt(self, message_id: str) -> MtMessage | None:
         def work() -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
@@ -206,8 +215,10 @@ class RedisStore(RedisReturnStore):
 
     # --- id maps, conversations --------------------------------------------------------------
     async def put_id_maps(self, entries: Sequence[IdMapEntry]) -> None:
-        if not entries:
-            return
+        if entries:
+            await self._script("PUT_ID_MAPS", *self._id_map_args(entries))
+
+    def _id_map_args(self, entries: Sequence[IdMapEntry]) -> list[bytes | str]:
         args: list[bytes | str] = []
         for e in entries:
             args += [
@@ -217,7 +228,7 @@ class RedisStore(RedisReturnStore):
                 pexpireat(e.expires_at),
                 *flat_fields(to_fields(e)),
             ]
-        await self._script("PUT_ID_MAPS", *args)
+        return args
 
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         fields = await self._run(self._r.hgetall, f"{self._p}idmap:{connector}:{upstream_id}")

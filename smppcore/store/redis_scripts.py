@@ -254,6 +254,9 @@ def lease_script(record: str, sched: str, ready: str, leases: str, *, mt: bool) 
         "      redis.call('HSET', key, 'lease_owner', ARGV[6])\n"
         "      if ARGV[6] ~= '' then redis.call('SADD', P .. 'dlvo:' .. ARGV[6], id) end"
     )
+    # A delivery item's attempts count its leases; an MT message's count failed submits
+    # (NACK_MT), a lease alone is not an attempt.
+    count_attempt = "" if mt else "redis.call('HINCRBY', key, 'attempts', 1)"
     result = (
         "{packed(redis.call('HGETALL', key)), packed(redis.call('HGETALL', P .. 'mtseg:' .. id))}"
         if mt
@@ -292,7 +295,7 @@ while #out < limit do
     if ok and redis.call('EXISTS', key) == 1 then
       {set_leased}
       redis.call('HSET', key, 'lease_until', untl)
-      redis.call('HINCRBY', key, 'attempts', 1)
+      {count_attempt}
       redis.call('ZADD', L, untl, id)
       out[#out + 1] = {result}
     end
@@ -320,7 +323,7 @@ return 1
 """
 )
 
-# ARGV: P, id, retry_at, error_code
+# ARGV: P, id, retry_at, error_code, attempted ('1' or '0': added to attempts)
 NACK_MT: Final = (
     LIB
     + r"""
@@ -330,6 +333,7 @@ local f = redis.call('HMGET', key, 'connector', 'account', '_qm', 'state')
 if not f[1] or f[4] ~= LEASED then return 0 end
 mt_unqueue(id, f)
 redis.call('HSET', key, 'state', QUEUED, 'not_before', retry, 'lease_until', '0', 'error_code', err)
+if ARGV[5] == '1' then redis.call('HINCRBY', key, 'attempts', 1) end
 mt_place(key, id, f, QUEUED)
 return 1
 """
@@ -369,10 +373,7 @@ return 1
 
 # ARGV: P, then per entry: key suffix, message_id, expires_at, pexpireat ms ('0' = none),
 # nfields, pairs
-PUT_ID_MAPS: Final = (
-    LIB
-    + r"""
-local i = 2
+_PUT_MAPS_FROM_I = r"""
 while i <= #ARGV do
   local key, mid, expires, pexp, n = P .. 'idmap:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2],
     ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -385,8 +386,23 @@ while i <= #ARGV do
   if pexp ~= '0' then redis.call('PEXPIREAT', key, pexp) end
   i = i + 5 + 2 * n
 end
-return 1
 """
+
+PUT_ID_MAPS: Final = LIB + "local i = 2\n" + _PUT_MAPS_FROM_I + "return 1\n"
+
+# ARGV: P, message id, part (its number), then one map entry as for PUT_ID_MAPS. The map is
+# stored; a message still LEASED records the part as its parts_accepted.
+ACCEPT_PART: Final = (
+    LIB
+    + r"""
+local key = P .. 'mt:' .. ARGV[2]
+if redis.call('HGET', key, 'state') == LEASED then
+  redis.call('HSET', key, 'parts_accepted', ARGV[3])
+end
+local i = 4
+"""
+    + _PUT_MAPS_FROM_I
+    + "return 1\n"
 )
 
 # ARGV: P, then per entry: key suffix, idx, expires_at, pexpireat ms ('0' = none), nfields, pairs

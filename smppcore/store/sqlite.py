@@ -175,8 +175,15 @@ class SqliteStore:
             parts.insert(0, (ops.ID_MAP_INSERT, maps))
         await self._engine.write_parts(parts)
 
-    async def nack_mt(self, message_id: str, retry_at: float, error_code: int) -> None:
-        await self._engine.write(lambda c: ops.nack_mt(c, message_id, retry_at, error_code))
+    async def nack_mt(
+        self, message_id: str, retry_at: float, error_code: int, *, attempted: bool = True
+    ) -> None:
+        await self._engine.write(
+            lambda c: ops.nack_mt(c, message_id, retry_at, error_code, attempted)
+        )
+
+    async def accept_part(self, entry: IdMapEntry) -> None:
+        await self._engine.write(lambda c: ops.accept_part(c, entry))
 
     async def get_mt(self, message_id: str) -> MtMessage | None:
         return await self._engine.read(lambda c: ops.get_mt(c, message_id))
@@ -213,21 +220,15 @@ class SqliteStore:
     async def get_id_map(self, connector: str, upstream_id: str) -> IdMapEntry | None:
         return await self._engine.read(lambda c: ops.get_id_map(c, connector, upstream_id))
 
-    async def match_receipt(
-        self, connector: str, candidates: Sequence[str]
-    ) -> ReceiptMatch | None:
+    async def match_receipt(self, connector: str, candidates: Sequence[str]) -> ReceiptMatch | None:
         """On the trio thread (``read_quick``): two indexed point look-ups in one query."""
-        return await self._engine.read_quick(
-            lambda c: rp.match_receipt(c, connector, candidates)
-        )
+        return await self._engine.read_quick(lambda c: rp.match_receipt(c, connector, candidates))
 
     # --- receipts waiting for their id map --------------------------------------------------
 
     async def hold_receipts(self, receipts: Sequence[PendingReceipt]) -> None:
         if receipts:
-            await self._engine.write_rows(
-                PENDING_UPSERT, [pending_params(p) for p in receipts]
-            )
+            await self._engine.write_rows(PENDING_UPSERT, [pending_params(p) for p in receipts])
 
     async def due_pending_receipts(self, now: float, limit: int) -> list[PendingReceipt]:
         return await self._engine.read(lambda c: rp.due_pending_receipts(c, now, limit))
@@ -246,9 +247,7 @@ class SqliteStore:
 
     async def put_reply_parts(self, parts: Sequence[ReplyPart]) -> None:
         if parts:
-            await self._engine.write_rows(
-                REPLY_PART_INSERT, [reply_part_params(p) for p in parts]
-            )
+            await self._engine.write_rows(REPLY_PART_INSERT, [reply_part_params(p) for p in parts])
 
     async def reply_parts(self, limit: int = 100_000) -> list[ReplyPart]:
         return await self._engine.read(lambda c: rp.reply_parts(c, limit))

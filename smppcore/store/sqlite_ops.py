@@ -46,10 +46,10 @@ def lease_mt(
     ).fetchall()
     until = now + lease_seconds
     conn.executemany(
-        "UPDATE mt_messages SET state = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+        "UPDATE mt_messages SET state = ?, lease_until = ? WHERE id = ?",
         [(_LEASED, until, row[0]) for row in rows],
     )
-    return [mt_from_row(row, (until, row[23] + 1)) for row in rows]
+    return [mt_from_row(row, until) for row in rows]
 
 
 ACK_SQL = f"UPDATE mt_messages SET state = ?, lease_until = 0 WHERE id = ? AND state = {_LEASED}"
@@ -60,11 +60,13 @@ def ack_mt_params(message_id: str) -> tuple[object, ...]:
     return (int(MtState.ENROUTE), message_id)
 
 
-def nack_mt(conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int) -> None:
+def nack_mt(
+    conn: sqlite3.Connection, message_id: str, retry_at: float, error_code: int, attempted: bool
+) -> None:
     conn.execute(
-        "UPDATE mt_messages SET state = ?, not_before = ?, lease_until = 0, error_code = ?"
-        " WHERE id = ? AND state = ?",
-        (_QUEUED, retry_at, error_code, message_id, _LEASED),
+        "UPDATE mt_messages SET state = ?, not_before = ?, lease_until = 0, error_code = ?,"
+        " attempts = attempts + ? WHERE id = ? AND state = ?",
+        (_QUEUED, retry_at, error_code, int(attempted), message_id, _LEASED),
     )
 
 
@@ -132,6 +134,14 @@ def id_map_params(e: IdMapEntry) -> tuple[object, ...]:
 
 def put_id_maps(conn: sqlite3.Connection, entries: Sequence[IdMapEntry]) -> None:
     conn.executemany(ID_MAP_INSERT, [id_map_params(e) for e in entries])
+
+
+def accept_part(conn: sqlite3.Connection, entry: IdMapEntry) -> None:
+    conn.execute(ID_MAP_INSERT, id_map_params(entry))
+    conn.execute(
+        "UPDATE mt_messages SET parts_accepted = ? WHERE id = ? AND state = ?",
+        (entry.segment, entry.message_id, _LEASED),
+    )
 
 
 def get_id_map(conn: sqlite3.Connection, connector: str, upstream_id: str) -> IdMapEntry | None:

@@ -235,8 +235,7 @@ ACK_DELIVERY_SQL: Final = "DELETE FROM delivery_items WHERE id = ?"
 
 def nack_delivery(conn: sqlite3.Connection, item_id: str, retry_at: float) -> None:
     conn.execute(
-        "UPDATE delivery_items SET not_before = ?, lease_until = 0, lease_owner = ''"
-        " WHERE id = ?",
+        "UPDATE delivery_items SET not_before = ?, lease_until = 0, lease_owner = '' WHERE id = ?",
         (retry_at, item_id),
     )
 

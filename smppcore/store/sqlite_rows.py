@@ -65,6 +65,7 @@ MT_COLUMNS: Final = (
     "final_at",
     "error_code",
     "segment_states",
+    "parts_accepted",
 )
 MT_SELECT: Final = "SELECT " + ", ".join(MT_COLUMNS) + " FROM mt_messages"
 #: An id already stored is left as it is (a retried enqueue is harmless, as on Redis).
@@ -117,20 +118,21 @@ def mt_params(m: MtMessage) -> tuple[Any, ...]:
         m.final_at,
         m.error_code,
         encode_segments(m.segment_states),
+        m.parts_accepted,
     )
 
 
 def mt_from_row(
     row: sqlite3.Row | tuple[Any, ...],
-    leased: tuple[float, int] | None = None,
+    lease_until: float | None = None,
 ) -> MtMessage:
-    """The record of a row; with ``leased=(lease_until, attempts)`` as it is after a lease
-    (state LEASED, those two fields replaced), without building it twice."""
+    """The record of a row; with ``lease_until`` as it is after a lease (state LEASED,
+    ``lease_until`` replaced), without building it twice."""
     r = tuple(row)
-    if leased is None:
-        state, lease_until, attempts = MtState(r[24]), r[25], r[23]
+    if lease_until is None:
+        state, lease_until = MtState(r[24]), r[25]
     else:
-        state, (lease_until, attempts) = MtState.LEASED, leased
+        state = MtState.LEASED
     return MtMessage(
         id=r[0],
         account=r[1],
@@ -153,12 +155,13 @@ def mt_from_row(
         not_before=r[20],
         validity_until=r[21],
         expires_at=r[22],
-        attempts=attempts,
+        attempts=r[23],
         state=state,
         lease_until=lease_until,
         final_at=r[26],
         error_code=r[27],
         segment_states=decode_segments(r[28]),
+        parts_accepted=r[29],
     )
 
 

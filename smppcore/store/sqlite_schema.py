@@ -186,8 +186,16 @@ CREATE INDEX reply_parts_destination ON reply_parts (destination_canon);
 CREATE INDEX reply_parts_expires ON reply_parts (expires_at);
 """
 
+# Per-part progress of long messages: how many leading parts the operator has accepted, so
+# a retry sends only the rest (their id maps are already stored). Attempts count submits
+# that failed from now on, not leases; the old counts are left as they are (at most a few
+# too many for messages in the queue during the upgrade).
+_M3: Final = """
+ALTER TABLE mt_messages ADD COLUMN parts_accepted INTEGER NOT NULL DEFAULT 0;
+"""
+
 #: ``MIGRATIONS[i]`` brings the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: Final[tuple[str, ...]] = (_M1, _M2)
+MIGRATIONS: Final[tuple[str, ...]] = (_M1, _M2, _M3)
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

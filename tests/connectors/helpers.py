@@ -28,8 +28,7 @@ SYSTEM_ID = "sim"
 PASSWORD = "simpass"
 FAST_OPTIONS: dict[str, Any] = {
     "poll_interval": 0.05,
-    "pause_initial": 0.02,
-    "pause_max": 0.2,
+    "throttle_window": 0.2,
     "retry_initial": 0.05,
     "retry_max": 0.2,
     "rng_seed": 7,

@@ -3,7 +3,6 @@ pure pieces (status classification, segment building)."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import attrs
@@ -11,7 +10,6 @@ import trio
 
 from connectors.smpp_operator.classify import Classifier, Outcome
 from connectors.smpp_operator.segments import build_submits, concat_reference
-from connectors.smpp_operator.throttle import Throttle
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.net.testing import SmscResponder
 from smppcore.protocol.enums import CommandStatus
@@ -36,8 +34,8 @@ from .helpers import (
 def test_classification() -> None:
     c = Classifier((0x08, 0x14, 0x58, 0x401))
     assert c.classify(0) is Outcome.OK
-    assert c.classify(CommandStatus.ESME_RTHROTTLED) is Outcome.PAUSE
-    assert c.classify(CommandStatus.ESME_RMSGQFUL) is Outcome.PAUSE
+    assert c.classify(CommandStatus.ESME_RTHROTTLED) is Outcome.THROTTLED
+    assert c.classify(CommandStatus.ESME_RMSGQFUL) is Outcome.THROTTLED
     assert c.classify(CommandStatus.ESME_RINVBNDSTS) is Outcome.REBIND
     assert c.classify(CommandStatus.ESME_RSYSERR) is Outcome.TRANSIENT
     assert c.classify(0x401) is Outcome.TRANSIENT  # a vendor status listed as transient
@@ -136,30 +134,6 @@ async def test_permanent_failure_and_expiry_are_final(tmp_path: Path) -> None:
     ]
     submitted = [p for p in smsc.received if isinstance(p, SubmitSm)]
     assert len(submitted) == 1  # the expired one never left
-
-
-async def test_throttle_pause_is_one_per_episode_and_grows(autojump_clock: trio.abc.Clock) -> None:
-    throttle = Throttle("t", 10.0, 2, pause_initial=1.0, pause_max=4.0, rng=random.Random(1))
-    with trio.fail_after(100):
-        assert throttle.pause() is True
-        first_end = throttle.paused_until
-        assert throttle.pause() is False  # in-flight refusals of the same episode
-        assert throttle.pauses == 1
-        await throttle.acquire()  # waits for the pause to end
-        assert trio.current_time() >= first_end
-        assert throttle.pause() is True  # still refusing: the next pause is longer
-        second = throttle.paused_until - trio.current_time()
-        assert 1.0 <= second <= 2.0 and throttle.pauses == 2
-        await throttle.acquire()
-        throttle.succeeded()
-        assert throttle.pause() is True
-        assert throttle.paused_until - trio.current_time() <= 1.0  # reset after a success
-        # the bucket: burst 2, then 10/s
-        await throttle.wait_unpaused()
-        start = trio.current_time()
-        for _ in range(12):
-            await throttle.acquire()
-        assert trio.current_time() - start >= 0.99  # 10 beyond the burst at 10/s (mock clock)
 
 
 def test_factory_is_found_by_type_name() -> None:

@@ -350,12 +350,14 @@ def test_production_example_loads(tmp_path: Path) -> None:
         "SMPPCORE_OP_ZA_PASSWORD": "za1",
         "SMPPCORE_OP_ZA2_PASSWORD": "za2",
         "SMPPCORE_OP_NA_PASSWORD": "na",
+        "SMPPCORE_OP_NA_OUTBIND_PASSWORD": "na-outbind",
     }
     config = load_config(tmp_path / "smppcore.toml", data_dir=tmp_path / "d", environ=env)
     assert config.store.backend == "redis"
     assert len(config.connectors) == 3 and len(config.accounts) == 2
     assert config.listeners[0].tls and config.listeners[0].tls_key == tmp_path / "tls/server.key"
     assert [c.password for c in config.connectors] == ["za1", "za2", "na"]
+    assert [c.outbind_password for c in config.connectors] == [None, None, "na-outbind"]
     assert set(config.policy.keywords) == {"default", "NA"}
     assert os.fspath(config.daemon.data_dir) == os.fspath(tmp_path / "d")
 
@@ -367,3 +369,23 @@ def test_drain_timeout_defaults_to_10_seconds_and_must_be_positive(tmp_path: Pat
     zero = BASE.replace('data_dir = "state"\n', 'data_dir = "state"\ndrain_timeout = 0\n')
     err = error_for(tmp_path, zero)
     assert err.key == "daemon.drain_timeout"
+
+
+@pytest.mark.parametrize(
+    ("lines", "key"),
+    [
+        ('outbind_listen = "127.0.0.1:2780"\n', "outbind_password"),
+        ('outbind_password = "x"\n', "outbind_listen"),
+        ('outbind_listen = "127.0.0.1:2780"\noutbind_password = "x"\n'
+         'outbind_password_env = "Y"\n', "outbind_password"),
+    ],
+)  # fmt: skip
+def test_outbind_settings_need_each_other(tmp_path: Path, lines: str, key: str) -> None:
+    text = (REPO / "configs" / "local.toml").read_text()
+    marker = 'type = "smpp"\n'
+    assert marker in text
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace(marker, marker + lines, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, data_dir=tmp_path / "d", environ={})
+    assert key in str(info.value)

@@ -61,7 +61,8 @@ def test_connector_submit_results_and_pauses() -> None:
     sim.submit_status(0x401).inc()
     sim.submit_status(0x7777).inc()
     sim.submit_unanswered("timeout").inc()
-    sim.pauses.inc(3)
+    sim.rate_cuts.inc(3)
+    sim.send_rate.set(42.5)
     with pytest.raises(ValueError):
         sim.submit_unanswered("because")
 
@@ -73,7 +74,8 @@ def test_connector_submit_results_and_pauses() -> None:
     assert submits("0x00000401") == 1
     assert submits("other") == 1
     assert submits("timeout") == 1
-    assert sample(metrics, "smppcore_connector_pauses_total", connector="sim") == 3
+    assert sample(metrics, "smppcore_connector_rate_cuts_total", connector="sim") == 3
+    assert sample(metrics, "smppcore_connector_send_rate", connector="sim") == 42.5
 
 
 def test_deliveries_help_lists_every_result() -> None:

@@ -92,9 +92,7 @@ async def test_full_run_submit_receipt_and_reply(daemon: Running) -> None:
         try:
             await trio.to_thread.run_sync(esme.bind)
             sent = await trio.to_thread.run_sync(
-                lambda: esme.submit(
-                    DEMO_SENDER, FULL_RUN_HANDSET, MT_TEXT, registered_delivery=1
-                )
+                lambda: esme.submit(DEMO_SENDER, FULL_RUN_HANDSET, MT_TEXT, registered_delivery=1)
             )
             assert sent.status == 0
             status, _ = await http(

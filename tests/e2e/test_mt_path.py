@@ -93,9 +93,7 @@ async def simulator(port: int, control: int) -> AsyncIterator[Simulator]:
 
 
 def external_sim_config(directory: Path, ports: Ports, connector_port: int, name: str) -> Path:
-    return make_config(
-        directory, ports, simulator=False, connector_port=connector_port, name=name
-    )
+    return make_config(directory, ports, simulator=False, connector_port=connector_port, name=name)
 
 
 async def test_a_long_message_reaches_the_smsc_as_concatenated_segments(tmp_path: Path) -> None:

@@ -152,9 +152,7 @@ async def test_stop_blocks_the_next_submit_and_start_lifts_it(daemon: Running) -
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SMPPCORE), *args], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([str(SMPPCORE), *args], capture_output=True, text=True, timeout=60)
 
 
 async def test_export_lists_every_record_and_erase_leaves_no_trace(daemon: Running) -> None:

@@ -38,7 +38,7 @@ class FakeConnector:
         pass
 
     def health(self) -> ConnectorHealth:
-        return ConnectorHealth(self.name, self.state, 0, 1)
+        return ConnectorHealth(self.name, self.state, 0, 1, send_rate=12.0)
 
 
 def test_status_reads_binds_queues_and_reasons_from_metrics() -> None:
@@ -73,7 +73,7 @@ async def test_upkeep_purges_and_samples_into_metrics(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with open_sqlite_store(tmp_path / "s.sqlite3", hash_secret=b"x" * 32) as store:
             metrics = Metrics()
-            connector = FakeConnector("paused")
+            connector = FakeConnector("throttled")
             gateway = build_gateway(config, store, metrics, {"sim": connector}, clock=lambda: now)
             upkeep = Upkeep(gateway)
             await store.enqueue_mt(
@@ -97,8 +97,9 @@ async def test_upkeep_purges_and_samples_into_metrics(tmp_path: Path) -> None:
     assert metric(sampled, "smppcore_queue_depth", queue="mt", name="sim") == 1
     assert metric(sampled, "smppcore_queue_depth", queue="delivery", name="demo") == 3
     assert metric(sampled, "smppcore_pending_receipts") == 1
-    assert metric(sampled, "smppcore_connector_state", connector="sim", state="paused") == 1
+    assert metric(sampled, "smppcore_connector_state", connector="sim", state="throttled") == 1
     assert metric(sampled, "smppcore_connector_state", connector="sim", state="up") == 0
+    assert metric(sampled, "smppcore_connector_send_rate", connector="sim") == 12.0
     assert sum(counts.values()) >= 1
     assert metric(purged, "smppcore_purged_total") == sum(counts.values())
-    assert "sim: paused" in format_status("x", summarize_metrics(sampled))
+    assert "sim: throttled" in format_status("x", summarize_metrics(sampled))

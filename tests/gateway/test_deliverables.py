@@ -37,9 +37,12 @@ def test_data_sm_becomes_the_equivalent_deliver_sm() -> None:
     pdu = as_deliver_sm(data)
     assert (pdu.source_addr, pdu.destination_addr, pdu.esm_class) == ("1", "2", 0x04)
     assert user_data(pdu) == user_data(data) == b"hi"
-    assert item_from_pdu(
-        data, id="x", account="a", kind=DeliveryKind.RECEIPT, created_at=0, expires_at=0
-    ).short_message == b""
+    assert (
+        item_from_pdu(
+            data, id="x", account="a", kind=DeliveryKind.RECEIPT, created_at=0, expires_at=0
+        ).short_message
+        == b""
+    )
 
 
 def test_receipt_swaps_addresses() -> None:

@@ -168,8 +168,7 @@ async def test_conversation_beats_ownership_and_expired_one_does_not(tmp_path: P
             )
             sink = run.return_path
             await deliver(sink, mo(b"a"))  # conversation: beta
-            await deliver(sink, mo(b"b", source="27821111111", dest="27600000002")
-            )
+            await deliver(sink, mo(b"b", source="27821111111", dest="27600000002"))
             assert await gw.store.delivery_depth("beta") == 2  # the expired one fell to owner beta
             assert await gw.store.delivery_depth("alpha") == 0
 

@@ -78,7 +78,10 @@ async def test_responses_come_by_callback_and_the_window_bounds_what_is_sent() -
     with trio.fail_after(10):
         async with _bound(smsc, window=3) as conn:
             assert [conn.send_request(_submit(i), done) for i in range(4)] == [
-                True, True, True, False,  # the fourth finds no free slot: nothing sent
+                True,
+                True,
+                True,
+                False,  # the fourth finds no free slot: nothing sent
             ]
             while smsc.received < 3:
                 await smsc.got_one.wait()

@@ -148,3 +148,38 @@ async def test_wait_for_submits() -> None:
                     )
             await sim.wait_for_submits(3, accepted_only=True)
             assert sim.stats().submits_received == 3
+
+
+async def test_accepted_duplicates_and_answers_by_status() -> None:
+    """The same data accepted again for the same destination counts as a duplicate: a text
+    in one piece, a UDH part, a SAR part; the same data to another destination does not."""
+    udh = split_text("Twice " + "0123456789" * 20, mode=SplitMode.UDH8, reference=9)
+    part = SubmitSm(
+        destination_addr=HANDSET,
+        esm_class=0x40,
+        data_coding=udh.segments[0].data_coding,
+        short_message=udh.segments[0].short_message,
+    )
+    sar = SubmitSm(
+        destination_addr=HANDSET,
+        short_message=b"sar part",
+        tlvs=Tlvs.of(sar_msg_ref_num=5, sar_total_segments=2, sar_segment_seqnum=1),
+    )
+    other_sar = SubmitSm(
+        destination_addr=HANDSET,
+        short_message=b"sar part",
+        tlvs=Tlvs.of(sar_msg_ref_num=5, sar_total_segments=2, sar_segment_seqnum=2),
+    )
+    single = SubmitSm(destination_addr=HANDSET, short_message=b"same text")
+    elsewhere = SubmitSm(destination_addr="447700900555", short_message=b"same text")
+    with trio.fail_after(20):
+        async with running_simulator() as sim:
+            async with open_bind_client("127.0.0.1", sim.port, _BIND) as client:
+                for pdu in (single, elsewhere, part, sar, other_sar):
+                    await client.request(pdu)
+                assert sim.stats().accepted_duplicates == 0
+                for pdu in (single, part, sar, sar):
+                    await client.request(pdu)
+            stats = sim.stats()
+            assert stats.accepted_duplicates == 4
+            assert stats.answered(0) == 9 and stats.answered(0x58) == 0

@@ -107,7 +107,7 @@ async def test_enqueue_of_an_existing_id_is_a_harmless_no_op(store: Store) -> No
         ]
         again = await store.get_mt("m1")
         assert again is not None
-        assert (again.state, again.attempts, again.payload) == (MtState.LEASED, 1, b"hello m1")
+        assert (again.state, again.attempts, again.payload) == (MtState.LEASED, 0, b"hello m1")
         assert await ids_leased(store) == ["m2", "m3", "m4"]
         assert await store.count_queued("acme") == 4
 
@@ -148,17 +148,17 @@ async def test_equal_priority_and_age_leave_in_enqueue_order(store: Store) -> No
         assert await ids_leased(store) == names
 
 
-async def test_lease_marks_leased_and_counts_attempts(store: Store) -> None:
+async def test_lease_marks_leased_and_is_not_an_attempt(store: Store) -> None:
     with trio.fail_after(10):
         await store.enqueue_mt([mt("m1")])
         (leased,) = await store.lease_mt("up1", 10, 30.0, T0)
         assert leased.state is MtState.LEASED
-        assert leased.attempts == 1
+        assert leased.attempts == 0
         assert leased.lease_until == pytest.approx(T0 + 30.0)
         assert leased.payload == b"hello m1"
         stored = await store.get_mt("m1")
         assert stored is not None
-        assert (stored.state, stored.attempts) == (MtState.LEASED, 1)
+        assert (stored.state, stored.attempts) == (MtState.LEASED, 0)
 
 
 async def test_not_before_holds_a_message_back(store: Store) -> None:
@@ -176,7 +176,7 @@ async def test_expired_lease_returns_the_message(store: Store) -> None:
         assert await ids_leased(store, now=T0 + 29) == []
         again = await store.lease_mt("up1", 10, 30.0, T0 + 31)
         assert [m.id for m in again] == ["m1"]
-        assert again[0].attempts == 2
+        assert again[0].attempts == 0  # nobody said it was submitted
         assert again[0].lease_until == pytest.approx(T0 + 61)
 
 
@@ -224,7 +224,40 @@ async def test_nack_requeues_for_retry_at(store: Store) -> None:
         assert await ids_leased(store, now=T0 + 99) == []
         (again,) = await store.lease_mt("up1", 10, 30.0, T0 + 100)
         assert again.id == "m1"
-        assert again.attempts == 2
+        assert again.attempts == 1
+
+
+async def test_a_nack_of_an_unsent_message_is_not_an_attempt(store: Store) -> None:
+    with trio.fail_after(10):
+        await store.enqueue_mt([mt("behind")])
+        await store.lease_mt("up1", 10, 30.0, T0)
+        await store.nack_mt("behind", T0 + 5, 0, attempted=False)
+        (again,) = await store.lease_mt("up1", 10, 30.0, T0 + 5)
+        assert (again.id, again.attempts) == ("behind", 0)
+        await store.nack_mt("behind", T0 + 10, 0x08)
+        (third,) = await store.lease_mt("up1", 10, 30.0, T0 + 10)
+        assert (third.attempts, third.error_code) == (1, 0x08)
+
+
+async def test_accept_part_stores_the_map_and_the_progress(store: Store) -> None:
+    with trio.fail_after(10):
+        await store.enqueue_mt([mt("long"), mt("queued")])
+        await store.lease_mt("up1", 1, 30.0, T0)
+        part1 = IdMapEntry("up1", "U1", "long", "acme", 1, 3, T0 + 3600)
+        part2 = IdMapEntry("up1", "U2", "long", "acme", 2, 3, T0 + 3600)
+        await store.accept_part(part1)
+        await store.accept_part(part2)
+        await store.nack_mt("long", T0 + 5, 0x08)
+        (again,) = await store.lease_mt("up1", 1, 30.0, T0 + 5)
+        assert (again.id, again.parts_accepted, again.attempts) == ("long", 2, 1)
+        assert await store.get_id_map("up1", "U1") == part1
+        assert await store.get_id_map("up1", "U2") == part2
+        # A message that is not leased gets the map only.
+        other = IdMapEntry("up1", "U9", "queued", "acme", 1, 2, T0 + 3600)
+        await store.accept_part(other)
+        queued = await store.get_mt("queued")
+        assert queued is not None and queued.parts_accepted == 0
+        assert await store.get_id_map("up1", "U9") == other
 
 
 async def test_record_segment_accumulates_and_reports_repeats(store: Store) -> None:

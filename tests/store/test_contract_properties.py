@@ -87,7 +87,7 @@ async def _check_lease_order(
     for limit in limits:
         batch = await store.lease_mt(connector, limit, 100.0, now)
         assert len(batch) <= limit
-        assert all(m.state is MtState.LEASED and m.attempts == 1 for m in batch)
+        assert all(m.state is MtState.LEASED and m.attempts == 0 for m in batch)
         got.extend(m.id for m in batch)
     assert got == expected[: len(got)]
     assert len(got) == min(len(expected), sum(limits))

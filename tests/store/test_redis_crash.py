@@ -100,7 +100,7 @@ async def test_killed_producers_and_consumer_lose_nothing_and_never_double_lease
             while (line := await victim.line()) != "leased":
                 assert line is not None, f"consumer died early (seed {seed})"
                 mid, attempts = line.split()
-                assert attempts == "1"
+                assert attempts == "0"  # a lease is not an attempt
                 held.add(mid)
             assert held, "the consumer leased nothing"
             victim.kill()
@@ -120,6 +120,5 @@ async def test_killed_producers_and_consumer_lose_nothing_and_never_double_lease
     assert not first & second, f"both consumers leased {first & second} (seed {seed})"
     missing = acknowledged - (first | second)
     assert not missing, f"acknowledged enqueues lost: {sorted(missing)[:5]} (seed {seed})"
-    tries = dict(a for got in leased for a in got)
-    assert all(tries[m] == 2 for m in held), f"reclaimed leases (seed {seed})"
-    assert all(n == 1 for m, n in tries.items() if m not in held)
+    assert held <= first | second, f"leases of the killed consumer not reclaimed (seed {seed})"
+    assert all(n == 0 for got in leased for _, n in got), "a lease counted as an attempt"

