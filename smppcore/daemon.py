@@ -17,10 +17,26 @@ When every stage is up the daemon logs one INFO line ``ready`` with the listenin
 
 Signals (:func:`trio.open_signal_receiver`):
 
-* SIGTERM / SIGINT - graceful drain, innermost stage first: listeners close and client
-  sessions unbind, then operator binds unbind, then the infra stops and the store is closed
-  (writes flushed). Each session's final unbind is bounded by its own timeout and the whole
-  drain by :data:`DRAIN_TIMEOUT`; a second signal cuts it short. Exit code 0.
+* SIGTERM / SIGINT - graceful drain, innermost stage first:
+
+  1. clients (:mod:`smppcore.net.drain`, bounded by ``[daemon] drain_timeout``, default
+     10 s): the listeners close (a new connection is refused); every client connection
+     stops taking requests (each one arriving from then on is answered ``ESME_RTHROTTLED``
+     at once, enquire_link still served); every request already read is answered (a submit
+     made durable with its message id, a rejected one with its status); then each session
+     unbinds (waiting for unbind_resp, never past the bound) and closes. A connection still
+     answering at the bound is cut: requests it had not started are refused, a store write
+     still under way stays unanswered (outcome unknown, see
+     :func:`smppcore.gateway.server.handle_client`), and it gets :data:`_CUT_GRACE` to flush
+     and close. One ``clients drained`` INFO line gives the counts; the metrics are
+     ``smppcore_drain_requests_total`` and ``smppcore_drain_connections_total``;
+  2. operators: only now are the connectors stopped (until then they keep forwarding what
+     was accepted; the durable queue keeps the rest), their binds unbind;
+  3. the infra stops and the store is closed (queued writes flushed).
+
+  The stages after the clients get :data:`STOP_AFTER_DRAIN` more, so the whole stop is
+  bounded by ``drain_timeout + _CUT_GRACE + STOP_AFTER_DRAIN`` (17.5 s by default); a second
+  signal cuts it short. Exit code 0.
 * SIGHUP - re-read the same file and apply accounts, routes and policy
   (:meth:`Gateway.reload`) without touching binds. A bad file is logged and the running
   config kept; changes to sections that need a restart are logged as such.
@@ -32,6 +48,7 @@ component and exit code 1.
 
 from __future__ import annotations
 
+import functools
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -44,19 +61,24 @@ from smppcore.config import Config, ConfigError, load_config
 from smppcore.gateway.context import Gateway
 from smppcore.logs import get_logger
 from smppcore.metrics import serve_metrics
+from smppcore.net.drain import ServerDrain
 from smppcore.net.server import listener_port
 from smppcore.startup import StartupError, assemble
 from smppcore.startup import reason as _reason
 from smppcore.store.base import Store
 
-__all__ = ["DRAIN_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "StartupError", "run_daemon"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "STOP_AFTER_DRAIN", "StartupError", "run_daemon"]
 
 log = get_logger(__name__)
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
-#: Upper bound on a graceful drain (seconds), after which whatever remains is cancelled.
-DRAIN_TIMEOUT: Final = 15.0
+#: Seconds the stages after the clients' drain get (operator binds unbind, the infra stops)
+#: before whatever remains is cancelled.
+STOP_AFTER_DRAIN: Final = 5.0
+#: Seconds a client connection cut at the drain's deadline gets to flush its last answers
+#: and close (its final flush is bounded by 2 s) before the client stage is cancelled.
+_CUT_GRACE: Final = 2.5
 #: Sections a SIGHUP cannot apply (their objects are built once at startup).
 _RESTART_SECTIONS: Final = ("daemon", "listeners", "metrics", "store", "connectors", "simulator")
 
@@ -152,6 +174,7 @@ class Daemon:
         metrics, gateway, return_path = parts.metrics, parts.gateway, parts.return_path
         connectors, upkeep = parts.connectors, parts.upkeep
         self._gateway = gateway
+        drain = ServerDrain(on_drained=metrics.count_drained)
         with self._all:
             async with trio.open_nursery() as infra:
                 infra.start_soon(self._watch_signals, signals)
@@ -173,7 +196,7 @@ class Daemon:
                     for connector in connectors:
                         await _start(operators, f"connector {connector.name}", connector.run)
                     async with trio.open_nursery() as clients:
-                        await self._start_clients(clients, gateway)
+                        await self._start_clients(clients, gateway, drain)
                         self.ready = True
                         log.info(
                             "ready",
@@ -186,7 +209,11 @@ class Daemon:
                         )
                         await self._stop.wait()
                         log.info("draining", stage="clients")
-                        clients.cancel_scope.cancel()
+                        deadline = trio.current_time() + config.daemon.drain_timeout
+                        drain.begin(deadline)
+                        # Each serve_clients returns once its connections have drained.
+                        clients.cancel_scope.deadline = deadline + _CUT_GRACE
+                    _log_drained(drain)
                     log.info("draining", stage="operators")
                     operators.cancel_scope.cancel()
                 infra.cancel_scope.cancel()
@@ -198,13 +225,14 @@ class Daemon:
         self.ports.simulator = int(sim.port)
         self.ports.simulator_control = int(sim.control_port)
 
-    async def _start_clients(self, nursery: trio.Nursery, gateway: Gateway) -> None:
+    async def _start_clients(
+        self, nursery: trio.Nursery, gateway: Gateway, drain: ServerDrain
+    ) -> None:
         from smppcore.gateway.server import serve_clients
 
+        serve = functools.partial(serve_clients, drain=drain)
         for listener in self.config.listeners:
-            started = await _start(
-                nursery, f"listener {listener.name}", serve_clients, gateway, listener
-            )
+            started = await _start(nursery, f"listener {listener.name}", serve, gateway, listener)
             self.ports.clients.append(_port_of(started, listener.port))
 
     async def _watch_signals(self, signals: AsyncIterator[int]) -> None:
@@ -217,7 +245,8 @@ class Daemon:
             else:
                 log.info("stopping", signal=signal.Signals(signum).name)
                 self._stop.set()
-                self._all.deadline = trio.current_time() + DRAIN_TIMEOUT
+                bound = self.config.daemon.drain_timeout + _CUT_GRACE + STOP_AFTER_DRAIN
+                self._all.deadline = trio.current_time() + bound
 
     async def _reload(self) -> None:
         gateway = self._gateway
@@ -242,6 +271,21 @@ class Daemon:
         if needs_restart:
             log.warning("reload: these sections need a restart", sections=needs_restart)
         log.info("reloaded", accounts=len(new.accounts), routes=len(new.routes))
+
+
+def _log_drained(drain: ServerDrain) -> None:
+    """The one INFO line of the clients' drain (counts only)."""
+    stats = drain.statistics()
+    log.info(
+        "clients drained",
+        connections=stats.connections,
+        unbound=stats.unbound,
+        closed=stats.closed,
+        cut=stats.cut,
+        answered=stats.answered,
+        refused=stats.refused,
+        unanswered=stats.unanswered,
+    )
 
 
 def _changed_sections(old: Config, new: Config) -> list[str]:

@@ -22,6 +22,15 @@ Connector metrics for the operator connector (pre-bound on :class:`ConnectorMetr
   ``smppcore_connector_send_rate{connector}``: the send rate it allows itself now (submits/s,
   at most its ``throughput``; ``helper.send_rate.set(rate)``).
 
+The graceful stop of the client listeners (:mod:`smppcore.net.drain`) counts, once per
+connection as it closes (:meth:`Metrics.count_drained`):
+
+* ``smppcore_drain_requests_total{result}``: ``answered`` (read before the drain began,
+  answered during it), ``refused`` (arrived during it, answered ``ESME_RTHROTTLED`` at once),
+  ``unanswered`` (read before it, without an answer when the connection closed);
+* ``smppcore_drain_connections_total{result}``: ``unbound`` (the unbind handshake
+  completed), ``closed`` (closed without it) or ``cut`` (the drain's deadline came first).
+
 Hot path: ``metrics.account("demo")`` and ``metrics.connector("sim")`` return cached helper
 objects whose counters are already ``.labels(...)``-bound; keep the helper and call
 ``helper.accepted.inc()``. :meth:`Metrics.count_pdu` caches its children by
@@ -35,6 +44,7 @@ import trio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from smppcore.net.drain import DrainedConnection
 from smppcore.protocol.enums import CommandId, CommandStatus
 
 __all__ = [
@@ -50,6 +60,8 @@ _RECEIPT_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 
 _STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 _BIND_TYPES = ("transmitter", "receiver", "transceiver")
 _UNANSWERED = ("timeout", "lost")
+_DRAIN_REQUESTS = ("answered", "refused", "unanswered")
+_DRAIN_CONNECTIONS = ("unbound", "closed", "cut")
 #: Every ``result`` label value of ``smppcore_deliveries_total``.
 DELIVERY_RESULTS = (
     "ok", "retry", "rejected", "expired", "unmatched", "duplicate", "unroutable", "failed",
@@ -174,6 +186,8 @@ class Metrics:
     connector_submits: Counter = attrs.field(init=False)
     connector_rate_cuts: Counter = attrs.field(init=False)
     connector_send_rate: Gauge = attrs.field(init=False)
+    drain_requests: Counter = attrs.field(init=False)
+    drain_connections: Counter = attrs.field(init=False)
     _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
     _accounts: dict[str, AccountMetrics] = attrs.field(init=False, factory=dict)
     _connectors: dict[str, ConnectorMetrics] = attrs.field(init=False, factory=dict)
@@ -248,6 +262,29 @@ class Metrics:
             "Submits per second a connector allows itself now (adapted, at most its throughput).",
             ["connector"], registry=r,
         )  # fmt: skip
+        self.drain_requests = Counter(
+            "smppcore_drain_requests",
+            "Client requests during a drain (SIGTERM): answered (read before it), refused "
+            "(arrived during it, ESME_RTHROTTLED), unanswered (left when the connection closed).",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.drain_connections = Counter(
+            "smppcore_drain_connections",
+            "Client connections a drain closed: unbound (handshake done), closed (without "
+            "it), cut (its deadline came first).",
+            ["result"], registry=r,
+        )  # fmt: skip
+        for result in _DRAIN_REQUESTS:
+            self.drain_requests.labels(result)
+        for result in _DRAIN_CONNECTIONS:
+            self.drain_connections.labels(result)
+
+    def count_drained(self, drained: DrainedConnection) -> None:
+        """One client connection's drain (a :data:`~smppcore.net.drain.DrainHook`)."""
+        self.drain_requests.labels("answered").inc(drained.answered)
+        self.drain_requests.labels("refused").inc(drained.refused)
+        self.drain_requests.labels("unanswered").inc(drained.unanswered)
+        self.drain_connections.labels(drained.result).inc()
 
     def account(self, name: str) -> AccountMetrics:
         helper = self._accounts.get(name)

@@ -47,8 +47,12 @@ _INTERNAL = {"internal": True}
 
 @attrs.frozen
 class DaemonConfig:
+    """``drain_timeout``: seconds a SIGTERM/SIGINT gives the client listeners to answer what
+    they have read and unbind (:mod:`smppcore.net.drain`) before cutting what is left."""
+
     data_dir: Path = attrs.field(default=Path("data"), metadata=_CONFIG_FILE)
     node_id: str = attrs.field(default="local", metadata=check(v.name))
+    drain_timeout: float = attrs.field(default=10.0, metadata=check(v.positive))
 
 
 @attrs.frozen

@@ -2,7 +2,9 @@
 
 Owns: :class:`ClientSession` (the gateway, the connection, the peer, and — once bound — the
 account and the registered bind) and the helpers every handler uses to answer and count:
-:meth:`ClientSession.respond`, :meth:`ClientSession.reject_submit`.
+:meth:`ClientSession.respond`, :meth:`ClientSession.reject_submit`, and their forms that
+never wait (:meth:`ClientSession.respond_now`, :meth:`ClientSession.reject_submit_now`) for
+answers no cancellation may separate from what decided them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ class ClientSession:
         except _ANSWER_ERRORS:
             pass
 
+    def respond_now(self, request: Pdu, response: Pdu) -> None:
+        """Send ``response`` without a checkpoint (:meth:`SmppConnection.respond_now
+        <smppcore.net.connection.SmppConnection.respond_now>`): once the store has answered,
+        the client's answer is queued in the same step, whatever cancellation comes next. A
+        session that ended meanwhile is not an error here."""
+        self.gateway.metrics.count_pdu("out", response.command_id, response.command_status)
+        try:
+            self.conn.respond_now(request, response)
+        except _ANSWER_ERRORS:
+            pass
+
     def count_rejection(self, account: AccountRuntime, rejection: Rejection) -> None:
         """Count one refused message under its reason; log it without personal data."""
         account.metrics.rejected(rejection.reason).inc()
@@ -62,3 +75,10 @@ class ClientSession:
     ) -> None:
         self.count_rejection(account, rejection)
         await self.respond(request, request.response(command_status=rejection.status))
+
+    def reject_submit_now(
+        self, request: Pdu, account: AccountRuntime, rejection: Rejection
+    ) -> None:
+        """:meth:`reject_submit` without a checkpoint (see :meth:`respond_now`)."""
+        self.count_rejection(account, rejection)
+        self.respond_now(request, request.response(command_status=rejection.status))

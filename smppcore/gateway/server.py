@@ -17,14 +17,20 @@ stops taking requests; beyond the session's ``max_inbound_pending`` the session 
 The listener is :func:`smppcore.net.server.serve_smpp` (connection cap, TLS, one failing
 session never reaches the listener); the peer's IP address for allow-lists and lock-out comes
 from :attr:`SmppConnection.peer <smppcore.net.connection.SmppConnection.peer>`.
+
+Stopping: given a :class:`~smppcore.net.drain.ServerDrain`, :func:`serve_clients` drains
+(listener closed, new requests refused, every request already read answered, then unbind;
+see :mod:`smppcore.net.drain`) and returns; what :func:`handle_client` answers when the
+drain's deadline cuts it short is in its docstring.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, NoReturn
+from typing import Final
 
 import structlog
 import trio
@@ -44,6 +50,7 @@ from smppcore.gateway.submit import (
     handle_submits,
 )
 from smppcore.net.connection import SmppConnection
+from smppcore.net.drain import DRAIN_STATUS, ServerDrain
 from smppcore.net.inflight import InFlight
 from smppcore.net.server import listener_port, serve_smpp
 from smppcore.protocol.enums import CommandId, CommandStatus
@@ -136,7 +143,7 @@ async def _run_request(
     except Exception:
         # Never acknowledged: the handler answers only after the store returned.
         log.warning("client.request_failed", command_id=int(pdu.command_id), exc_info=True)
-        await session.respond(pdu, pdu.response(_RSYSERR))
+        session.respond_now(pdu, pdu.response(_RSYSERR))
     finally:
         in_flight.give(1)
 
@@ -150,7 +157,7 @@ async def _run_submits(
         # Never acknowledged: the batch is answered only after the store returned.
         log.warning("client.request_failed", command_id=int(pdus[0].command_id), exc_info=True)
         for pdu in pdus:
-            await session.respond(pdu, pdu.response(_RSYSERR))
+            session.respond_now(pdu, pdu.response(_RSYSERR))
     finally:
         in_flight.give(len(pdus))
 
@@ -185,30 +192,69 @@ async def handle_client(gateway: Gateway, session: ClientSession, window: int) -
     What has arrived when the reader looks (up to ``window``) is served together: the
     ``submit_sm``/``data_sm`` among it as one batch (one store request for all), every other
     request on its own task; binds inline, in their place. At most ``window`` requests are
-    being served at once."""
+    being served at once.
+
+    Draining (:mod:`smppcore.net.drain`): once the connection stops taking requests the loop
+    ends after the last request already read, and this returns when each of them has been
+    answered: a submit the store made durable with its message id, any other with its
+    status. Cancelled (the drain's deadline, or a stop without drain):
+
+    * requests read but not yet started (waiting for room in the window) are answered
+      ``DRAIN_STATUS`` (``ESME_RTHROTTLED``) at once: no store request saw them, so the
+      "no" is true, nothing of them is forwarded, and a resubmission is no duplicate;
+    * a submit whose store write had returned was answered in that same step (the submit
+      handlers queue their answers after the store request without a checkpoint), so a
+      message made durable always has its answer queued before the connection closes;
+    * a request being served (its task started) is left unanswered. For a submit that
+      means it is waiting on the store, for the durable write or for the queue-cap count
+      before it, and a write's outcome is unknown to us: SQLite may still commit a write
+      it was handed, Redis waits for the reply and the cancelled caller drops it. OK
+      would be a lie if the write failed, an error a lie if it landed (the message is
+      then forwarded, and a client told "failed" believes it was not sent). Silence is
+      the honest answer: a client that resends what got no answer makes at worst a
+      duplicate (the invariants allow duplicates, never a loss). (A count wrote nothing,
+      but the two are not told apart: either way the store was still busy with what had
+      been read before the drain when the bound ran out, which at 10 s by default a
+      healthy store never is.) Other requests being served (query_sm, cancel_sm,
+      replace_sm) are left unanswered alike.
+    """
     in_flight = InFlight(window)
     conn = session.conn
     try:
         async with trio.open_nursery() as nursery:
-            async for first in conn:
-                batch: list[Pdu] = []
-                batch_account: AccountRuntime | None = None
-                for pdu in (first, *conn.receive_ready(window - 1)):
-                    account = await _dispatch(session, pdu)
-                    if account is None:
-                        continue
-                    if pdu.command_id in _BATCHED and (
-                        batch_account is None or account is batch_account
-                    ):
-                        batch.append(pdu)
-                        batch_account = account
-                        continue
-                    await in_flight.take(1)
-                    handler = REQUEST_HANDLERS[pdu.command_id]
-                    nursery.start_soon(_run_request, session, handler, account, pdu, in_flight)
-                if batch and batch_account is not None:
-                    await in_flight.take(len(batch))
-                    nursery.start_soon(_run_submits, session, batch_account, batch, in_flight)
+            todo: collections.deque[Pdu] = collections.deque()  # read, not yet started
+            batch: list[Pdu] = []  # taken out of todo, not yet started
+            try:
+                async for first in conn:
+                    todo.extend((first, *conn.receive_ready(window - 1)))
+                    batch_account: AccountRuntime | None = None
+                    while todo:
+                        pdu = todo[0]
+                        account = await _dispatch(session, pdu)
+                        if (
+                            account is not None
+                            and pdu.command_id in _BATCHED
+                            and (batch_account is None or account is batch_account)
+                        ):
+                            batch.append(todo.popleft())
+                            batch_account = account
+                            continue
+                        if account is not None:
+                            await in_flight.take(1)
+                            handler = REQUEST_HANDLERS[pdu.command_id]
+                            nursery.start_soon(
+                                _run_request, session, handler, account, pdu, in_flight
+                            )
+                        todo.popleft()
+                    if batch and batch_account is not None:
+                        await in_flight.take(len(batch))
+                        started, batch = batch, []
+                        nursery.start_soon(_run_submits, session, batch_account, started, in_flight)
+            except trio.Cancelled:
+                for pdu in (*batch, *todo):
+                    if type(pdu).response_class is not None:
+                        session.respond_now(pdu, pdu.response(DRAIN_STATUS))
+                raise
     finally:
         bind = session.bind
         if bind is not None:
@@ -223,9 +269,11 @@ async def serve_clients(
     listener: ListenerConfig,
     *,
     port: int | None = None,
+    drain: ServerDrain | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> NoReturn:
-    """Serve one client listener until cancelled; ``task_status.started(bound_port)``.
+) -> None:
+    """Serve one client listener until cancelled, or, with ``drain``, until the drain has
+    begun and every connection of this listener has closed; ``task_status.started(port)``.
 
     ``port`` overrides the configured one (``0`` in tests)."""
     config = session_config(listener)
@@ -250,9 +298,8 @@ async def serve_clients(
         max_connections=listener.max_connections,
         role=Role.SMSC,
         on_bad_pdu=count_bad_pdu,
+        drain=drain,
     )
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(serve)
         task_status.started(listener_port(listeners))
-        await trio.sleep_forever()
-    raise AssertionError("unreachable")

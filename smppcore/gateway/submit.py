@@ -381,7 +381,10 @@ async def handle_submits(
 ) -> None:
     """A batch of ``submit_sm``/``data_sm`` read together from one session: each is checked
     on its own (steps 1, 2, 4, 5), the accepted ones are made durable in one store request
-    (steps 3, 6, 7, :func:`enqueue_each`), then every one is answered."""
+    (steps 3, 6, 7, :func:`enqueue_each`), then every one is answered, in the step the store
+    returned in (no checkpoint between the durable write and the answers). Cancelled during
+    the store request, it answers nothing: the write's outcome is unknown then (see
+    :func:`smppcore.gateway.server.handle_client`)."""
     gateway = session.gateway
     now = gateway.clock()
     answers: list[Rejection | str] = []
@@ -408,14 +411,17 @@ async def handle_submits(
             answers.append(prepared.id)
             accepted.append(prepared)
     results = iter(await enqueue_each(gateway, account, accepted, now) if accepted else ())
+    # No checkpoint from here on: once the store has returned, every answer is queued in
+    # this step, so no cancellation (a drain's deadline) can leave a durable message
+    # unanswered.
     for pdu, answer in zip(pdus, answers, strict=True):
         if isinstance(answer, str):
             refused = next(results)
             if refused is None:
-                await session.respond(pdu, pdu.response(message_id=answer))
+                session.respond_now(pdu, pdu.response(message_id=answer))
                 continue
             answer = refused
-        await session.reject_submit(pdu, account, answer)
+        session.reject_submit_now(pdu, account, answer)
 
 
 async def handle_submit_sm(session: ClientSession, account: AccountRuntime, pdu: Pdu) -> None:
@@ -471,4 +477,4 @@ async def handle_submit_multi(session: ClientSession, account: AccountRuntime, p
         message_id=base_id if messages else "",
         unsuccess_smes=tuple(unsuccess),
     )
-    await session.respond(pdu, response)
+    session.respond_now(pdu, response)  # no checkpoint after the store (see handle_submits)

@@ -30,6 +30,13 @@ wait behind application work; when the application lags ``max_inbound_pending`` 
 further requests are answered ``ESME_RTHROTTLED``.  The reader, too, stops reading while
 more than ``_HIGH_WATER`` bytes wait for the writer: a peer that does not read cannot make
 us buffer answers without limit.
+
+Stopping (a server that drains): :meth:`~SmppConnection.stop_requests` makes the session
+answer every later request itself and ends the iteration once the requests already received
+are taken; the handler answers those (:meth:`~SmppConnection.respond_now` where no
+cancellation may come between a durable write and its answer), and
+:meth:`~SmppConnection.refuse_unserved` answers any it never took. Then
+:meth:`~SmppConnection.unbind`.
 """
 
 from __future__ import annotations
@@ -202,6 +209,7 @@ class SmppConnection:
         self._end_reason: EndReason | None = None
         self._end_detail = ""
         self._dropped_requests = 0
+        self._unanswered_at_close: int | None = None
 
     # ------------------------------------------------------------------ info
     @property
@@ -238,6 +246,14 @@ class SmppConnection:
     def statistics(self) -> SessionStatistics:
         """A frozen snapshot for the metrics layer (window, in flight, PDUs, state)."""
         return self._session.statistics()
+
+    @property
+    def unanswered_requests(self) -> int:
+        """Requests of the peer we have not answered: those pending now, or, once the
+        connection has closed, those it closed without an answer to."""
+        if self._unanswered_at_close is not None:
+            return self._unanswered_at_close
+        return self._session.statistics().inbound_pending
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -345,6 +361,17 @@ class SmppConnection:
         if self._budget <= 0:
             await self._yield_now()
 
+    def respond_now(self, request: Pdu, response: Pdu) -> None:
+        """Answer ``request`` at once: queued for the writer without waiting for back-pressure
+        and without a checkpoint, so no cancellation can come between the caller's decision
+        and the answer (the answer to a request the store has just made durable must not be
+        lost to one). The caller bounds what it queues so: one answer per request it took,
+        whose number the session's ``max_inbound_pending`` bounds. Raises like
+        :meth:`respond`, before queueing anything."""
+        if response.sequence_number != request.sequence_number:
+            response = attrs.evolve(response, sequence_number=request.sequence_number)
+        self._queue_pdu(response)
+
     def _queue_pdu(self, pdu: Pdu) -> None:
         """Hand a response or response-less request to the session and the writer."""
         self._check_open()
@@ -390,10 +417,43 @@ class SmppConnection:
         except StopAsyncIteration:
             raise SessionClosed(self._describe_end()) from None
 
+    # ------------------------------------------------------------------ stopping
+    def stop_requests(self, status: int) -> None:
+        """Take no more requests (a server that is stopping): from now on the session answers
+        every request that arrives with ``status`` at once (enquire_link and unbind are served
+        as always, see :meth:`Session.refuse_requests
+        <smppcore.protocol.session.Session.refuse_requests>`), and iterating the incoming
+        requests ends once the ones already received are taken. Those stay the handler's to
+        answer. Never waits."""
+        self._session.refuse_requests(status)
+        self._incoming_send.close()
+
+    def refuse_unserved(self, status: int) -> int:
+        """Answer ``status`` to every request that was received but never taken from the
+        incoming queue (a handler that stopped early); how many were answered. Never waits."""
+        answered = 0
+        while True:
+            try:
+                pdu = self._incoming.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return answered
+            if type(pdu).response_class is None:
+                continue
+            try:
+                self.respond_now(pdu, pdu.response(command_status=status))
+            except (NetError, SessionStateError):
+                return answered
+            answered += 1
+
     # ------------------------------------------------------------------ closing
-    async def unbind(self) -> None:
-        """Unbind gracefully (bounded, shielded), then close the transport."""
-        with trio.CancelScope(shield=True), trio.move_on_after(self._unbind_timeout):
+    async def unbind(self, *, deadline: float | None = None) -> None:
+        """Unbind gracefully (shielded; the wait for unbind_resp ends after the connection's
+        ``unbind_timeout``, or at ``deadline`` if that comes first: a deadline already past
+        still queues the unbind for the final flush), then close the transport."""
+        until = trio.current_time() + self._unbind_timeout
+        if deadline is not None:
+            until = min(until, deadline)
+        with trio.CancelScope(shield=True), trio.move_on_at(until):
             if self._session.state in BOUND_STATES and self._session.ended is None:
                 try:
                     self._session.send_unbind(trio.current_time())
@@ -605,6 +665,7 @@ class SmppConnection:
                         pass
         finally:
             end = self._end_reason or reason
+            self._unanswered_at_close = self._session.statistics().inbound_pending
             for event in self._session.connection_lost(end, self._end_detail):
                 self._dispatch(event)
             self._incoming_send.close()

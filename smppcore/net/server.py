@@ -1,17 +1,22 @@
-"""The SMPP listener (SMSC role): ``serve_smpp`` runs until cancelled.
+"""The SMPP listener (SMSC role): ``serve_smpp`` runs until cancelled, or until drained.
 
 Owns: accepting TCP (optionally TLS) connections, the bound on concurrent connections
 and the containment of misbehaving peers: each connection runs ``handler(conn)`` inside
 :func:`~smppcore.net.connection.open_smpp_connection`; whatever one handler raises is
 logged and ends that connection only.  Accept errors such as EMFILE are handled by
 ``trio.serve_listeners`` (it logs and retries after a short sleep).
+
+Given a :class:`~smppcore.net.drain.ServerDrain`, the server stops gracefully once the
+drain begins: the listeners close first, every connection is drained (its requests
+answered, then unbound; see :mod:`smppcore.net.drain`) and the call returns when the last
+connection has closed.
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 import trio
@@ -20,6 +25,7 @@ from ..protocol.errors import SmppError
 from ..protocol.session_events import SessionConfig
 from ..protocol.states import Role
 from .connection import BadPduHook, SmppConnection, open_smpp_connection
+from .drain import ServerDrain
 
 __all__ = ["Handler", "listener_port", "serve_smpp", "serve_smpp_listeners"]
 
@@ -37,9 +43,11 @@ async def serve_smpp_listeners(
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
     on_bad_pdu: BadPduHook | None = None,
+    drain: ServerDrain | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
-) -> NoReturn:
-    """Serve SMPP on ready-made listeners until cancelled.
+) -> None:
+    """Serve SMPP on ready-made listeners until cancelled, or, with ``drain``, until the
+    drain has begun and every connection has closed.
 
     ``role`` is the side we play on accepted connections: SMSC normally, ESME for a
     listener that accepts outbind.
@@ -60,7 +68,10 @@ async def serve_smpp_listeners(
             async with open_smpp_connection(
                 stream, role, config, unbind_timeout=unbind_timeout, on_bad_pdu=on_bad_pdu
             ) as conn:
-                await handler(conn)
+                if drain is None:
+                    await handler(conn)
+                else:
+                    await drain.serve(conn, handler)
         except Exception as exc:
             # One peer's (or handler's) failure never reaches the listener. Only our own
             # errors' text is logged: another exception's may carry a number or message text.
@@ -70,7 +81,22 @@ async def serve_smpp_listeners(
             limiter.release()
             await trio.aclose_forcefully(stream)
 
-    await trio.serve_listeners(serve_one, list(listeners), task_status=task_status)
+    if drain is None:
+        await trio.serve_listeners(serve_one, list(listeners), task_status=task_status)
+    async with trio.open_nursery() as connections:
+        with trio.CancelScope() as accepting:
+            connections.start_soon(_cancel_when_begun, drain, accepting)
+            # Connections run in ``connections``: closing the listeners leaves them be.
+            await trio.serve_listeners(
+                serve_one, list(listeners), handler_nursery=connections, task_status=task_status
+            )
+        # The drain began: serve_listeners has closed the listeners on its way out; the
+        # nursery now waits for the connections to finish their drains.
+
+
+async def _cancel_when_begun(drain: ServerDrain, scope: trio.CancelScope) -> None:
+    await drain.wait_begun()
+    scope.cancel()
 
 
 async def serve_smpp(
@@ -84,9 +110,11 @@ async def serve_smpp(
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
     on_bad_pdu: BadPduHook | None = None,
+    drain: ServerDrain | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
-) -> NoReturn:
-    """Listen on ``host:port`` (port 0: any free port) and serve SMPP until cancelled.
+) -> None:
+    """Listen on ``host:port`` (port 0: any free port) and serve SMPP until cancelled, or
+    until ``drain`` (if given) has begun and every connection has closed.
 
     With ``ssl_context`` (a server context holding the certificate) every connection is
     TLS.  Use ``port = listener_port(await nursery.start(serve_smpp, ...))``.
@@ -105,6 +133,7 @@ async def serve_smpp(
         unbind_timeout=unbind_timeout,
         role=role,
         on_bad_pdu=on_bad_pdu,
+        drain=drain,
         task_status=task_status,
     )
 

@@ -4,7 +4,8 @@ Owns: bind-state enforcement from :data:`~smppcore.protocol.states.TRANSITIONS`,
 numbers for our requests (1..0x7FFFFFFF, wrapping to 1, never reusing one in flight), the
 window of outstanding requests with per-request deadlines, the automatic answers
 (enquire_link_resp, unbind_resp, generic_nack and error ``_resp`` for bad input, wrong
-bind state, already bound, inbound overload) and the timers, with time always an input.
+bind state, already bound, inbound overload, and every new request once
+:meth:`Session.refuse_requests` was called) and the timers, with time always an input.
 
 Use: feed bytes with :meth:`Session.receive_data`, pull events with :meth:`next_event`
 until it returns None, queue PDUs with :meth:`send_request` / :meth:`send_response`, write
@@ -54,6 +55,8 @@ _RESPONSE_BIT: Final = 0x80000000
 _NO_ACTIVITY_COMMANDS: Final = frozenset(
     {CommandId.ENQUIRE_LINK, CommandId.ENQUIRE_LINK_RESP, CommandId.GENERIC_NACK}
 )
+#: Requests of the peer still served while we refuse the rest (refuse_requests, unbinding).
+_SERVED_WHILE_CLOSING: Final = frozenset({CommandId.ENQUIRE_LINK, CommandId.UNBIND})
 
 
 class SessionStateError(LocalProtocolError):
@@ -118,6 +121,7 @@ class Session:
         self._inbound_bind: int | None = None  # SMSC role: seq of the bind awaiting our answer
         self._bind_sent = False  # ESME role: a bind of ours is outstanding
         self._unbinding = False
+        self._refusal: int | None = None  # refuse_requests(): the status new requests get
         self._ended: EndReason | None = None
         self._enquire_outstanding = False
         self._created = now
@@ -125,7 +129,7 @@ class Session:
         self._last_rx = now
         self._last_activity = now
         self._pdus_in = self._pdus_out = self._bytes_in = self._bytes_out = 0
-        self._bad_pdus = self._rejected = self._unexpected = 0
+        self._bad_pdus = self._rejected = self._unexpected = self._refused = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -141,6 +145,11 @@ class Session:
     def unbinding(self) -> bool:
         """True once our unbind is sent: no new requests until the session ends."""
         return self._unbinding
+
+    @property
+    def refusing(self) -> bool:
+        """True once :meth:`refuse_requests` was called."""
+        return self._refusal is not None
 
     @property
     def last_received(self) -> float:
@@ -166,6 +175,7 @@ class Session:
             bytes_out=self._bytes_out,
             bad_pdus=self._bad_pdus,
             rejected_requests=self._rejected,
+            refused_requests=self._refused,
             unexpected_responses=self._unexpected,
             last_activity=self._last_activity,
         )
@@ -242,11 +252,15 @@ class Session:
 
     def _on_request(self, pdu: Pdu) -> None:
         command = pdu.command_id
+        if self._refusal is not None and command not in _SERVED_WHILE_CLOSING:
+            self._refused += 1
+            self._reject(pdu, self._refusal)
+            return
         sender = self.role.peer
         # While our unbind is outstanding only enquire_link and the peer's own unbind pass.
         after = (
             next_state(self._state, command, sender)
-            if not self._unbinding or command in (CommandId.ENQUIRE_LINK, CommandId.UNBIND)
+            if not self._unbinding or command in _SERVED_WHILE_CLOSING
             else None
         )
         if after is None:
@@ -381,6 +395,16 @@ class Session:
         elif command == CommandId.ENQUIRE_LINK:
             self._enquire_outstanding = True
         return pdu
+
+    def refuse_requests(self, status: int) -> None:
+        """Take no more requests: from now on every request the peer sends, whatever it is,
+        is answered at once with ``status`` (and reported as :class:`RequestRejected`), except
+        enquire_link and unbind, which are served as always. What a server that is stopping
+        calls before it answers the requests it has already taken and unbinds: each request
+        still gets an answer, none becomes new work. Requests received before the call stay
+        the application's to answer. It lasts until the session ends (calling it again only
+        changes the status)."""
+        self._refusal = status
 
     def send_unbind(self, now: float) -> Pdu:
         """Start the unbind handshake (the session ends when unbind_resp arrives)."""

@@ -168,5 +168,7 @@ class SessionStatistics:
     bytes_out: int
     bad_pdus: int
     rejected_requests: int
+    #: Of ``rejected_requests``: those refused because :meth:`Session.refuse_requests` was called.
+    refused_requests: int
     unexpected_responses: int
     last_activity: float | None

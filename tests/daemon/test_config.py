@@ -392,6 +392,15 @@ def test_production_example_loads(tmp_path: Path) -> None:
     assert os.fspath(config.daemon.data_dir) == os.fspath(tmp_path / "d")
 
 
+def test_drain_timeout_defaults_to_10_seconds_and_must_be_positive(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), environ={}).daemon.drain_timeout == 10.0
+    text = BASE.replace('data_dir = "state"\n', 'data_dir = "state"\ndrain_timeout = 2.5\n')
+    assert load_config(write(tmp_path, text, "b.toml"), environ={}).daemon.drain_timeout == 2.5
+    zero = BASE.replace('data_dir = "state"\n', 'data_dir = "state"\ndrain_timeout = 0\n')
+    err = error_for(tmp_path, zero)
+    assert err.key == "daemon.drain_timeout"
+
+
 @pytest.mark.parametrize(
     ("lines", "key"),
     [

@@ -1,7 +1,8 @@
 """End-to-end helpers: the daemon as a subprocess, an smpplib client, HTTP to the simulator.
 
 * :func:`make_config` writes a TOML derived from ``configs/local.toml`` with free ports,
-  faster receipts and optional extras (another account, a connector pointing elsewhere).
+  faster receipts and optional extras (another account, a connector pointing elsewhere);
+  :func:`raise_limits` lifts its throughput limits for load tests.
 * :class:`DaemonProcess` runs ``.venv/bin/smppcore run --config ... --data-dir ...`` with
   stdout+stderr appended to one log file (kept across restarts, for the privacy scan), and
   waits for the ``ready`` log line.
@@ -127,6 +128,18 @@ def make_config(
     path = directory / name
     path.write_text(text + extra)
     return path
+
+
+def raise_limits(config: Path) -> None:
+    """The demo account and the connector at 5000/s instead of 100/s and 200/s."""
+    text = config.read_text()
+    for old, new in (
+        ("throughput = 100\nburst = 100\n", "throughput = 5000\nburst = 5000\n"),
+        ("throughput = 200\n", "throughput = 5000\n"),
+    ):
+        assert text.count(old) == 1, f"configs/local.toml changed: {old!r}"
+        text = text.replace(old, new)
+    config.write_text(text)
 
 
 class DaemonProcess:

@@ -44,7 +44,15 @@ from smppcore.protocol.pdu import (
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
-from .helpers import DEMO_SENDER, DaemonProcess, Ports, make_config, new_ports, wait_sim
+from .helpers import (
+    DEMO_SENDER,
+    DaemonProcess,
+    Ports,
+    make_config,
+    new_ports,
+    raise_limits,
+    wait_sim,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -81,18 +89,6 @@ def submit_for(i: int) -> SubmitSm:
         dest_addr_ton=1, dest_addr_npi=1, destination_addr=handset(i),
         registered_delivery=1, short_message=f"crash test {i}".encode(),
     )  # fmt: skip
-
-
-def raise_limits(config: Path) -> None:
-    """The demo account and the connector at 5000/s instead of 100/s and 200/s."""
-    text = config.read_text()
-    for old, new in (
-        ("throughput = 100\nburst = 100\n", "throughput = 5000\nburst = 5000\n"),
-        ("throughput = 200\n", "throughput = 5000\n"),
-    ):
-        assert text.count(old) == 1, f"configs/local.toml changed: {old!r}"
-        text = text.replace(old, new)
-    config.write_text(text)
 
 
 async def submit_all(client: BindClient, numbers: Iterable[int]) -> dict[int, str]:
