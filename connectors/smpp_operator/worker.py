@@ -149,6 +149,8 @@ class QueueWorker:
         self._active: dict[str, deque[MtMessage]] = {}
         self._blocked: dict[str, float] = {}
         self._held: set[str] = set()  # ids leased and not yet finished here
+        #: leased here and no part submitted yet under this lease (given back on stop)
+        self._unsent: dict[str, MtMessage] = {}
         self._nursery: trio.Nursery | None = None
         self._acks: list[MtAck] = []  # written by _write_acks, in batches
         self._acks_waiting = trio.Event()
@@ -175,6 +177,7 @@ class QueueWorker:
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(_ACK_FLUSH_TIMEOUT):
                 await self._flush_acks()
+                await self._give_back_unsent()
 
     async def _write_acks(self) -> None:
         while True:
@@ -193,6 +196,22 @@ class QueueWorker:
         except Exception as exc:
             log.error("connector.ack_failed", connector=self.name, messages=len(acks),
                       error=type(exc).__name__)  # fmt: skip
+
+    async def _give_back_unsent(self) -> None:
+        """On stop: messages leased here that never left (no part submitted under this
+        lease) go back to the queue at once, unattempted, instead of waiting out their
+        lease. Those with a submit on its way stay leased: their outcome is unknown."""
+        unsent, self._unsent = list(self._unsent.values()), {}
+        now = time.time()
+        for message in unsent:
+            try:
+                await self._store.nack_mt(message.id, now, message.error_code, attempted=False)
+            except Exception as exc:  # left leased: it comes back when its lease ends
+                log.error("connector.give_back_failed", connector=self.name,
+                          error=type(exc).__name__)  # fmt: skip
+                return
+        if unsent:
+            log.info("connector.gave_back", connector=self.name, messages=len(unsent))
 
     async def _lease_loop(self) -> None:
         while True:
@@ -229,6 +248,7 @@ class QueueWorker:
             # on its way, so it must not be sent twice. (The newer lease is the one we ack.)
             return
         self._held.add(message.id)
+        self._unsent[message.id] = message
         self._leased += 1
         dest = message.destination_addr
         blocked = self._blocked.get(dest)
@@ -246,6 +266,7 @@ class QueueWorker:
 
     def _release(self, message: MtMessage) -> None:
         self._held.discard(message.id)
+        self._unsent.pop(message.id, None)
         self._leased -= 1
         self._room.set()
 
@@ -311,7 +332,9 @@ class QueueWorker:
         resend_until = message.lease_until - _LEASE_MARGIN
         maps: list[IdMapEntry] = []
         for index in range(done + 1, total + 1):
-            outcome, status, upstream_id = await self._submit(pdus[index - 1], resend_until)
+            outcome, status, upstream_id = await self._submit(
+                pdus[index - 1], resend_until, message.id
+            )
             if outcome is Outcome.OK:
                 entry = IdMapEntry(
                     connector=self.name, upstream_id=normalise_message_id(upstream_id),
@@ -364,7 +387,9 @@ class QueueWorker:
             self.stats.failed += 1
         await self._sink.mt_final(message, state, error_code)
 
-    async def _submit(self, pdu: SubmitSm, resend_until: float) -> tuple[Outcome, int, str]:
+    async def _submit(
+        self, pdu: SubmitSm, resend_until: float, message_id: str
+    ) -> tuple[Outcome, int, str]:
         """Send one segment until the operator answers it (throttled answers and lost
         responses resend it in place). Returns the outcome, the status and the upstream
         message id."""
@@ -396,6 +421,7 @@ class QueueWorker:
             window.set(slot.in_flight)
             started = trio.current_time()
             try:
+                self._unsent.pop(message_id, None)  # from here it may have left
                 response = await conn.request(pdu)
             except WindowTimeout:
                 continue  # never sent: keep the token, try again

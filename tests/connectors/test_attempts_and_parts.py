@@ -28,6 +28,7 @@ from .helpers import (
     now,
     open_store,
     running_connector,
+    wait_for,
     wait_settled,
 )
 
@@ -119,3 +120,29 @@ async def test_a_retry_sends_only_the_parts_not_yet_accepted(tmp_path: Path) -> 
                 assert (entry.message_id, entry.segment, entry.total_segments) == (
                     long.id, segment, 3,
                 )  # fmt: skip
+
+
+async def test_a_stopping_connector_gives_back_what_it_never_sent(tmp_path: Path) -> None:
+    """Leased messages still waiting for a token when the connector stops go back to the
+    queue at once (no attempt counted), rather than waiting out their lease."""
+    sink = RecordingSink()
+    smsc = _CountingSmsc()
+    n = 40
+    with trio.fail_after(30):
+        async with open_store(tmp_path) as store, trio.open_nursery() as nursery:
+            port = listener_port(await nursery.start(serve_smpp, smsc, "127.0.0.1", 0))
+            t0 = now()
+            msgs = [message(i, f"4477014{i:05d}", f"s {i}", t0=t0) for i in range(n)]
+            await store.enqueue_mt(msgs)
+            config = connector_config([port], throughput=20.0, burst=1)
+            async with running_connector(config, store, sink) as connector:
+                sent = lambda: sum(smsc.seen.values())  # noqa: E731
+                await wait_for(lambda: connector.worker.leased + sent() >= n and sent() >= 3)
+            stored = [await store.get_mt(m.id) for m in msgs]
+            nursery.cancel_scope.cancel()
+    states = [m.state for m in stored if m is not None]
+    sent = sum(smsc.seen.values())
+    assert states.count(MtState.ENROUTE) == sent
+    assert states.count(MtState.LEASED) == 0
+    assert states.count(MtState.QUEUED) == n - sent
+    assert all(m.attempts == 0 for m in stored if m is not None)
