@@ -68,6 +68,7 @@ Scenarios (``--quick`` shortens every phase, about 30 s in all):
     python bench/faults.py --json                # exactly one JSON object on stdout
     python bench/faults.py --quick               # every scenario, shortened (~30 s)
     python bench/faults.py --scenario freeze     # one scenario (repeatable)
+    python bench/faults.py --render run.json     # the table of a saved --json run
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ class Scenario:
 
 
 def scenarios(quick: bool) -> list[Scenario]:
-    d = 3.0 if quick else 10.0  # a plain scenario's offer phase
-    fz = (1.5, 4.5, 7.0) if quick else (5.0, 10.0, 15.0)  # freeze on, off, offer end
-    dr = (2.5, 4.0) if quick else (8.0, 12.0)  # drop faults off, offer end
+    d = 2.5 if quick else 10.0  # a plain scenario's offer phase
+    fz = (1.5, 4.0, 6.0) if quick else (5.0, 10.0, 15.0)  # freeze on, off, offer end
+    dr = (2.0, 3.5) if quick else (8.0, 12.0)  # drop faults off, offer end
     cut = 150 if quick else 500  # disconnect_after: a session answers ~150/s
     live = {"response_timeout": 1.0, "enquire_link_interval": 2.0}
     return [
@@ -496,6 +497,7 @@ def _extras(
         ratio = row["delivered_per_s"] / capacity
         out["throttling"] = {
             "compared_with": f"SMSC acceptance capacity = {1 - share:g} x contract {THROUGHPUT:g}",
+            "throttle_share": share,
             "smsc_capacity_per_s": capacity,
             "delivered_per_s_offered": row["delivered_per_s"],
             "delivered_over_capacity": round(ratio, 3),
@@ -553,7 +555,8 @@ def _notes(row: dict[str, Any]) -> str:
     if "throttling" in row:
         t = row["throttling"]
         notes.append(
-            f"SMSC capacity {t['smsc_capacity_per_s']:g}/s (50 % of {THROUGHPUT:g});"
+            f"SMSC capacity {t['smsc_capacity_per_s']:g}/s"
+            f" ({1 - t['throttle_share']:g} × contract {THROUGHPUT:g}/s);"
             f" delivered/capacity {t['delivered_over_capacity']:.2f} (goal ≥ 0.8);"
             f" SMSC received {t['smsc_received_per_s_offered']:g}/s,"
             f" accepted {t['smsc_accepted_per_s_offered']:g}/s"
@@ -562,7 +565,7 @@ def _notes(row: dict[str, Any]) -> str:
         r = row["rate_limit"]
         notes.append(
             f"limit {r['limit_per_s']:g}/s; steady accepted (2nd half)"
-            f" {r['steady_accepted_per_s']:g}/s = {r['steady_over_limit']:.2f} × limit"
+            f" {r['steady_accepted_per_s']:g}/s = {r['steady_over_limit']:.3f} × limit"
             f" (goal 0.90–1.00); throttled share {r['steady_throttled_share']}"
         )
     if "freeze" in row:
@@ -572,6 +575,13 @@ def _notes(row: dict[str, Any]) -> str:
             f" {f['bind_back_after_thaw_s']} s after the thaw; max copies {row['max_copies']}"
         )
     smsc = row["smsc"]
+    if row["connector"]["nacked"]:
+        errors = sorted(
+            f"{name} {n}"
+            for name, n in smsc["answered"].items()
+            if name not in ("ESME_ROK", "ESME_RTHROTTLED")
+        )
+        notes.append(f"answered {', '.join(errors)}; {row['connector']['nacked']} nacks, retried")
     if smsc["disconnects_injected"] or smsc["dropped"]:
         notes.append(
             f"{smsc['disconnects_injected']} disconnects, {smsc['dropped']} responses dropped;"
@@ -651,7 +661,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="simulator and connector seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--verbose", action="store_true", help="warnings on stderr")
+    parser.add_argument("--render", metavar="FILE", help="print the table of a saved --json run")
     args = parser.parse_args()
+    if args.render:
+        print_table(json.loads(Path(args.render).read_text()))
+        return
     level = logging.WARNING if args.verbose else logging.ERROR
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(level),
