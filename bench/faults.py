@@ -62,7 +62,10 @@ Scenarios (``--quick`` shortens every phase, about 30 s in all):
    until a bind was back after the thaw, and recovery after the thaw;
 8. ``drops``: ``disconnect_after 500`` (150 with ``--quick``) and ``drop_share 0.02`` for
    the first 8 of 12 s (``response_timeout`` 1 s): ``dup``, ``lost``, recovery after they
-   stop.
+   stop. (A dropped submit was never accepted, so this row cannot show duplicates.)
+9. ``lostanswers``: ``lose_answer_share 0.02`` for the first 8 of 12 s: submits the SMSC
+   accepted but never answered. Each is resent once: ``dup`` should equal the answers lost
+   and ``max_copies`` stay ≤ 2.
 
     python bench/faults.py                       # markdown table, about 2.5 minutes
     python bench/faults.py --json                # exactly one JSON object on stdout
@@ -174,6 +177,11 @@ def scenarios(quick: bool) -> list[Scenario]:
             duration=dr[1], fault_end_step=1, config={"response_timeout": 1.0},
             timeline=((0.0, {"disconnect_after": cut, "drop_share": 0.02}),
                       (dr[0], {"disconnect_after": 0, "drop_share": 0.0})),
+        ),
+        Scenario(
+            name="lostanswers", title="2 % of accepted submits lose their answer", rate=300,
+            duration=dr[1], fault_end_step=1, config={"response_timeout": 1.0},
+            timeline=((0.0, {"lose_answer_share": 0.02}), (dr[0], {"lose_answer_share": 0.0})),
         ),
     ]  # fmt: skip
 
@@ -451,6 +459,7 @@ async def _collect(run: _Run, sc: Scenario, sink: _Sink, unsettled: int) -> dict
                                              offer_s),
             "answered": dict(last.submits),
             "dropped": last.submits_dropped,
+            "answers_lost": last.answers_lost,
             "frozen": last.submits_frozen,
             "disconnects_injected": last.disconnects_injected,
             "binds": sum(last.binds.values()),
@@ -532,6 +541,8 @@ def _extras(
             "health_states": [(round(t - run.t0, 2), s) for t, s in run.states],
         }  # fmt: skip
         checks["max_two_copies"] = row["max_copies"] <= 2
+    if sc.name == "lostanswers":
+        checks["max_two_copies"] = row["max_copies"] <= 2
     return out
 
 
@@ -582,6 +593,11 @@ def _notes(row: dict[str, Any]) -> str:
             if name not in ("ESME_ROK", "ESME_RTHROTTLED")
         )
         notes.append(f"answered {', '.join(errors)}; {row['connector']['nacked']} nacks, retried")
+    if smsc["answers_lost"]:
+        notes.append(
+            f"{smsc['answers_lost']} accepted submits lost their answer (each resent: a"
+            f" duplicate by design); max copies {row['max_copies']}"
+        )
     if smsc["disconnects_injected"] or smsc["dropped"]:
         notes.append(
             f"{smsc['disconnects_injected']} disconnects, {smsc['dropped']} responses dropped;"

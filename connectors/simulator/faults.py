@@ -28,7 +28,11 @@ Switches:
   a submit finding no token is answered ``ESME_RTHROTTLED``, the others go on to the
   switches after it.  0 switches it off;
 * ``response_delay`` — seconds to wait before answering each submit/data_sm/submit_multi;
-* ``drop_share`` — share (0..1) of submits that get no response at all;
+* ``drop_share`` — share (0..1) of submits that get no response at all (and are not
+  accepted: decided before anything else);
+* ``lose_answer_share`` — share (0..1) of *accepted* submits whose response is never sent:
+  the message is taken (recorded, its receipt follows) but the ESME never learns it, the
+  case a resend turns into a duplicate;
 * ``disconnect_after`` — drop the TCP connection (no unbind) once a session has answered
   this many requests after its bind; 0 switches it off;
 * ``refuse_binds`` — answer every bind ``ESME_RBINDFAIL``;
@@ -189,6 +193,7 @@ _CHECKS: Final[Mapping[str, Callable[[str, object], Any]]] = {
     "throttle_share": _share,
     "response_delay": _seconds,
     "drop_share": _share,
+    "lose_answer_share": _share,
     "disconnect_after": _count,
     "refuse_binds": _flag,
     "error_statuses": _status_mix,
@@ -205,6 +210,7 @@ class Faults:
     throttle_share: float = 0.0
     response_delay: float = 0.0
     drop_share: float = 0.0
+    lose_answer_share: float = 0.0
     disconnect_after: int = 0
     refuse_binds: bool = False
     #: status -> share, read-only; ``hash=False``: a mapping does not hash.

@@ -388,6 +388,11 @@ class Simulator:
             message_id = self._ids.next_id()
             self._accept(request, content, message_id, session.system_id or "", received_at)
             response = request.response(message_id=message_id)
+            if faults.lose_answer_share > 0 and self._rng.random() < faults.lose_answer_share:
+                rec.answers_lost += 1
+                session.dropped += 1
+                rec.changed()
+                return
         if faults.response_delay > 0:
             nursery.start_soon(self._respond_later, conn, session, response, faults.response_delay)
         else:

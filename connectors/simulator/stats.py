@@ -98,6 +98,7 @@ class SimulatorStats:
     sessions_bound: int
     submits: Mapping[str, int]  #: answered submits by command_status name (``status_name``)
     submits_dropped: int  #: submits that got no response (fault)
+    answers_lost: int  #: accepted submits whose response was never sent (fault)
     submits_frozen: int  #: submits read while frozen: not accepted, never answered
     submits_received: int  #: every submit seen, answered or not (frozen ones included)
     accepted_duplicates: int  #: acceptances of data already accepted for that destination
@@ -140,6 +141,7 @@ class Recorder:
         self.bind_failures = 0
         self.submits: Counter[str] = Counter()
         self.submits_dropped = 0
+        self.answers_lost = 0
         self.submits_frozen = 0
         self.submits_received = 0
         self.accepted_duplicates = 0
@@ -228,6 +230,7 @@ class Recorder:
             sessions_bound=sessions_bound,
             submits=dict(self.submits),
             submits_dropped=self.submits_dropped,
+            answers_lost=self.answers_lost,
             submits_frozen=self.submits_frozen,
             submits_received=self.submits_received,
             accepted_duplicates=self.accepted_duplicates,

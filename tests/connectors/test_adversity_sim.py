@@ -137,3 +137,29 @@ async def test_a_frozen_simulator_is_shown_down_and_no_message_is_accepted_thric
     assert min(copies) == 1 and max(copies) <= 2
     assert stats.accepted_duplicates == sum(copies) - len(msgs)
     assert sink.finals == []
+
+
+async def test_an_accepted_submit_whose_answer_is_lost_is_sent_once_more_only(
+    tmp_path: Path,
+) -> None:
+    """10 % of accepted submits never get their answer: each such message is resent once
+    (a duplicate the operator sees; the design's bound), never more, and nothing is lost."""
+    sink = RecordingSink()
+    n = 80
+    with trio.fail_after(60):
+        async with open_store(tmp_path) as store:
+            t0 = now()
+            msgs = [message(i, f"4477015{i:05d}", f"l {i}", t0=t0) for i in range(n)]
+            await store.enqueue_mt(msgs)
+            faults = Faults(lose_answer_share=0.1)
+            async with running_simulator(faults=faults, seed=9) as sim:
+                config = connector_config([sim.port], binds=2, response_timeout=0.3)
+                async with running_connector(config, store, sink):
+                    settled = await wait_settled(store, [m.id for m in msgs])
+                stats = sim.stats()
+                copies = [len(sim.messages(m.destination_addr)) for m in msgs]
+    assert all(m.state is MtState.ENROUTE for m in settled.values())
+    assert stats.answers_lost > 0
+    assert min(copies) == 1 and max(copies) <= 3  # a resend's answer may be lost too
+    assert stats.accepted_duplicates == sum(copies) - n <= stats.answers_lost
+    assert sink.finals == []
