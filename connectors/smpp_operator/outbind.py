@@ -16,7 +16,6 @@ and counted in :attr:`OutbindListener.refused`; credentials are never logged.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 import structlog
@@ -30,11 +29,12 @@ from smppcore.protocol.pdu import BindReceiver, Outbind
 from smppcore.protocol.session_events import SessionConfig
 from smppcore.protocol.states import Role
 
+from .pool import Intake, serve_intake
+
 __all__ = ["OutbindListener"]
 
 log = structlog.get_logger(__name__)
 
-Intake = Callable[[SmppConnection], Awaitable[None]]
 #: How long an accepted connection may take to send its outbind, when the session has no
 #: init timer of its own.
 _DEFAULT_INIT_SECONDS: Final = 30.0
@@ -113,13 +113,7 @@ class OutbindListener:
         self.bound += 1
         log.info("connector.outbind_bound", connector=self.name)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._intake, conn)
-                await conn.wait_closed()
-                # As in the pool: the intake finishes the writes it started, bounded.
-                nursery.cancel_scope.deadline = (
-                    trio.current_time() + self._session_config.response_timeout
-                )
+            await serve_intake(conn, self._intake, self._session_config.response_timeout)
         finally:
             self.bound -= 1
         reason = conn.end_reason.name if conn.end_reason else ""

@@ -226,23 +226,26 @@ class BindPool:
             log.info("connector.bound", connector=self.name, bind=slot.label, host=host_index)
             self._signal()
             try:
-                async with trio.open_nursery() as nursery:
-                    # Every kind runs the intake: a transmitter should get no deliver_sm,
-                    # but whatever arrives is answered rather than left to pile up.
-                    nursery.start_soon(self._intake, conn)
-                    await conn.wait_closed()
-                    # The intake ends by itself once the deliveries it was making durable
-                    # are (cancelling them would leave the sink unsure what it stored);
-                    # bounded, so a stuck sink cannot keep the slot from reconnecting.
-                    nursery.cancel_scope.deadline = (
-                        trio.current_time() + self._session_config.response_timeout
-                    )
+                # Every kind runs the intake: a transmitter should get no deliver_sm, but
+                # whatever arrives is answered rather than left to pile up.
+                await serve_intake(conn, self._intake, self._session_config.response_timeout)
             finally:
                 slot.conn = None
                 self._signal()
             reason = conn.end_reason.name if conn.end_reason else ""
             log.warning("connector.bind_lost", connector=self.name, bind=slot.label,
                         host=host_index, reason=reason)  # fmt: skip
+
+
+async def serve_intake(conn: SmppConnection, intake: Intake, grace: float) -> None:
+    """Run ``intake`` on a bound ``conn`` until the connection closes. The intake then ends
+    by itself once the deliveries it was making durable are (cancelling them would leave
+    the sink unsure what it stored); bounded by ``grace`` seconds, so a stuck sink cannot
+    keep a bind from reconnecting."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(intake, conn)
+        await conn.wait_closed()
+        nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
 def _ignore_response(_response: Pdu | None, _error: NetError | None) -> None:
