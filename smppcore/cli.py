@@ -2,6 +2,7 @@
 
 Owns argument parsing and the mapping of outcomes to exit codes; the work lives elsewhere.
 
+``smppcore --version`` (also ``python -m smppcore --version``) prints the version.
 Subcommands and their exit codes (``0`` ok, ``1`` runtime error, ``2`` usage or config)::
 
     smppcore run --config FILE [--data-dir DIR]
@@ -59,6 +60,7 @@ from typing import Any
 
 import trio
 
+from smppcore import __version__
 from smppcore.config import Config, ConfigError, SimulatorConfig, load_config
 from smppcore.logs import configure_logging, get_logger
 from smppcore.passwords import hash_password
@@ -369,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="SMPP 3.4 gateway engine.",
         epilog="exit codes: 0 ok, 1 runtime error, 2 usage or configuration error",
     )
+    parser.add_argument("--version", action="version", version=f"smppcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, handler) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

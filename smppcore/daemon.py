@@ -13,7 +13,8 @@ ready::
                     simulator is up first, so a connector pointing at it binds at once)
           clients:    one listener per [[listeners]] entry
 
-When every stage is up the daemon logs one INFO line ``ready`` with the listening ports.
+When every stage is up the daemon logs one INFO line ``ready`` with the version and the
+listening ports.
 
 Signals (:func:`trio.open_signal_receiver`):
 
@@ -57,6 +58,7 @@ from typing import Any, Final
 import attrs
 import trio
 
+from smppcore import __version__
 from smppcore.config import Config, ConfigError, load_config
 from smppcore.gateway.context import Gateway
 from smppcore.logs import get_logger
@@ -200,6 +202,7 @@ class Daemon:
                         self.ready = True
                         log.info(
                             "ready",
+                            version=__version__,
                             clients=self.ports.clients,
                             metrics=self.ports.metrics,
                             simulator=self.ports.simulator,

@@ -4,6 +4,10 @@ Owns :class:`Metrics` (the metric families), the pre-bound per-name helpers
 :class:`AccountMetrics` and :class:`ConnectorMetrics`, and :func:`serve_metrics` (a small trio
 HTTP server for ``GET /metrics``).
 
+Besides the gateway's own families the registry has ``smppcore_build_info{version, python}``
+(always 1), the ``process_*`` and ``python_info`` series of prometheus_client, and no
+``*_created`` series.
+
 Labels name accounts, connectors, commands, statuses, reasons and directions - never phone
 numbers or message text. Status labels are bounded: a status the spec names keeps its name,
 a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
@@ -39,13 +43,28 @@ objects whose counters are already ``.labels(...)``-bound; keep the helper and c
 
 from __future__ import annotations
 
+import platform
+
 import attrs
+import prometheus_client
 import trio
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from smppcore import __version__
 from smppcore.net.drain import DrainedConnection
 from smppcore.protocol.enums import CommandId, CommandStatus
+
+# A counter's ``*_created`` series (its start time) nearly doubles the series count and no
+# dashboard of ours reads it: off, for the whole process (prometheus_client's switch is global).
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
     "DELIVERY_RESULTS",
@@ -278,6 +297,14 @@ class Metrics:
             self.drain_requests.labels(result)
         for result in _DRAIN_CONNECTIONS:
             self.drain_connections.labels(result)
+        build_info = Gauge(
+            "smppcore_build_info", "Always 1; the labels say which smppcore and Python run.",
+            ["version", "python"], registry=r,
+        )  # fmt: skip
+        build_info.labels(__version__, platform.python_version()).set(1)
+        # process_* (CPU, memory, open files) and python_info, as every Python exporter has.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
 
     def count_drained(self, drained: DrainedConnection) -> None:
         """One client connection's drain (a :data:`~smppcore.net.drain.DrainHook`)."""

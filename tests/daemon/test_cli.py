@@ -174,3 +174,18 @@ def test_docstring_lists_every_subcommand_with_exit_codes() -> None:
     assert set(blocks) == set(cli.COMMANDS)
     for name, block in blocks.items():
         assert "\n        0 " in block, name  # every block states its exit codes
+
+
+def test_version_is_the_packages_alike_from_the_script_and_python_m() -> None:
+    from importlib.metadata import version
+
+    import smppcore
+
+    assert version("smppcore") == smppcore.__version__
+    script = run("--version")
+    assert (script.returncode, script.stdout.strip()) == (0, f"smppcore {smppcore.__version__}")
+    module = subprocess.run(
+        [sys.executable, "-m", "smppcore", "--version"], capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert (module.returncode, module.stdout) == (0, script.stdout)

@@ -163,3 +163,18 @@ async def test_broken_collector_gives_500_and_server_survives() -> None:
             reply = await _get(port, b"HEAD /metrics HTTP/1.1\r\n\r\n")
             assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"\r\n\r\n")
             nursery.cancel_scope.cancel()
+
+
+def test_build_info_process_metrics_and_no_created_series() -> None:
+    import platform
+
+    import smppcore
+
+    metrics = Metrics()
+    metrics.connector("sim").submits_ok.inc()
+    text = metrics.render().decode()
+    labels = {"version": smppcore.__version__, "python": platform.python_version()}
+    assert sample(metrics, "smppcore_build_info", **labels) == 1
+    assert sample(metrics, "process_cpu_seconds_total") is not None
+    assert "python_info" in text
+    assert "_created" not in text
