@@ -141,7 +141,10 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = _load(args)
-    configure_logging(config.logging.format, config.logging.level, cache_loggers=True)
+    configure_logging(
+        config.logging.format, config.logging.level, cache_loggers=True,
+        node_id=config.daemon.node_id,
+    )  # fmt: skip
     run_daemon = _import_entry("smppcore.daemon", "run_daemon", "the daemon")
     return _call(run_daemon, config)
 

@@ -149,3 +149,15 @@ def test_no_msisdn_survives_masking(number: str, before: str, after: str) -> Non
         + digits[-2:]
         + after
     )
+
+
+def test_node_id_is_on_every_line_structlog_and_stdlib() -> None:
+    buf = io.StringIO()
+    configure_logging("json", "info", stream=buf, node_id="gw-2")
+    try:
+        get_logger("smppcore.test").info("connector.bound", bind="0")
+        logging.getLogger("some.library").warning("from the standard library")
+    finally:
+        configure_logging("console", "warning")
+    lines = records(buf)
+    assert [line["node"] for line in lines] == ["gw-2", "gw-2"]
