@@ -13,7 +13,7 @@ ready::
                     simulator is up first, so a connector pointing at it binds at once)
           clients:    one listener per [[listeners]] entry
 
-When every stage is up the daemon logs one INFO line ``ready`` with the version and the
+When every stage is up the daemon logs one INFO line ``daemon.ready`` with the version and the
 listening ports.
 
 Signals (:func:`trio.open_signal_receiver`):
@@ -29,7 +29,7 @@ Signals (:func:`trio.open_signal_receiver`):
      answering at the bound is cut: requests it had not started are refused, a store write
      still under way stays unanswered (outcome unknown, see
      :func:`smppcore.gateway.server.handle_client`), and it gets :data:`_CUT_GRACE` to flush
-     and close. One ``clients drained`` INFO line gives the counts; the metrics are
+     and close. One ``daemon.clients_drained`` INFO line gives the counts; the metrics are
      ``smppcore_drain_requests_total`` and ``smppcore_drain_connections_total``;
   2. operators: only now are the connectors stopped (until then they keep forwarding what
      was accepted; the durable queue keeps the rest), their binds unbind;
@@ -43,7 +43,7 @@ Signals (:func:`trio.open_signal_receiver`):
   config kept; changes to sections that need a restart are logged as such.
 
 Startup failures (a port taken, the store not opening, an unknown connector type, a
-connector's options refused by its plugin) are one ``startup failed`` ERROR line naming the
+connector's options refused by its plugin) are one ``daemon.startup_failed`` ERROR line naming the
 component and exit code 1.
 """
 
@@ -165,9 +165,9 @@ class Daemon:
             startup = _find_startup_error(exc)
             if startup is None:
                 raise
-            log.error("startup failed", component=startup.component, reason=startup.reason)
+            log.error("daemon.startup_failed", component=startup.component, reason=startup.reason)
             return EXIT_FAILED
-        log.info("stopped")
+        log.info("daemon.stopped")
         return EXIT_OK
 
     async def _serve(self, store: Store, signals: AsyncIterator[int]) -> None:
@@ -201,7 +201,7 @@ class Daemon:
                         await self._start_clients(clients, gateway, drain)
                         self.ready = True
                         log.info(
-                            "ready",
+                            "daemon.ready",
                             version=__version__,
                             clients=self.ports.clients,
                             metrics=self.ports.metrics,
@@ -211,13 +211,13 @@ class Daemon:
                             accounts=len(config.accounts),
                         )
                         await self._stop.wait()
-                        log.info("draining", stage="clients")
+                        log.info("daemon.draining", stage="clients")
                         deadline = trio.current_time() + config.daemon.drain_timeout
                         drain.begin(deadline)
                         # Each serve_clients returns once its connections have drained.
                         clients.cancel_scope.deadline = deadline + _CUT_GRACE
                     _log_drained(drain)
-                    log.info("draining", stage="operators")
+                    log.info("daemon.draining", stage="operators")
                     operators.cancel_scope.cancel()
                 infra.cancel_scope.cancel()
 
@@ -243,10 +243,10 @@ class Daemon:
             if signum == signal.SIGHUP:
                 await self._reload()
             elif self._stop.is_set() or not self.ready:
-                log.warning("stopping now", signal=signal.Signals(signum).name)
+                log.warning("daemon.stopping_now", signal=signal.Signals(signum).name)
                 self._all.cancel()
             else:
-                log.info("stopping", signal=signal.Signals(signum).name)
+                log.info("daemon.stopping", signal=signal.Signals(signum).name)
                 self._stop.set()
                 bound = self.config.daemon.drain_timeout + _CUT_GRACE + STOP_AFTER_DRAIN
                 self._all.deadline = trio.current_time() + bound
@@ -265,22 +265,22 @@ class Daemon:
             new = attrs.evolve(new, **{name: getattr(old, name) for name in needs_restart})
             gateway.reload(new)
         except ConfigError as exc:
-            log.error("reload failed, keeping the running config", reason=str(exc))
+            log.error("daemon.reload_failed", reason=str(exc))
             return
         except Exception as exc:
-            log.error("reload failed, keeping the running config", reason=_reason(exc))
+            log.error("daemon.reload_failed", reason=_reason(exc))
             return
         self.config = new
         if needs_restart:
-            log.warning("reload: these sections need a restart", sections=needs_restart)
-        log.info("reloaded", accounts=len(new.accounts), routes=len(new.routes))
+            log.warning("daemon.reload_needs_restart", sections=needs_restart)
+        log.info("daemon.reloaded", accounts=len(new.accounts), routes=len(new.routes))
 
 
 def _log_drained(drain: ServerDrain) -> None:
     """The one INFO line of the clients' drain (counts only)."""
     stats = drain.statistics()
     log.info(
-        "clients drained",
+        "daemon.clients_drained",
         connections=stats.connections,
         unbound=stats.unbound,
         closed=stats.closed,

@@ -74,10 +74,10 @@ class Upkeep:
             try:
                 counts = await self.purge_once()
             except Exception as exc:
-                log.warning("purge failed", error=type(exc).__name__)
+                log.warning("upkeep.purge_failed", error=type(exc).__name__)
                 continue
             if any(counts.values()):
-                log.info("purged", **{k: v for k, v in counts.items() if v})
+                log.info("upkeep.purged", **{k: v for k, v in counts.items() if v})
 
     async def sample_once(self) -> None:
         gateway = self.gateway
@@ -105,6 +105,6 @@ class Upkeep:
                 failing = False
             except Exception as exc:
                 if not failing:
-                    log.warning("status sampling failed", error=type(exc).__name__)
+                    log.warning("upkeep.sampling_failed", error=type(exc).__name__)
                 failing = True
             await trio.sleep(self.sample_interval)

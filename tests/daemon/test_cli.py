@@ -90,7 +90,7 @@ def test_check_config_builds_what_run_builds(tmp_path: Path) -> None:
     assert f"{config}: connector sim: ValueError: {why}" in checked.stderr
     started = run("run", "--config", str(config), "--data-dir", str(tmp_path / "data"))
     assert started.returncode == 1
-    assert "startup failed" in started.stdout + started.stderr
+    assert "daemon.startup_failed" in started.stdout + started.stderr
     assert why in started.stdout + started.stderr
 
 

@@ -37,7 +37,7 @@ class Running:
 def wait_ready_blocking(daemon: DaemonProcess) -> None:
     deadline = time.monotonic() + STARTUP_LIMIT
     while time.monotonic() < deadline:
-        if any(e.get("event") == "ready" for e in daemon.events()):
+        if any(e.get("event") == "daemon.ready" for e in daemon.events()):
             return
         assert daemon.process is not None
         if daemon.process.poll() is not None:

@@ -5,7 +5,7 @@
   :func:`raise_limits` lifts its throughput limits for load tests.
 * :class:`DaemonProcess` runs ``.venv/bin/smppcore run --config ... --data-dir ...`` with
   stdout+stderr appended to one log file (kept across restarts, for the privacy scan), and
-  waits for the ``ready`` log line.
+  waits for the ``daemon.ready`` log line.
 * :class:`Esme` is a synchronous smpplib client (run it with ``trio.to_thread``) that
   records every status instead of raising, and collects deliver_sm PDUs.
 * :func:`http` / :func:`scrape` / :func:`metric` talk to the simulator's control port and
@@ -187,11 +187,11 @@ class DaemonProcess:
         return out
 
     async def wait_ready(self) -> dict[str, Any]:
-        """The ``ready`` event of this run (fails if the process exits first)."""
+        """The ``daemon.ready`` event of this run (fails if the process exits first)."""
         assert self.process is not None
         while True:
             for event in self.events():
-                if event.get("event") == "ready":
+                if event.get("event") == "daemon.ready":
                     return event
             if self.process.poll() is not None:
                 raise AssertionError(f"daemon exited {self.process.returncode}:\n{self.logs()}")

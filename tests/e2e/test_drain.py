@@ -240,15 +240,15 @@ async def test_sigterm_under_load_answers_every_submit_and_forwards_only_accepte
 
     # 5. The first run drained the clients completely, and before the connectors stopped.
     names = [name for name, _ in first_run]
-    (drained,) = [e for name, e in first_run if name == "clients drained"]
+    (drained,) = [e for name, e in first_run if name == "daemon.clients_drained"]
     assert drained["connections"] == 1 and drained["unbound"] == 1
     assert drained["cut"] == 0 and drained["unanswered"] == 0
     assert drained["refused"] == len(refused)
     operators = next(
         i for i, (name, e) in enumerate(first_run)
-        if name == "draining" and e.get("stage") == "operators"
+        if name == "daemon.draining" and e.get("stage") == "operators"
     )  # fmt: skip
-    assert names.index("draining") < names.index("clients drained") < operators
+    assert names.index("daemon.draining") < names.index("daemon.clients_drained") < operators
     logs = daemon.logs()
     for i in (*sorted(ok)[:5], *sorted(refused)[:5]):
         assert handset(i) not in logs  # no MSISDN in the logs

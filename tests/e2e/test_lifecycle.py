@@ -49,7 +49,7 @@ def status_of(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def test_ready_line_names_the_listening_ports(daemon: Running) -> None:
-    ready = next(e for e in daemon.daemon.events() if e.get("event") == "ready")
+    ready = next(e for e in daemon.daemon.events() if e.get("event") == "daemon.ready")
     assert ready["clients"] == [daemon.ports.client]
     assert ready["metrics"] == daemon.ports.metrics
     assert ready["simulator"] == daemon.ports.sim
@@ -124,7 +124,7 @@ async def test_sighup_reloads_accounts_without_dropping_binds(daemon: Running) -
             other = Esme(daemon.ports.client, system_id="other")
             daemon.config.write_text(original + OTHER_ACCOUNT)
             daemon.daemon.send(signal.SIGHUP)
-            await daemon.daemon.wait_event("reloaded")
+            await daemon.daemon.wait_event("daemon.reloaded")
             assert await trio.to_thread.run_sync(other.bind_status) == 0
             # The bind made before the reload still works.
             sent = await trio.to_thread.run_sync(lambda: demo.submit(DEMO_SENDER, "27821110000"))
@@ -132,7 +132,7 @@ async def test_sighup_reloads_accounts_without_dropping_binds(daemon: Running) -
             # A broken file is refused and the running config kept.
             daemon.config.write_text(original + "\n[[accounts]]\nsystem_id = 3\n")
             daemon.daemon.send(signal.SIGHUP)
-            await daemon.daemon.wait_event("reload failed, keeping the running config")
+            await daemon.daemon.wait_event("daemon.reload_failed")
             sent = await trio.to_thread.run_sync(lambda: demo.submit(DEMO_SENDER, "27821110001"))
             assert sent.status == 0
             assert daemon.daemon.process is not None and daemon.daemon.process.poll() is None
@@ -157,7 +157,7 @@ async def test_sigterm_drains_exits_0_and_logs_hold_no_personal_data(daemon: Run
         await trio.to_thread.run_sync(esme.client.disconnect)
     assert code == 0
     events = [e.get("event") for e in daemon.daemon.events()]
-    assert "stopping" in events and "stopped" in events
+    assert "daemon.stopping" in events and "daemon.stopped" in events
     logs = daemon.daemon.logs()
     for number in (FULL_RUN_HANDSET, DEMO_SENDER, "27821110000", "27821110001"):
         assert number not in logs
@@ -184,7 +184,7 @@ async def test_a_taken_port_is_a_clear_error_and_exit_1(tmp_path: Path) -> None:
         blocker.close()
         daemon.kill()
     assert code == 1
-    failed = [e for e in daemon.events() if e.get("event") == "startup failed"]
+    failed = [e for e in daemon.events() if e.get("event") == "daemon.startup_failed"]
     assert len(failed) == 1
     assert failed[0]["level"] == "error"
     assert failed[0]["component"] == "listener local"
@@ -204,7 +204,7 @@ async def test_a_store_that_cannot_open_is_a_clear_error_and_exit_1(tmp_path: Pa
     finally:
         daemon.kill()
     assert code == 1
-    failed = [e for e in daemon.events() if e.get("event") == "startup failed"]
+    failed = [e for e in daemon.events() if e.get("event") == "daemon.startup_failed"]
     assert [f["component"] for f in failed] == ["store"]
 
 
@@ -219,6 +219,6 @@ async def test_an_unknown_connector_type_is_a_clear_error(tmp_path: Path) -> Non
     finally:
         daemon.kill()
     assert code == 1
-    (failed,) = [e for e in daemon.events() if e.get("event") == "startup failed"]
+    (failed,) = [e for e in daemon.events() if e.get("event") == "daemon.startup_failed"]
     assert failed["component"] == "connector sim"
     assert "pigeon" in failed["reason"]
