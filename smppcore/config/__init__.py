@@ -10,7 +10,7 @@ Modules: :mod:`.model` (the schema as attrs classes), :mod:`.values` (value type
 rules), :mod:`.errors`.
 """
 
-from smppcore.config.errors import ConfigError, SmppcoreConfigError
+from smppcore.config.errors import ConfigError, ConfigErrors, SmppcoreConfigError
 from smppcore.config.loader import DATA_DIR_ENV, ensure_hash_secret, load_config
 from smppcore.config.model import (
     AccountConfig,
@@ -35,6 +35,7 @@ __all__ = [
     "Cidr",
     "Config",
     "ConfigError",
+    "ConfigErrors",
     "ConnectorConfig",
     "DaemonConfig",
     "HostPort",

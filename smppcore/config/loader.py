@@ -15,10 +15,11 @@ import secrets
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Final
 
 import attrs
 
-from smppcore.config.errors import ConfigError
+from smppcore.config.errors import ConfigError, each_error, raise_all
 from smppcore.config.model import Config, ConnectorConfig, StoreConfig
 from smppcore.config.schema import Builder, join
 from smppcore.gateway.ownership import OwnershipConflict, OwnershipIndex
@@ -35,11 +36,16 @@ def load_config(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    check_files: bool = True,
 ) -> Config:
-    """Load and validate ``path``. Raises :class:`ConfigError` naming file, key and problem.
+    """Load and validate ``path``. Raises :class:`ConfigError` naming file, key and problem;
+    :class:`~smppcore.config.errors.ConfigErrors` when the tables or the secrets have several
+    (every one found, in one run).
 
     ``environ`` (default ``os.environ``) supplies ``SMPPCORE_DATA_DIR`` and the variables
-    named by ``password_env`` / ``hash_secret_env``.
+    named by ``password_env`` / ``hash_secret_env``. ``check_files=False`` checks a config on
+    a machine without its certificates and secrets: files it names are not opened and
+    secrets not found are stood in for (such a config is for checking, never for running).
     """
     env = os.environ if environ is None else environ
     file = Path(path)
@@ -51,11 +57,24 @@ def load_config(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
 
-    builder = Builder(file)
-    config = builder.build(Config, data, "")
+    builder = Builder(file, check_files=check_files)
+    try:
+        config = builder.build(Config, data, "")
+    except ConfigError as exc:
+        # Name the missing secrets in the same run as the missing files, if the files
+        # were all that stopped the build.
+        errors = each_error(exc)
+        try:
+            lenient = Builder(file, check_files=False).build(Config, data, "")
+            lenient = attrs.evolve(lenient, source=file.resolve())
+            _resolve_secrets(builder, _resolve_data_dir(lenient, data_dir, env), env)
+        except ConfigError as more:
+            errors += each_error(more)
+        raise_all(errors)
+        raise
     config = attrs.evolve(config, source=file.resolve())
     config = _resolve_data_dir(config, data_dir, env)
-    config = _resolve_secrets(builder, config, env)
+    config = _resolve_secrets(builder, config, env, check_files=check_files)
     _check_cross_references(builder, config)
     return config
 
@@ -81,21 +100,41 @@ def _resolve_data_dir(
     )
 
 
-def _env_secret(builder: Builder, env: Mapping[str, str], name: str, key: str) -> str:
-    value = env.get(name)
-    if not value:
-        raise builder.error(key, f"environment variable {name} is not set")
-    return value
+#: What a secret that is not there becomes with ``check_files=False`` (long enough to pass).
+_STAND_IN: Final = "x" * _MIN_SECRET_BYTES
 
 
-def _resolve_secrets(builder: Builder, config: Config, env: Mapping[str, str]) -> Config:
+class _Secrets:
+    """Reads the secrets a config names; what is missing is collected, not raised at once
+    (or stood in for, when files and secrets are not being checked)."""
+
+    def __init__(self, builder: Builder, env: Mapping[str, str], *, check: bool) -> None:
+        self._builder, self._env, self._check = builder, env, check
+        self.errors: list[ConfigError] = []
+
+    def env(self, name: str, key: str) -> str:
+        value = self._env.get(name)
+        if value:
+            return value
+        if self._check:
+            self.errors.append(self._builder.error(key, f"environment variable {name} is not set"))
+        return _STAND_IN
+
+    def file(self, path: Path) -> bytes:
+        return path.read_bytes().strip() if self._check else _STAND_IN.encode()
+
+
+def _resolve_secrets(
+    builder: Builder, config: Config, env: Mapping[str, str], *, check_files: bool = True
+) -> Config:
+    found = _Secrets(builder, env, check=check_files)
     store = config.store
     secret: bytes | None = None
     if store.hash_secret_env is not None:
-        secret = _env_secret(builder, env, store.hash_secret_env, "store.hash_secret_env").encode()
+        secret = found.env(store.hash_secret_env, "store.hash_secret_env").encode()
         where = "store.hash_secret_env"
     elif store.hash_secret_file is not None:
-        secret = store.hash_secret_file.read_bytes().strip()
+        secret = found.file(store.hash_secret_file)
         where = "store.hash_secret_file"
     elif store.backend == "redis":
         raise builder.error(
@@ -104,19 +143,22 @@ def _resolve_secrets(builder: Builder, config: Config, env: Mapping[str, str]) -
             "set hash_secret_env or hash_secret_file",
         )
     if secret is not None and len(secret) < _MIN_SECRET_BYTES:
-        raise builder.error(where, f"the secret must be at least {_MIN_SECRET_BYTES} bytes long")
+        found.errors.append(
+            builder.error(where, f"the secret must be at least {_MIN_SECRET_BYTES} bytes long")
+        )
 
     connectors: list[ConnectorConfig] = []
     for i, connector in enumerate(config.connectors):
         if connector.password_env is not None:
             key = join(join("connectors", i), "password_env")
-            password = _env_secret(builder, env, connector.password_env, key)
+            password = found.env(connector.password_env, key)
             connector = attrs.evolve(connector, password=password)
         if connector.outbind_password_env is not None:
             key = join(join("connectors", i), "outbind_password_env")
-            secret_text = _env_secret(builder, env, connector.outbind_password_env, key)
+            secret_text = found.env(connector.outbind_password_env, key)
             connector = attrs.evolve(connector, outbind_password=secret_text)
         connectors.append(connector)
+    raise_all(found.errors)
     return attrs.evolve(
         config, store=attrs.evolve(store, hash_secret=secret), connectors=tuple(connectors)
     )

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from smppcore.config.errors import ConfigError
+from smppcore.config.errors import ConfigError, each_error, raise_all
 
 __all__ = ["Builder", "join"]
 
@@ -55,42 +55,54 @@ def _hints(cls: type) -> dict[str, Any]:
 class Builder:
     """Converts TOML data into config objects for one file."""
 
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, *, check_files: bool = True) -> None:
         self.file = file
         self.base_dir = file.parent
+        #: False: files named by the config are not opened (``check-config --no-files``)
+        self.check_files = check_files
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.file, key, problem)
 
     def build(self, cls: type[T], table: object, path: str) -> T:
+        """``table`` as a ``cls``. Every problem in the table (and the tables in it) is
+        collected and raised together (:func:`~smppcore.config.errors.raise_all`), so one
+        run names them all."""
         if not isinstance(table, dict):
             raise self.error(path, f"expected a table, got {_describe(table)}")
         fields = [f for f in attrs.fields(typing.cast(Any, cls)) if not f.metadata.get("internal")]
         known = [f.name for f in fields]
+        errors: list[ConfigError] = []
         for key in table:
             if key not in known:
                 hint = difflib.get_close_matches(key, known, n=1)
                 more = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
-                raise self.error(join(path, key), f"unknown key{more}")
+                errors.append(self.error(join(path, key), f"unknown key{more}"))
         hints = _hints(typing.cast(type, cls))
         kwargs: dict[str, Any] = {}
         for field in fields:
             key_path = join(path, field.name)
             if field.name not in table:
                 if field.default is attrs.NOTHING:
-                    raise self.error(key_path, "required key is missing")
+                    errors.append(self.error(key_path, "required key is missing"))
                 continue
-            value = self.convert(table[field.name], hints[field.name], key_path, field)
-            for check in field.metadata.get("checks", ()):
-                problem = check(value)
-                if problem:
-                    raise self.error(key_path, problem)
+            try:
+                value = self.convert(table[field.name], hints[field.name], key_path, field)
+            except ConfigError as exc:
+                errors.extend(each_error(exc))
+                continue
+            problem = next(
+                (p for check in field.metadata.get("checks", ()) if (p := check(value))), None
+            )
+            if problem:
+                errors.append(self.error(key_path, problem))
+                continue
             kwargs[field.name] = value
+        raise_all(errors)
         obj = cls(**kwargs)
         problems = getattr(obj, "_problems", None)
         if problems is not None:
-            for key, problem in problems():
-                raise self.error(join(path, key), problem)
+            raise_all([self.error(join(path, key), problem) for key, problem in problems()])
         return obj
 
     def convert(self, value: object, tp: Any, path: str, field: attrs.Attribute[Any]) -> Any:
@@ -109,9 +121,15 @@ class Builder:
         if origin is tuple:
             if not isinstance(value, list):
                 raise self.error(path, f"expected a list, got {_describe(value)}")
-            return tuple(
-                self.convert(x, args[0], join(path, i), field) for i, x in enumerate(value)
-            )
+            items: list[Any] = []
+            errors: list[ConfigError] = []
+            for i, x in enumerate(value):
+                try:
+                    items.append(self.convert(x, args[0], join(path, i), field))
+                except ConfigError as exc:
+                    errors.extend(each_error(exc))
+            raise_all(errors)
+            return tuple(items)
         if origin in (Mapping, dict) or tp is Mapping:
             if not isinstance(value, dict):
                 raise self.error(path, f"expected a table, got {_describe(value)}")
@@ -146,10 +164,12 @@ class Builder:
         result = Path(value).expanduser()
         if field.metadata.get("base") == "config" and not result.is_absolute():
             result = (self.base_dir / result).resolve()
-        if field.metadata.get("readable"):
+        if field.metadata.get("readable") and self.check_files:
             try:
-                with result.open("rb"):
-                    pass
+                with result.open("rb") as fh:
+                    empty = not fh.read(1)
             except OSError as exc:
                 raise self.error(path, f"cannot read {result}: {exc.strerror}") from None
+            if empty:
+                raise self.error(path, f"{result} is empty")
         return result

@@ -189,3 +189,38 @@ def test_version_is_the_packages_alike_from_the_script_and_python_m() -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert (module.returncode, module.stdout) == (0, script.stdout)
+
+
+def test_check_config_reports_every_problem_in_one_run_and_no_files_skips_them(
+    tmp_path: Path,
+) -> None:
+    """The production example on a machine without its certificates and secrets: one run
+    names every missing file and variable; --no-files checks the rest and passes."""
+    config = tmp_path / "prod.toml"
+    config.write_text((REPO / "configs" / "production.example.toml").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMPPCORE_")}
+    full = run("check-config", str(config), "--data-dir", str(tmp_path / "d"), env=env)
+    assert full.returncode == 2
+    lines = [line for line in full.stderr.splitlines() if line.strip()]
+    for key in ("listeners[0].tls_cert", "listeners[0].tls_key", "connectors[0].tls_ca_file"):
+        assert any(f": {key}: cannot read" in line for line in lines), (key, full.stderr)
+    for variable in ("SMPPCORE_HASH_SECRET", "SMPPCORE_OP_ZA_PASSWORD", "SMPPCORE_OP_NA_PASSWORD"):
+        assert any(f"{variable} is not set" in line for line in lines), (variable, full.stderr)
+    alone = run(
+        "check-config", str(config), "--data-dir", str(tmp_path / "d"), "--no-files", env=env
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert "--no-files" in alone.stdout
+
+
+def test_an_empty_certificate_file_is_refused(tmp_path: Path) -> None:
+    text = (REPO / "configs" / "local.toml").read_text()
+    marker = "[[listeners]]\n"
+    assert marker in text
+    (tmp_path / "empty.pem").write_text("")
+    tls = 'tls = true\ntls_cert = "empty.pem"\ntls_key = "empty.pem"\n'
+    config = tmp_path / "c.toml"
+    config.write_text(text.replace(marker, marker + tls, 1))
+    result = run("check-config", str(config), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert "empty.pem is empty" in result.stderr
