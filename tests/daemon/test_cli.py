@@ -189,3 +189,35 @@ def test_version_is_the_packages_alike_from_the_script_and_python_m() -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert (module.returncode, module.stdout) == (0, script.stdout)
+
+
+def _local_with_metrics(tmp_path: Path, metrics: str) -> Path:
+    local = (REPO / "configs" / "local.toml").read_text()
+    start = local.index("[metrics]\n")
+    end = local.index("\n[", start + 1)
+    config = tmp_path / "gw.toml"
+    config.write_text(local[:start] + metrics + local[end:])
+    return config
+
+
+def test_status_with_metrics_disabled_says_what_it_needs(tmp_path: Path) -> None:
+    config = _local_with_metrics(tmp_path, "[metrics]\nenabled = false\n")
+    result = run("status", "--config", str(config), "--timeout", "2")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "status reads the daemon's /metrics endpoint" in result.stderr
+    assert "[metrics] enabled = true" in result.stderr
+
+
+def test_status_without_a_daemon_says_nothing_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _local_with_metrics(tmp_path, f'[metrics]\nhost = "127.0.0.1"\nport = {port}\n')
+    result = run("status", "--config", str(config), "--timeout", "2")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert f"no daemon answering at http://127.0.0.1:{port}/metrics" in result.stderr
+    assert "is it running" in result.stderr
