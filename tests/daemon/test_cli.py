@@ -221,3 +221,10 @@ def test_status_without_a_daemon_says_nothing_answers(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert f"no daemon answering at http://127.0.0.1:{port}/metrics" in result.stderr
     assert "is it running" in result.stderr
+
+
+@pytest.mark.parametrize("action", ["list", "add", "remove", "check"])
+def test_optout_action_help(action: str) -> None:
+    result = run("optout", action, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: smppcore optout " + action)
