@@ -24,17 +24,30 @@ Subcommands and their exit codes (``0`` ok, ``1`` runtime error, ``2`` usage or 
         run the SMSC simulator alone ([simulator] from FILE, else defaults).
         0 stopped with Ctrl-C; 1 it failed; 2 a ConfigError.
     smppcore status --config FILE [--timeout S]
-        scrape the running daemon's /metrics once and print its health.
-        0 the daemon answered; 1 no answer (or metrics disabled); 2 a ConfigError.
+        scrape the running daemon's /metrics once and print its health (it needs
+        ``[metrics] enabled = true``: that endpoint is what it reads).
+        0 the daemon answered; 1 nothing answers at the metrics address; 2 a ConfigError
+        or metrics disabled in the config.
     smppcore erase MSISDN --config FILE [--data-dir DIR]
         erase every record of a number (its hashed opt-out stays), print counts as JSON.
-        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
+        0 done; 1 the store cannot be used; 2 bad arguments (MSISDN not a phone number) or
+        a ConfigError.
     smppcore export MSISDN --config FILE [--data-dir DIR]
-        print every record held about a number, as JSON.
-        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
-    smppcore optout list|add|remove [MSISDN --scope NUMBER|ACCOUNT ...] --config FILE
-        list opt-outs (hashes, keyword and time only), or add / lift suppressions; JSON out.
-        0 done; 1 the store cannot be used; 2 bad arguments or a ConfigError.
+        print every record held about a number, as JSON: times as ISO-8601 UTC strings
+        (null when unset), message states and delivery kinds by name.
+        0 done; 1 the store cannot be used; 2 bad arguments (MSISDN not a phone number) or
+        a ConfigError.
+    smppcore optout list|add|remove|check [MSISDN --scope NUMBER|ACCOUNT ...] --config FILE
+        list opt-outs (hashes, keyword and time only), add / lift suppressions, or check
+        whether a number is suppressed (per --scope; without one, every suppression it has,
+        the scope named when the config defines it); JSON out. A scope is an account's
+        system_id or a sender number an account owns (smppcore.cli_data).
+        0 done (check: suppressed or not); 1 the store cannot be used; 2 bad arguments (MSISDN
+        not a phone number, a scope the config does not define) or a ConfigError.
+
+MSISDN arguments are digits with an optional leading ``+`` (spaces and ``-.()/`` are
+dropped), international or national for ``[policy] default_country``, of a possible length
+for their country; an error never repeats the number.
 
 Each ``COMMANDS`` entry is ``name -> (help, add_arguments, handler)``; a test checks this
 docstring names every one of them.
@@ -44,7 +57,8 @@ Exit codes:
 * ``0`` - success (also a daemon or simulator stopped with Ctrl-C);
 * ``1`` - runtime error (a component missing, the daemon failed, the store unusable, no
   daemon answering ``status``);
-* ``2`` - usage or configuration error (bad arguments, a ``ConfigError``, empty password).
+* ``2`` - usage or configuration error (bad arguments, a ``ConfigError``, empty password,
+  ``status`` with metrics disabled).
 """
 
 from __future__ import annotations
@@ -249,7 +263,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 # --- data commands: erase, export, optout ---------------------------------------------
 # They open the store the config names directly (no daemon needed; SQLite allows a second
-# process), print JSON, and never print a number other than the one the operator typed.
+# process), print JSON, and never print a handset's number other than the one the operator
+# typed. What they accept and how records read is smppcore.cli_data.
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -258,15 +273,14 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _msisdn_forms(config: Config, typed: str) -> list[str]:
-    """The typed number, and its E.164 form when it was written nationally."""
-    from smppcore.gateway.replies import normalise_mo_address
+    """The typed number, and its E.164 form when it was written nationally; exit 2 (without
+    the number) when it is not a phone number."""
+    from smppcore.cli_data import ArgumentProblem, handset_forms
 
-    forms = [typed]
-    compact = "".join(ch for ch in typed if ch not in " -.()/")  # as people write numbers
-    e164 = normalise_mo_address(compact, 0, config.policy.default_country)
-    if e164 and e164 not in forms:
-        forms.append(e164)
-    return forms
+    try:
+        return handset_forms(config, typed)
+    except ArgumentProblem as exc:
+        raise _Failure(str(exc), EXIT_CONFIG) from None
 
 
 def _with_store(config: Config, work: Callable[[Any], Any]) -> Any:
@@ -290,10 +304,11 @@ def _erase(args: argparse.Namespace) -> int:
     from smppcore.gateway.privacy import erase_msisdn
 
     config = _load(args)
+    forms = _msisdn_forms(config, args.msisdn)
 
     async def work(store: Any) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for form in _msisdn_forms(config, args.msisdn):
+        for form in forms:
             for kind, count in (await erase_msisdn(store, form, time.time())).items():
                 totals[kind] = totals.get(kind, 0) + count
         return totals
@@ -303,19 +318,21 @@ def _erase(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from smppcore.cli_data import readable
     from smppcore.gateway.privacy import export_msisdn
 
     config = _load(args)
+    forms = _msisdn_forms(config, args.msisdn)
 
     async def work(store: Any) -> dict[str, list[object]]:
         merged: dict[str, list[object]] = {}
-        for form in _msisdn_forms(config, args.msisdn):
+        for form in forms:
             for kind, records in (await export_msisdn(store, form)).items():
                 bucket = merged.setdefault(kind, [])
                 bucket.extend(r for r in records if r not in bucket)
         return merged
 
-    _print_json(_with_store(config, work))
+    _print_json(readable(_with_store(config, work)))
     return EXIT_OK
 
 
@@ -323,12 +340,16 @@ def _optout_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="optout_action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="opt-outs as hashes, keyword and time")
     _config_arguments(listing, positional=False)
-    for name, help_text in (("add", "suppress a number"), ("remove", "lift a suppression")):
-        action = actions.add_parser(name, help=help_text)
+    for name, help_text in (
+        ("add", "suppress a number"),
+        ("remove", "lift a suppression"),
+        ("check", "is a number suppressed (for each --scope, or wherever it is)"),
+    ):
+        action = actions.add_parser(name, help=help_text, description=help_text)
         action.add_argument("msisdn", metavar="MSISDN", help="the handset's number")
         action.add_argument(
-            "--scope", action="append", required=True, metavar="NUMBER|ACCOUNT",
-            help="our sender number or an account's system_id (repeatable)",
+            "--scope", action="append", required=name != "check", metavar="NUMBER|ACCOUNT",
+            help="an account's system_id or a sender number an account owns (repeatable)",
         )  # fmt: skip
         if name == "add":
             action.add_argument("--keyword", default="CLI", help="recorded with the entry")
@@ -336,24 +357,57 @@ def _optout_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _scope(config: Config, scope: str) -> str:
-    if config.account(scope) is not None:
-        return scope
-    forms = _msisdn_forms(config, scope)
-    return forms[-1]
+    from smppcore.cli_data import ArgumentProblem, resolve_scope
+
+    try:
+        return resolve_scope(config, scope)
+    except ArgumentProblem as exc:
+        raise _Failure(str(exc), EXIT_CONFIG) from None
+
+
+async def _check_optout(
+    config: Config, store: Any, handset: str, scopes: list[str] | None
+) -> dict[str, object]:
+    """``{"suppressed": bool, "scopes": [...]}``: one entry per asked scope, or (no scope
+    asked) one per suppression of the handset, its scope named when the config defines it."""
+    from smppcore.cli_data import iso_utc, named_scopes
+
+    subject = store.hash_msisdn(handset)
+    held = {s.scope_hash: s for s in await store.list_suppressions() if s.recipient_hash == subject}
+    entries: list[dict[str, object]] = []
+    if scopes is None:
+        names = named_scopes(config, store.hash_msisdn)
+        for scope_hash, entry in sorted(held.items()):
+            entries.append({"scope": names.get(scope_hash), "scope_hash": scope_hash,
+                            "suppressed": True, "keyword": entry.keyword,
+                            "created_at": iso_utc(entry.created_at)})  # fmt: skip
+    else:
+        for scope in scopes:
+            found = held.get(store.hash_msisdn(scope))
+            row: dict[str, object] = {"scope": scope, "suppressed": found is not None}
+            if found is not None:
+                row.update(keyword=found.keyword, created_at=iso_utc(found.created_at))
+            entries.append(row)
+    return {"suppressed": any(e["suppressed"] for e in entries), "scopes": entries}
 
 
 def _optout(args: argparse.Namespace) -> int:
+    from smppcore.cli_data import iso_utc
     from smppcore.gateway.privacy import list_optouts, record_opt_in, record_opt_out
 
     config = _load(args)
     if args.optout_action == "list":
-        _print_json(_with_store(config, list_optouts))
+        entries = _with_store(config, list_optouts)
+        _print_json([{**e, "created_at": iso_utc(e["created_at"])} for e in entries])
         return EXIT_OK
     handset = _msisdn_forms(config, args.msisdn)[-1]
-    scopes = [_scope(config, scope) for scope in args.scope]
+    scopes = None if args.scope is None else [_scope(config, scope) for scope in args.scope]
 
-    async def work(store: Any) -> dict[str, int]:
+    async def work(store: Any) -> dict[str, object]:
         now = time.time()
+        if args.optout_action == "check":
+            return await _check_optout(config, store, handset, scopes)
+        assert scopes is not None  # required by the parser for add and remove
         if args.optout_action == "add":
             added = 0
             for scope in scopes:
@@ -377,7 +431,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
     "status": ("ask the running daemon how it is", status_arguments, status_command),
     "erase": ("erase every record of a number (keeps its hashed opt-out)", _data_arguments, _erase),
     "export": ("print every record held about a number, as JSON", _data_arguments, _export),
-    "optout": ("list, add or remove opt-outs (suppression list)", _optout_arguments, _optout),
+    "optout": ("list, add, remove or check opt-outs (suppressions)", _optout_arguments, _optout),
 }
 
 

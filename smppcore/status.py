@@ -8,7 +8,8 @@ The daemon exposes everything needed on ``GET /metrics`` (see :mod:`smppcore.upk
 queue-depth and connector-state gauges it keeps fresh), so status needs no extra endpoint:
 it reads ``[metrics] host/port`` from the same config file, scrapes once and prints connector
 health (state, binds up), client binds per account and bind type, queue depths and
-submit counters. Exit 0 when the daemon answered, 1 otherwise.
+submit counters. Exit 0 when the daemon answered, 1 when nothing answers at the metrics
+address, 2 for a config error, ``[metrics] enabled = false`` included (status needs it).
 """
 
 from __future__ import annotations
@@ -157,21 +158,30 @@ def status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print the running daemon's status; 0 if it answered, 1 if not, 2 for a bad config."""
+    """Print the running daemon's status; 0 if it answered, 1 if not, 2 for a bad config
+    (metrics disabled included: status has nothing to read then)."""
     try:
         config = load_config(args.config, data_dir=args.data_dir)
     except ConfigError as exc:
         print(f"smppcore: {exc}", file=sys.stderr)
         return 2
     if not config.metrics.enabled:
-        print("smppcore: status reads the metrics endpoint, which is disabled", file=sys.stderr)
-        return 1
+        print(
+            f"smppcore: status reads the daemon's /metrics endpoint, which {config.source}"
+            " disables: set [metrics] enabled = true (and restart the daemon) to use it",
+            file=sys.stderr,
+        )
+        return 2
     where = f"{config.metrics.host}:{config.metrics.port}"
     try:
         text = fetch_metrics(config.metrics.host, config.metrics.port, args.timeout)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        print(f"smppcore: no daemon answering at {where} ({reason})", file=sys.stderr)
+        print(
+            f"smppcore: no daemon answering at http://{where}/metrics ({reason}); is it"
+            f" running with [metrics] from {config.source}?",
+            file=sys.stderr,
+        )
         return 1
     print(format_status(where, summarize_metrics(text)))
     return 0

@@ -224,3 +224,42 @@ def test_an_empty_certificate_file_is_refused(tmp_path: Path) -> None:
     result = run("check-config", str(config), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert "empty.pem is empty" in result.stderr
+
+
+def _local_with_metrics(tmp_path: Path, metrics: str) -> Path:
+    local = (REPO / "configs" / "local.toml").read_text()
+    start = local.index("[metrics]\n")
+    end = local.index("\n[", start + 1)
+    config = tmp_path / "gw.toml"
+    config.write_text(local[:start] + metrics + local[end:])
+    return config
+
+
+def test_status_with_metrics_disabled_says_what_it_needs(tmp_path: Path) -> None:
+    config = _local_with_metrics(tmp_path, "[metrics]\nenabled = false\n")
+    result = run("status", "--config", str(config), "--timeout", "2")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "status reads the daemon's /metrics endpoint" in result.stderr
+    assert "[metrics] enabled = true" in result.stderr
+
+
+def test_status_without_a_daemon_says_nothing_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _local_with_metrics(tmp_path, f'[metrics]\nhost = "127.0.0.1"\nport = {port}\n')
+    result = run("status", "--config", str(config), "--timeout", "2")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert f"no daemon answering at http://127.0.0.1:{port}/metrics" in result.stderr
+    assert "is it running" in result.stderr
+
+
+@pytest.mark.parametrize("action", ["list", "add", "remove", "check"])
+def test_optout_action_help(action: str) -> None:
+    result = run("optout", action, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: smppcore optout " + action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,156 @@ def test_a_number_in_any_written_form_reaches_its_e164_form(typed: str) -> None:
 
     config = load_config(Path(__file__).parents[2] / "configs" / "local.toml")
     assert "27821234567" in _msisdn_forms(config, typed)
+
+
+# --- arguments are checked: no trap answers "added: 1" to a typo -------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("optout", "add", "123", "--scope", "alpha"),
+        ("optout", "remove", "abc", "--scope", "alpha"),
+        ("optout", "check", "0821234567x"),
+        ("erase", "abc"),
+        ("erase", "123"),
+        ("export", "+999 123 4567"),
+        ("export", "+2782123456789012"),  # 16 digits
+    ],
+)
+def test_a_handset_that_is_not_a_phone_number_exits_2(
+    config_file: Path, argv: tuple[str, ...]
+) -> None:
+    result = run(*argv, "--config", str(config_file))
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "MSISDN is not a phone number" in result.stderr
+    assert argv[2 if argv[0] == "optout" else 1] not in result.stderr  # never echoed
+    assert not (config_file.parent / "data").exists()  # refused before the store opened
+
+
+@pytest.mark.parametrize("scope", ["nobody", "27600009999", "0821234567"])
+def test_a_scope_the_config_does_not_define_exits_2(config_file: Path, scope: str) -> None:
+    result = run("optout", "add", HANDSET, "--scope", scope, "--config", str(config_file))
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "is neither an account's system_id (alpha) nor a sender number" in result.stderr
+    if scope.isdigit():
+        assert scope not in result.stderr  # a number is masked
+    assert json.loads(run("optout", "list", "--config", str(config_file)).stdout) == []
+
+
+def test_a_scope_is_an_account_or_an_owned_sender_in_any_written_form(config_file: Path) -> None:
+    cfg = str(config_file)
+    added = run("optout", "add", HANDSET, "--scope", "alpha", "--scope", "060 000 0002",
+                "--scope", "+27600000003", "--config", cfg)  # fmt: skip
+    assert (added.returncode, json.loads(added.stdout)) == (0, {"added": 3}), added.stderr
+
+
+# --- optout check -----------------------------------------------------------------------
+
+
+def test_optout_check_per_asked_scope(config_file: Path) -> None:
+    cfg = str(config_file)
+    run("optout", "add", HANDSET, "--scope", "27600000002", "--keyword", "STOP", "--config", cfg)
+    checked = run("optout", "check", "082 123 4567", "--scope", "alpha",
+                  "--scope", "+27600000002", "--config", cfg)  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    answer = json.loads(checked.stdout)
+    assert answer["suppressed"] is True
+    alpha, sender = answer["scopes"]
+    assert alpha == {"scope": "alpha", "suppressed": False}
+    assert sender["scope"] == "27600000002" and sender["suppressed"] is True
+    assert sender["keyword"] == "STOP"
+    assert sender["created_at"].endswith("Z")
+    assert HANDSET not in checked.stdout
+
+    other = run("optout", "check", "0821234568", "--scope", "alpha", "--config", cfg)
+    assert other.returncode == 0, other.stderr
+    assert json.loads(other.stdout) == {
+        "suppressed": False,
+        "scopes": [{"scope": "alpha", "suppressed": False}],
+    }
+
+
+def test_optout_check_without_scope_names_every_suppression(config_file: Path) -> None:
+    cfg = str(config_file)
+    assert json.loads(run("optout", "check", HANDSET, "--config", cfg).stdout) == {
+        "suppressed": False,
+        "scopes": [],
+    }
+    run("optout", "add", HANDSET, "--scope", "alpha", "--scope", "27600000007", "--config", cfg)
+    checked = run("optout", "check", "+27821234567", "--config", cfg)
+    assert checked.returncode == 0, checked.stderr
+    answer = json.loads(checked.stdout)
+    assert answer["suppressed"] is True
+    assert sorted(e["scope"] for e in answer["scopes"]) == ["27600000007", "alpha"]
+    assert all(e["suppressed"] and e["keyword"] == "CLI" for e in answer["scopes"])
+    run("optout", "remove", HANDSET, "--scope", "alpha", "--scope", "27600000007", "--config", cfg)
+    assert (
+        json.loads(run("optout", "check", HANDSET, "--config", cfg).stdout)["suppressed"] is False
+    )
+
+
+# --- export reads like a record, not like a row -----------------------------------------
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
+TIME_FIELDS = ("at", "created_at", "updated_at", "expires_at", "submitted_at", "final_at",
+               "not_before", "validity_until", "lease_until", "received_at")  # fmt: skip
+
+
+def test_export_gives_times_in_iso_utc_and_states_by_name(config_file: Path) -> None:
+    config = load_config(config_file)
+    when = 1796418000.0  # 2026-12-04T21:00:00Z
+
+    async def work() -> None:
+        async with open_configured_store(config) as store:
+            await store.enqueue_mt(
+                [MtMessage(id="m1", account="alpha", connector="op", source_addr="27600000001",
+                           destination_addr=HANDSET, submitted_at=when, expires_at=when + 0.25,
+                           segment_states={1: 2})]
+            )  # fmt: skip
+            await store.put_conversations(
+                [Conversation("27600000001", HANDSET, "alpha", when, 9e9)]
+            )
+            await store.enqueue_delivery(
+                [DeliveryItem(id="d1", account="alpha", kind=DeliveryKind.RECEIPT,
+                              source_addr=HANDSET, destination_addr="27600000001",
+                              created_at=when)]
+            )  # fmt: skip
+            await record_opt_out(store, "27600000001", HANDSET, "STOP", when)
+
+    trio.run(work)
+    result = run("export", HANDSET, "--config", str(config_file))
+    assert result.returncode == 0, result.stderr
+    exported = json.loads(result.stdout)
+    (mt,) = exported["mt_messages"]
+    assert mt["state"] == "QUEUED" and mt["segment_states"] == {"1": "DELIVERED"}
+    assert mt["submitted_at"] == "2026-12-04T21:00:00Z"
+    assert mt["expires_at"] == "2026-12-04T21:00:00.250Z"
+    assert mt["final_at"] is None  # 0: not set
+    (item,) = exported["delivery_items"]
+    assert item["kind"] == "RECEIPT" and item["created_at"] == "2026-12-04T21:00:00Z"
+    assert exported["conversations"][0]["updated_at"] == "2026-12-04T21:00:00Z"
+    assert exported["suppressions"][0]["created_at"] == "2026-12-04T21:00:00Z"
+    assert exported["audit"][0]["at"] == "2026-12-04T21:00:00Z"
+    for kind, records in exported.items():
+        for record in records:
+            for name in TIME_FIELDS:
+                value = record.get(name)
+                assert value is None or ISO_UTC.match(value), (kind, name, value)
+            assert not isinstance(record.get("state", ""), int), kind
+            assert not isinstance(record.get("kind", ""), int), kind
+
+
+def test_readable_keeps_unknown_states_as_numbers() -> None:
+    from smppcore.cli_data import iso_utc, readable
+
+    records = {"mt_messages": [{"state": 77, "segment_states": {"1": 1, "2": 99}}],
+               "delivery_items": [{"kind": 9}], "audit": [{"at": 0.0}]}  # fmt: skip
+    assert readable(records) == {
+        "mt_messages": [{"state": 77, "segment_states": {"1": "ENROUTE", "2": 99}}],
+        "delivery_items": [{"kind": 9}],
+        "audit": [{"at": None}],
+    }
+    assert iso_utc(1e20) == "1e+20"  # beyond datetime: shown as written, not an error
