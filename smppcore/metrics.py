@@ -60,7 +60,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from smppcore import __version__
 from smppcore.net.drain import DrainedConnection
-from smppcore.protocol.enums import CommandId, CommandStatus
+from smppcore.protocol.enums import CommandId, CommandStatus, MessageState
+from smppcore.protocol.receipt import stat_text
 
 # A counter's ``*_created`` series (its start time) nearly doubles the series count and no
 # dashboard of ours reads it: off, for the whole process (prometheus_client's switch is global).
@@ -68,6 +69,7 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
     "DELIVERY_RESULTS",
+    "RECEIPT_SOURCES",
     "AccountMetrics",
     "ConnectorMetrics",
     "Metrics",
@@ -85,6 +87,9 @@ _DRAIN_CONNECTIONS = ("unbound", "closed", "cut")
 DELIVERY_RESULTS = (
     "ok", "retry", "rejected", "expired", "unmatched", "duplicate", "unroutable", "failed",
 )  # fmt: skip
+
+#: Every ``source`` label value of ``smppcore_receipts_total``.
+RECEIPT_SOURCES = ("operator", "gateway")
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 _STATUS_NAMES = {int(s): s.name for s in CommandStatus}
@@ -155,6 +160,21 @@ class ConnectorMetrics:
         self._window: dict[str, Gauge] = {}
         self._submit_status: dict[int, Counter] = {0: self.submits_ok}
         self._unanswered: dict[str, Counter] = {}
+        self._receipts: dict[tuple[str, int], Counter] = {}
+
+    def receipt(self, source: str, state: MessageState) -> Counter:
+        """The bound receipt-outcome counter of one ``source`` (``"operator"``: its receipt
+        said so; ``"gateway"``: we ended the message before any receipt) and state (the
+        ``outcome`` label is the state's receipt ``stat`` word: DELIVRD, UNDELIV, ...)."""
+        key = (source, state)
+        child = self._receipts.get(key)
+        if child is None:
+            if source not in RECEIPT_SOURCES:
+                raise ValueError(f"source must be one of {RECEIPT_SOURCES}")
+            child = self._receipts[key] = self._metrics.receipts.labels(
+                self.connector, source, stat_text(state)
+            )
+        return child
 
     def submit_status(self, status: int) -> Counter:
         """The bound submit-result counter of one ``submit_sm_resp`` command_status."""
@@ -205,6 +225,7 @@ class Metrics:
     connector_submits: Counter = attrs.field(init=False)
     connector_rate_cuts: Counter = attrs.field(init=False)
     connector_send_rate: Gauge = attrs.field(init=False)
+    receipts: Counter = attrs.field(init=False)
     drain_requests: Counter = attrs.field(init=False)
     drain_connections: Counter = attrs.field(init=False)
     _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
@@ -280,6 +301,14 @@ class Metrics:
             "smppcore_connector_send_rate",
             "Submits per second a connector allows itself now (adapted, at most its throughput).",
             ["connector"], registry=r,
+        )  # fmt: skip
+        self.receipts = Counter(
+            "smppcore_receipts",
+            "Outcomes of MT messages, by connector, source (operator: its receipt; gateway: "
+            "ended before any receipt) and outcome (the receipt stat word: DELIVRD, UNDELIV, "
+            "EXPIRED, REJECTD, DELETED, SKIPPED once per message made final; ENROUTE, ACCEPTD, "
+            "UNKNOWN, SCHEDLD per intermediate operator receipt).",
+            ["connector", "source", "outcome"], registry=r,
         )  # fmt: skip
         self.drain_requests = Counter(
             "smppcore_drain_requests",

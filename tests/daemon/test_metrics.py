@@ -78,6 +78,21 @@ def test_connector_submit_results_and_pauses() -> None:
     assert sample(metrics, "smppcore_connector_send_rate", connector="sim") == 42.5
 
 
+def test_receipt_outcomes_are_stat_words_and_bounded() -> None:
+    from smppcore.protocol.enums import MessageState
+
+    metrics = Metrics()
+    sim = metrics.connector("sim")
+    assert sim.receipt("operator", MessageState.DELIVERED) is sim.receipt(
+        "operator", MessageState.DELIVERED
+    )
+    sim.receipt("gateway", MessageState.UNDELIVERABLE).inc()
+    labels = {"connector": "sim", "source": "gateway", "outcome": "UNDELIV"}
+    assert sample(metrics, "smppcore_receipts_total", **labels) == 1
+    with pytest.raises(ValueError):
+        sim.receipt("client", MessageState.DELIVERED)
+
+
 def test_deliveries_help_lists_every_result() -> None:
     text = Metrics().render().decode()
     (help_line,) = [
