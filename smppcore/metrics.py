@@ -116,7 +116,7 @@ class AccountMetrics:
         self.account = account
         self.accepted = metrics.submits.labels(account, "accepted", "")
         self.throttled = metrics.throttled.labels("account", account)
-        self.delivery_queue = metrics.queue_depth.labels("delivery", account)
+        self.delivery_queue = metrics.delivery_queue_depth.labels(account)
         self.binds = {t: metrics.client_binds.labels(account, t) for t in _BIND_TYPES}
         self.receipts_delivered = metrics.deliveries.labels(account, "receipt", "ok")
         self.mo_delivered = metrics.deliveries.labels(account, "mo", "ok")
@@ -151,7 +151,7 @@ class ConnectorMetrics:
         self.submit_response_seconds = metrics.submit_response_seconds.labels(connector)
         self.submit_receipt_seconds = metrics.submit_receipt_seconds.labels(connector)
         self.throttled = metrics.throttled.labels("connector", connector)
-        self.mt_queue = metrics.queue_depth.labels("mt", connector)
+        self.mt_queue = metrics.mt_queue_depth.labels(connector)
         self.binds_up = metrics.connector_binds.labels(connector, "bound")
         self.binds_down = metrics.connector_binds.labels(connector, "down")
         self.submits_ok = metrics.connector_submits.labels(connector, status_label(0))
@@ -215,7 +215,8 @@ class Metrics:
     client_binds: Gauge = attrs.field(init=False)
     connector_binds: Gauge = attrs.field(init=False)
     window_in_flight: Gauge = attrs.field(init=False)
-    queue_depth: Gauge = attrs.field(init=False)
+    mt_queue_depth: Gauge = attrs.field(init=False)
+    delivery_queue_depth: Gauge = attrs.field(init=False)
     submit_response_seconds: Histogram = attrs.field(init=False)
     submit_receipt_seconds: Histogram = attrs.field(init=False)
     store_seconds: Histogram = attrs.field(init=False)
@@ -255,10 +256,14 @@ class Metrics:
             "smppcore_window_in_flight", "Requests awaiting a response, by connector and bind.",
             ["connector", "bind"], registry=r,
         )  # fmt: skip
-        self.queue_depth = Gauge(
-            "smppcore_queue_depth",
-            "Items waiting: queue=mt per connector, queue=delivery per account.",
-            ["queue", "name"], registry=r,
+        self.mt_queue_depth = Gauge(
+            "smppcore_mt_queue_depth", "MT messages waiting to be submitted, by connector.",
+            ["connector"], registry=r,
+        )  # fmt: skip
+        self.delivery_queue_depth = Gauge(
+            "smppcore_delivery_queue_depth",
+            "Receipts and MO messages waiting to be delivered to clients, by account.",
+            ["account"], registry=r,
         )  # fmt: skip
         self.submit_response_seconds = Histogram(
             "smppcore_submit_response_seconds", "Upstream submit_sm to submit_sm_resp.",

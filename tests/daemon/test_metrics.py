@@ -46,7 +46,7 @@ def test_account_and_connector_helpers_are_bound_once() -> None:
     assert sample(metrics, "smppcore_window_in_flight", connector="sim", bind="0") == 7
     assert sample(metrics, "smppcore_submit_response_seconds_count", connector="sim") == 1
     assert sample(metrics, "smppcore_submit_receipt_seconds_sum", connector="sim") == 1.2
-    assert sample(metrics, "smppcore_queue_depth", queue="mt", name="sim") == 3
+    assert sample(metrics, "smppcore_mt_queue_depth", connector="sim") == 3
     assert sample(metrics, "smppcore_store_seconds_count", operation="enqueue_mt") == 1
     assert sample(metrics, "smppcore_decode_errors_total", side="client") == 1
 
