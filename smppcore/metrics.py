@@ -44,6 +44,7 @@ objects whose counters are already ``.labels(...)``-bound; keep the helper and c
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 
 import attrs
 import prometheus_client
@@ -69,6 +70,7 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
     "DELIVERY_RESULTS",
+    "PDU_SIDES",
     "RECEIPT_SOURCES",
     "AccountMetrics",
     "ConnectorMetrics",
@@ -88,6 +90,8 @@ DELIVERY_RESULTS = (
     "ok", "retry", "rejected", "expired", "unmatched", "duplicate", "unroutable", "failed",
 )  # fmt: skip
 
+#: Every ``side`` label value of ``smppcore_pdus_total``.
+PDU_SIDES = ("client", "operator")
 #: Every ``source`` label value of ``smppcore_receipts_total``.
 RECEIPT_SOURCES = ("operator", "gateway")
 
@@ -229,7 +233,9 @@ class Metrics:
     receipts: Counter = attrs.field(init=False)
     drain_requests: Counter = attrs.field(init=False)
     drain_connections: Counter = attrs.field(init=False)
-    _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
+    _pdu_children: dict[str, dict[tuple[str, int, int], Counter]] = attrs.field(
+        init=False, factory=dict
+    )
     _accounts: dict[str, AccountMetrics] = attrs.field(init=False, factory=dict)
     _connectors: dict[str, ConnectorMetrics] = attrs.field(init=False, factory=dict)
     _store_ops: dict[str, Histogram] = attrs.field(init=False, factory=dict)
@@ -237,8 +243,10 @@ class Metrics:
     def __attrs_post_init__(self) -> None:
         r = self.registry
         self.pdus = Counter(
-            "smppcore_pdus", "PDUs sent and received, by direction, command and status.",
-            ["direction", "command", "status"], registry=r,
+            "smppcore_pdus",
+            "Every PDU sent and received, by side (client: our SMPP server; operator: the "
+            "connectors), direction (in|out), command and status.",
+            ["side", "direction", "command", "status"], registry=r,
         )  # fmt: skip
         self.submits = Counter(
             "smppcore_submits", "Client submits accepted or rejected, by account and reason.",
@@ -359,14 +367,26 @@ class Metrics:
             helper = self._connectors[name] = ConnectorMetrics(self, name)
         return helper
 
-    def count_pdu(self, direction: str, command_id: int, status: int = 0) -> None:
-        """Count one PDU; ``direction`` is ``"in"`` or ``"out"``."""
-        key = (direction, command_id, status)
-        child = self._pdu_children.get(key)
-        if child is None:
-            child = self.pdus.labels(direction, command_label(command_id), status_label(status))
-            self._pdu_children[key] = child
-        child.inc()
+    def pdu_counter(self, side: str) -> Callable[[str, int, int], None]:
+        """The :data:`~smppcore.protocol.session.PduHook` that counts every PDU of one
+        ``side`` (``"client"``: our SMPP server towards clients; ``"operator"``: the
+        connectors towards SMSCs) in ``smppcore_pdus_total``; its children are cached by
+        ``(direction, command_id, status)``, so a PDU costs one dict look-up and an ``inc``."""
+        if side not in PDU_SIDES:
+            raise ValueError(f"side must be one of {PDU_SIDES}")
+        children = self._pdu_children.setdefault(side, {})
+        pdus = self.pdus
+
+        def count_pdu(direction: str, command_id: int, status: int) -> None:
+            key = (direction, command_id, status)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = pdus.labels(
+                    side, direction, command_label(command_id), status_label(status)
+                )
+            child.inc()
+
+        return count_pdu
 
     def store_op(self, operation: str) -> Histogram:
         """The bound store-latency histogram of one operation (e.g. ``"enqueue_mt"``)."""

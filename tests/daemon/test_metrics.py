@@ -105,21 +105,28 @@ def test_deliveries_help_lists_every_result() -> None:
 
 def test_pdu_labels_are_names_and_bounded() -> None:
     metrics = Metrics()
-    metrics.count_pdu("in", 0x00000004, 0)
-    metrics.count_pdu("in", 0x00000004, 0)
-    metrics.count_pdu("out", 0x80000004, 0x58)
-    metrics.count_pdu("in", 0x12345678, 0x0401)
+    count_pdu = metrics.pdu_counter("client")
+    count_pdu("in", 0x00000004, 0)
+    count_pdu("in", 0x00000004, 0)
+    count_pdu("out", 0x80000004, 0x58)
+    count_pdu("in", 0x12345678, 0x0401)
     for junk in range(0x1000, 0x1100):
-        metrics.count_pdu("in", 0x80000004, junk)
-    ok = {"direction": "in", "command": "submit_sm", "status": "ESME_ROK"}
+        count_pdu("in", 0x80000004, junk)
+    metrics.pdu_counter("operator")("out", 0x00000004, 0)
+    ok = {"side": "client", "direction": "in", "command": "submit_sm", "status": "ESME_ROK"}
     assert sample(metrics, "smppcore_pdus_total", **ok) == 2
     throttled = {"direction": "out", "command": "submit_sm_resp", "status": "ESME_RTHROTTLED"}
-    assert sample(metrics, "smppcore_pdus_total", **throttled) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **throttled) == 1
     vendor = {"direction": "in", "command": "unknown", "status": "0x00000401"}
-    assert sample(metrics, "smppcore_pdus_total", **vendor) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **vendor) == 1
     other = {"direction": "in", "command": "submit_sm_resp", "status": "other"}
-    assert sample(metrics, "smppcore_pdus_total", **other) == 256
+    assert sample(metrics, "smppcore_pdus_total", side="client", **other) == 256
+    sent = {"direction": "out", "command": "submit_sm", "status": "ESME_ROK"}
+    assert sample(metrics, "smppcore_pdus_total", side="operator", **sent) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **sent) is None
     assert status_label(0x66) == "ESME_RX_R_APPN"
+    with pytest.raises(ValueError):
+        metrics.pdu_counter("smsc")
 
 
 async def _get(port: int, request: bytes) -> bytes:
