@@ -8,10 +8,39 @@ Besides the gateway's own families the registry has ``smppcore_build_info{versio
 (always 1), the ``process_*`` and ``python_info`` series of prometheus_client, and no
 ``*_created`` series.
 
-Labels name accounts, connectors, commands, statuses, reasons and directions - never phone
-numbers or message text. Status labels are bounded: a status the spec names keeps its name,
-a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
-sending random statuses cannot blow up the series count.
+Labels name accounts, connectors, commands, statuses, reasons, sides and directions - never
+phone numbers or message text. Status labels are bounded: a status the spec names keeps its
+name, a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
+sending random statuses cannot blow up the series count. A label naming an account is
+``account`` and one naming a connector ``connector``; the one exception left is
+``smppcore_throttled_total{scope, name}``, whose ``name`` is either, as ``scope`` says.
+
+Traffic:
+
+* ``smppcore_pdus_total{side, direction, command, status}``: every PDU that decoded (``in``)
+  and every PDU sent (``out``), on both sides: ``side="client"`` is our SMPP server towards
+  clients, ``side="operator"`` the connectors towards SMSCs. Counted by the session itself
+  (:data:`~smppcore.protocol.session.PduHook`), so binds, enquire_links, unbinds, nacks and
+  the automatic answers are in; bytes that did not decode go to
+  ``smppcore_decode_errors_total{side}`` instead. The hook is :meth:`Metrics.pdu_counter`.
+* ``smppcore_mt_queue_depth{connector}`` (MT messages waiting to be submitted) and
+  ``smppcore_delivery_queue_depth{account}`` (receipts and MO waiting for the client), sampled
+  by :mod:`smppcore.upkeep` (``helper.mt_queue`` / ``helper.delivery_queue``).
+* ``smppcore_store_seconds{operation}``: every store call, by :class:`~smppcore.store.base.Store`
+  method name (:func:`smppcore.store.timed.timed_store`; ``metrics.store_op(name)``).
+
+Receipt outcomes, the delivery ratio per route:
+
+* ``smppcore_receipts_total{connector, source, outcome}``: ``outcome`` is the receipt ``stat``
+  word (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, SKIPPED, UNKNOWN, ACCEPTD, ENROUTE,
+  SCHEDLD: a fixed set). ``source="operator"``: counted once per message its operator's
+  receipt made final (the finaliser; a long message once, with its aggregate state, when its
+  last segment's receipt came; duplicates not again), and once per intermediate (non-final:
+  ENROUTE, ACCEPTD, UNKNOWN, SCHEDLD) receipt of a message not final yet.
+  ``source="gateway"``: once per message we made final before any receipt (expired, rejected
+  or undeliverable as the connector decided). Delivery ratio of a route:
+  ``DELIVRD / sum over the final outcomes`` of one connector.
+  ``helper.receipt(source, state).inc()``.
 
 Connector metrics for the operator connector (pre-bound on :class:`ConnectorMetrics`):
 
@@ -37,8 +66,9 @@ connection as it closes (:meth:`Metrics.count_drained`):
 
 Hot path: ``metrics.account("demo")`` and ``metrics.connector("sim")`` return cached helper
 objects whose counters are already ``.labels(...)``-bound; keep the helper and call
-``helper.accepted.inc()``. :meth:`Metrics.count_pdu` caches its children by
-``(direction, command_id, status)``.
+``helper.accepted.inc()``. The hook :meth:`Metrics.pdu_counter` returns for one side caches
+its children by ``(direction, command_id, status)``; :func:`~smppcore.store.timed.timed_store`
+binds one histogram child per store operation, once.
 """
 
 from __future__ import annotations
