@@ -8,10 +8,39 @@ Besides the gateway's own families the registry has ``smppcore_build_info{versio
 (always 1), the ``process_*`` and ``python_info`` series of prometheus_client, and no
 ``*_created`` series.
 
-Labels name accounts, connectors, commands, statuses, reasons and directions - never phone
-numbers or message text. Status labels are bounded: a status the spec names keeps its name,
-a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
-sending random statuses cannot blow up the series count.
+Labels name accounts, connectors, commands, statuses, reasons, sides and directions - never
+phone numbers or message text. Status labels are bounded: a status the spec names keeps its
+name, a vendor status (0x400-0x4FF) its hex form, anything else becomes ``"other"``, so a peer
+sending random statuses cannot blow up the series count. A label naming an account is
+``account`` and one naming a connector ``connector``; the one exception left is
+``smppcore_throttled_total{scope, name}``, whose ``name`` is either, as ``scope`` says.
+
+Traffic:
+
+* ``smppcore_pdus_total{side, direction, command, status}``: every PDU that decoded (``in``)
+  and every PDU sent (``out``), on both sides: ``side="client"`` is our SMPP server towards
+  clients, ``side="operator"`` the connectors towards SMSCs. Counted by the session itself
+  (:data:`~smppcore.protocol.session.PduHook`), so binds, enquire_links, unbinds, nacks and
+  the automatic answers are in; bytes that did not decode go to
+  ``smppcore_decode_errors_total{side}`` instead. The hook is :meth:`Metrics.pdu_counter`.
+* ``smppcore_mt_queue_depth{connector}`` (MT messages waiting to be submitted) and
+  ``smppcore_delivery_queue_depth{account}`` (receipts and MO waiting for the client), sampled
+  by :mod:`smppcore.upkeep` (``helper.mt_queue`` / ``helper.delivery_queue``).
+* ``smppcore_store_seconds{operation}``: every store call, by :class:`~smppcore.store.base.Store`
+  method name (:func:`smppcore.store.timed.timed_store`; ``metrics.store_op(name)``).
+
+Receipt outcomes, the delivery ratio per route:
+
+* ``smppcore_receipts_total{connector, source, outcome}``: ``outcome`` is the receipt ``stat``
+  word (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, SKIPPED, UNKNOWN, ACCEPTD, ENROUTE,
+  SCHEDLD: a fixed set). ``source="operator"``: counted once per message its operator's
+  receipt made final (the finaliser; a long message once, with its aggregate state, when its
+  last segment's receipt came; duplicates not again), and once per intermediate (non-final:
+  ENROUTE, ACCEPTD, UNKNOWN, SCHEDLD) receipt of a message not final yet.
+  ``source="gateway"``: once per message we made final before any receipt (expired, rejected
+  or undeliverable as the connector decided). Delivery ratio of a route:
+  ``DELIVRD / sum over the final outcomes`` of one connector.
+  ``helper.receipt(source, state).inc()``.
 
 Connector metrics for the operator connector (pre-bound on :class:`ConnectorMetrics`):
 
@@ -37,13 +66,15 @@ connection as it closes (:meth:`Metrics.count_drained`):
 
 Hot path: ``metrics.account("demo")`` and ``metrics.connector("sim")`` return cached helper
 objects whose counters are already ``.labels(...)``-bound; keep the helper and call
-``helper.accepted.inc()``. :meth:`Metrics.count_pdu` caches its children by
-``(direction, command_id, status)``.
+``helper.accepted.inc()``. The hook :meth:`Metrics.pdu_counter` returns for one side caches
+its children by ``(direction, command_id, status)``; :func:`~smppcore.store.timed.timed_store`
+binds one histogram child per store operation, once.
 """
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 
 import attrs
 import prometheus_client
@@ -60,7 +91,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from smppcore import __version__
 from smppcore.net.drain import DrainedConnection
-from smppcore.protocol.enums import CommandId, CommandStatus
+from smppcore.protocol.enums import CommandId, CommandStatus, MessageState
+from smppcore.protocol.receipt import stat_text
 
 # A counter's ``*_created`` series (its start time) nearly doubles the series count and no
 # dashboard of ours reads it: off, for the whole process (prometheus_client's switch is global).
@@ -68,6 +100,8 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = [
     "DELIVERY_RESULTS",
+    "PDU_SIDES",
+    "RECEIPT_SOURCES",
     "AccountMetrics",
     "ConnectorMetrics",
     "Metrics",
@@ -85,6 +119,11 @@ _DRAIN_CONNECTIONS = ("unbound", "closed", "cut")
 DELIVERY_RESULTS = (
     "ok", "retry", "rejected", "expired", "unmatched", "duplicate", "unroutable", "failed",
 )  # fmt: skip
+
+#: Every ``side`` label value of ``smppcore_pdus_total``.
+PDU_SIDES = ("client", "operator")
+#: Every ``source`` label value of ``smppcore_receipts_total``.
+RECEIPT_SOURCES = ("operator", "gateway")
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 _STATUS_NAMES = {int(s): s.name for s in CommandStatus}
@@ -111,7 +150,7 @@ class AccountMetrics:
         self.account = account
         self.accepted = metrics.submits.labels(account, "accepted", "")
         self.throttled = metrics.throttled.labels("account", account)
-        self.delivery_queue = metrics.queue_depth.labels("delivery", account)
+        self.delivery_queue = metrics.delivery_queue_depth.labels(account)
         self.binds = {t: metrics.client_binds.labels(account, t) for t in _BIND_TYPES}
         self.receipts_delivered = metrics.deliveries.labels(account, "receipt", "ok")
         self.mo_delivered = metrics.deliveries.labels(account, "mo", "ok")
@@ -146,7 +185,7 @@ class ConnectorMetrics:
         self.submit_response_seconds = metrics.submit_response_seconds.labels(connector)
         self.submit_receipt_seconds = metrics.submit_receipt_seconds.labels(connector)
         self.throttled = metrics.throttled.labels("connector", connector)
-        self.mt_queue = metrics.queue_depth.labels("mt", connector)
+        self.mt_queue = metrics.mt_queue_depth.labels(connector)
         self.binds_up = metrics.connector_binds.labels(connector, "bound")
         self.binds_down = metrics.connector_binds.labels(connector, "down")
         self.submits_ok = metrics.connector_submits.labels(connector, status_label(0))
@@ -155,6 +194,21 @@ class ConnectorMetrics:
         self._window: dict[str, Gauge] = {}
         self._submit_status: dict[int, Counter] = {0: self.submits_ok}
         self._unanswered: dict[str, Counter] = {}
+        self._receipts: dict[tuple[str, int], Counter] = {}
+
+    def receipt(self, source: str, state: MessageState) -> Counter:
+        """The bound receipt-outcome counter of one ``source`` (``"operator"``: its receipt
+        said so; ``"gateway"``: we ended the message before any receipt) and state (the
+        ``outcome`` label is the state's receipt ``stat`` word: DELIVRD, UNDELIV, ...)."""
+        key = (source, state)
+        child = self._receipts.get(key)
+        if child is None:
+            if source not in RECEIPT_SOURCES:
+                raise ValueError(f"source must be one of {RECEIPT_SOURCES}")
+            child = self._receipts[key] = self._metrics.receipts.labels(
+                self.connector, source, stat_text(state)
+            )
+        return child
 
     def submit_status(self, status: int) -> Counter:
         """The bound submit-result counter of one ``submit_sm_resp`` command_status."""
@@ -195,7 +249,8 @@ class Metrics:
     client_binds: Gauge = attrs.field(init=False)
     connector_binds: Gauge = attrs.field(init=False)
     window_in_flight: Gauge = attrs.field(init=False)
-    queue_depth: Gauge = attrs.field(init=False)
+    mt_queue_depth: Gauge = attrs.field(init=False)
+    delivery_queue_depth: Gauge = attrs.field(init=False)
     submit_response_seconds: Histogram = attrs.field(init=False)
     submit_receipt_seconds: Histogram = attrs.field(init=False)
     store_seconds: Histogram = attrs.field(init=False)
@@ -205,9 +260,12 @@ class Metrics:
     connector_submits: Counter = attrs.field(init=False)
     connector_rate_cuts: Counter = attrs.field(init=False)
     connector_send_rate: Gauge = attrs.field(init=False)
+    receipts: Counter = attrs.field(init=False)
     drain_requests: Counter = attrs.field(init=False)
     drain_connections: Counter = attrs.field(init=False)
-    _pdu_children: dict[tuple[str, int, int], Counter] = attrs.field(init=False, factory=dict)
+    _pdu_children: dict[str, dict[tuple[str, int, int], Counter]] = attrs.field(
+        init=False, factory=dict
+    )
     _accounts: dict[str, AccountMetrics] = attrs.field(init=False, factory=dict)
     _connectors: dict[str, ConnectorMetrics] = attrs.field(init=False, factory=dict)
     _store_ops: dict[str, Histogram] = attrs.field(init=False, factory=dict)
@@ -215,8 +273,10 @@ class Metrics:
     def __attrs_post_init__(self) -> None:
         r = self.registry
         self.pdus = Counter(
-            "smppcore_pdus", "PDUs sent and received, by direction, command and status.",
-            ["direction", "command", "status"], registry=r,
+            "smppcore_pdus",
+            "Every PDU sent and received, by side (client: our SMPP server; operator: the "
+            "connectors), direction (in|out), command and status.",
+            ["side", "direction", "command", "status"], registry=r,
         )  # fmt: skip
         self.submits = Counter(
             "smppcore_submits", "Client submits accepted or rejected, by account and reason.",
@@ -234,10 +294,14 @@ class Metrics:
             "smppcore_window_in_flight", "Requests awaiting a response, by connector and bind.",
             ["connector", "bind"], registry=r,
         )  # fmt: skip
-        self.queue_depth = Gauge(
-            "smppcore_queue_depth",
-            "Items waiting: queue=mt per connector, queue=delivery per account.",
-            ["queue", "name"], registry=r,
+        self.mt_queue_depth = Gauge(
+            "smppcore_mt_queue_depth", "MT messages waiting to be submitted, by connector.",
+            ["connector"], registry=r,
+        )  # fmt: skip
+        self.delivery_queue_depth = Gauge(
+            "smppcore_delivery_queue_depth",
+            "Receipts and MO messages waiting to be delivered to clients, by account.",
+            ["account"], registry=r,
         )  # fmt: skip
         self.submit_response_seconds = Histogram(
             "smppcore_submit_response_seconds", "Upstream submit_sm to submit_sm_resp.",
@@ -280,6 +344,14 @@ class Metrics:
             "smppcore_connector_send_rate",
             "Submits per second a connector allows itself now (adapted, at most its throughput).",
             ["connector"], registry=r,
+        )  # fmt: skip
+        self.receipts = Counter(
+            "smppcore_receipts",
+            "Outcomes of MT messages, by connector, source (operator: its receipt; gateway: "
+            "ended before any receipt) and outcome (the receipt stat word: DELIVRD, UNDELIV, "
+            "EXPIRED, REJECTD, DELETED, SKIPPED once per message made final; ENROUTE, ACCEPTD, "
+            "UNKNOWN, SCHEDLD per intermediate operator receipt).",
+            ["connector", "source", "outcome"], registry=r,
         )  # fmt: skip
         self.drain_requests = Counter(
             "smppcore_drain_requests",
@@ -325,14 +397,26 @@ class Metrics:
             helper = self._connectors[name] = ConnectorMetrics(self, name)
         return helper
 
-    def count_pdu(self, direction: str, command_id: int, status: int = 0) -> None:
-        """Count one PDU; ``direction`` is ``"in"`` or ``"out"``."""
-        key = (direction, command_id, status)
-        child = self._pdu_children.get(key)
-        if child is None:
-            child = self.pdus.labels(direction, command_label(command_id), status_label(status))
-            self._pdu_children[key] = child
-        child.inc()
+    def pdu_counter(self, side: str) -> Callable[[str, int, int], None]:
+        """The :data:`~smppcore.protocol.session.PduHook` that counts every PDU of one
+        ``side`` (``"client"``: our SMPP server towards clients; ``"operator"``: the
+        connectors towards SMSCs) in ``smppcore_pdus_total``; its children are cached by
+        ``(direction, command_id, status)``, so a PDU costs one dict look-up and an ``inc``."""
+        if side not in PDU_SIDES:
+            raise ValueError(f"side must be one of {PDU_SIDES}")
+        children = self._pdu_children.setdefault(side, {})
+        pdus = self.pdus
+
+        def count_pdu(direction: str, command_id: int, status: int) -> None:
+            key = (direction, command_id, status)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = pdus.labels(
+                    side, direction, command_label(command_id), status_label(status)
+                )
+            child.inc()
+
+        return count_pdu
 
     def store_op(self, operation: str) -> Histogram:
         """The bound store-latency histogram of one operation (e.g. ``"enqueue_mt"``)."""

@@ -43,6 +43,7 @@ from smppcore.gateway.context import Gateway, build_gateway
 from smppcore.gateway.returnpath import ReturnPath
 from smppcore.metrics import Metrics
 from smppcore.store.base import Store
+from smppcore.store.timed import timed_store
 from smppcore.upkeep import Upkeep
 
 __all__ = ["Assembly", "StartupError", "assemble", "check_startup", "dry_run", "reason"]
@@ -84,6 +85,7 @@ def assemble(config: Config, store: Store) -> Assembly:
     """Build the daemon's parts for ``config`` over ``store`` (see the module docstring);
     :class:`StartupError` names the part that could not be built."""
     metrics = Metrics()
+    store = timed_store(store, metrics)  # every store call into smppcore_store_seconds
     try:
         gateway = build_gateway(config, store, metrics, {})
     except Exception as exc:

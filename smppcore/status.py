@@ -5,7 +5,9 @@ Owns :func:`status_arguments` / :func:`status_command` (wired into ``smppcore.cl
 and :func:`format_status` (the text printed).
 
 The daemon exposes everything needed on ``GET /metrics`` (see :mod:`smppcore.upkeep` for the
-queue-depth and connector-state gauges it keeps fresh), so status needs no extra endpoint:
+queue-depth and connector-state gauges it keeps fresh), so status needs no extra endpoint. It
+reads ``smppcore_connector_state``, ``smppcore_connector_binds``, ``smppcore_mt_queue_depth``,
+``smppcore_delivery_queue_depth``, ``smppcore_client_binds`` and ``smppcore_submits_total``:
 it reads ``[metrics] host/port`` from the same config file, scrapes once and prints connector
 health (state, binds up), client binds per account and bind type, queue depths and
 submit counters. Exit 0 when the daemon answered, 1 when nothing answers at the metrics
@@ -92,10 +94,10 @@ def summarize_metrics(text: str) -> DaemonStatus:
             states[labels["connector"]] = labels["state"]
         elif name == "smppcore_connector_binds":
             binds[labels["connector"]][labels["state"]] = int(value)
-        elif name == "smppcore_queue_depth" and labels.get("queue") == "mt":
-            mt_queue[labels["name"]] = int(value)
-        elif name == "smppcore_queue_depth" and labels.get("queue") == "delivery":
-            delivery[labels["name"]] = int(value)
+        elif name == "smppcore_mt_queue_depth":
+            mt_queue[labels["connector"]] = int(value)
+        elif name == "smppcore_delivery_queue_depth":
+            delivery[labels["account"]] = int(value)
         elif name == "smppcore_client_binds":
             client_binds[labels["account"]][labels["bind_type"]] = int(value)
         elif name == "smppcore_submits_total":

@@ -5,7 +5,8 @@ Owns :class:`Upkeep`, two loops the daemon runs in its infra stage:
 * :meth:`Upkeep.run_purge` - ``store.purge(now)`` every :data:`PURGE_INTERVAL` seconds; the
   counts go to ``smppcore_purged_total{data_class}``;
 * :meth:`Upkeep.run_sampler` - every :data:`SAMPLE_INTERVAL` seconds, the MT queue depth
-  per connector and the delivery queue depth per account (``smppcore_queue_depth``), the
+  per connector (``smppcore_mt_queue_depth{connector}``) and the delivery queue depth per
+  account (``smppcore_delivery_queue_depth{account}``), the
   receipts waiting for their id map (``smppcore_pending_receipts``) and each connector's
   health state (``smppcore_connector_state{connector,state}`` = 1 for the current one of
   up/degraded/down/throttled), which ``smppcore status`` reads.

@@ -67,6 +67,7 @@ class SmppOperatorConnector:
         metrics: Metrics = ctx.metrics if ctx.metrics is not None else Metrics()
         self._metrics = metrics.connector(config.name)
         decode_errors = metrics.decode_errors.labels("operator")
+        count_pdu = metrics.pdu_counter("operator")
         self.intake = Intake(
             config.name, ctx.sink, window=self.options.intake_window or config.window
         )
@@ -98,6 +99,7 @@ class SmppOperatorConnector:
             on_change=self._binds_changed,
             rng=rng,
             on_bad_pdu=lambda _event: decode_errors.inc(),
+            on_pdu=count_pdu,
         )
         self.throttle = Throttle(
             config.name,
@@ -115,7 +117,6 @@ class SmppOperatorConnector:
             Classifier(config.transient_statuses),
             self.options,
             self._metrics,
-            metrics.count_pdu,
             window=config.window,
             id_map_seconds=float(id_map_hours) * 3600.0,
             rng=rng,
@@ -135,6 +136,7 @@ class SmppOperatorConnector:
                 bind_pdu=receiver,
                 session_config=session,
                 intake=self.intake,
+                on_pdu=count_pdu,
             )  # fmt: skip
         self._binds_changed()
 

@@ -23,7 +23,7 @@ import trio
 
 from smppcore.config.values import HostPort
 from smppcore.net.client import bind
-from smppcore.net.connection import SmppConnection, open_smpp_connection
+from smppcore.net.connection import PduHook, SmppConnection, open_smpp_connection
 from smppcore.net.errors import NetError
 from smppcore.protocol.pdu import BindReceiver, Outbind
 from smppcore.protocol.session_events import SessionConfig
@@ -57,8 +57,10 @@ class OutbindListener:
         bind_pdu: BindReceiver,
         session_config: SessionConfig,
         intake: Intake,
+        on_pdu: PduHook | None = None,
     ) -> None:
         self.name = name
+        self._on_pdu = on_pdu
         self._listen = listen
         self._password = password
         self._system_id = system_id
@@ -82,7 +84,9 @@ class OutbindListener:
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         try:
-            async with open_smpp_connection(stream, Role.ESME, self._session_config) as conn:
+            async with open_smpp_connection(
+                stream, Role.ESME, self._session_config, on_pdu=self._on_pdu
+            ) as conn:
                 outbind = await self._first_outbind(conn)
                 if outbind is None:
                     conn.abort("outbind refused")

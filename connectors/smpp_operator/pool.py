@@ -36,7 +36,7 @@ import trio
 
 from smppcore.config.values import HostPort
 from smppcore.net.client import Backoff, bind, connect_smpp
-from smppcore.net.connection import BadPduHook, SmppConnection, open_smpp_connection
+from smppcore.net.connection import BadPduHook, PduHook, SmppConnection, open_smpp_connection
 from smppcore.net.errors import NetError
 from smppcore.protocol.pdu import BindReceiver, BindTransceiver, BindTransmitter, EnquireLink, Pdu
 from smppcore.protocol.session_events import SessionConfig
@@ -103,6 +103,7 @@ class BindPool:
         on_change: Callable[[], None],
         rng: random.Random,
         on_bad_pdu: BadPduHook | None = None,
+        on_pdu: PduHook | None = None,
     ) -> None:
         self.name = name
         self._hosts = tuple(hosts)
@@ -115,6 +116,7 @@ class BindPool:
         self._on_change = on_change
         self._rng = rng
         self._on_bad_pdu = on_bad_pdu
+        self._on_pdu = on_pdu
         kinds = ("transceiver",) if bind_mode == "transceiver" else ("transmitter", "receiver")
         self.slots = [BindSlot(i, kind) for i in range(binds) for kind in kinds]
         self.submit_slots = [s for s in self.slots if s.can_submit]
@@ -215,7 +217,11 @@ class BindPool:
             connect_timeout=self._connect_timeout,
         )  # fmt: skip
         async with open_smpp_connection(
-            stream, Role.ESME, self._session_config, on_bad_pdu=self._on_bad_pdu
+            stream,
+            Role.ESME,
+            self._session_config,
+            on_bad_pdu=self._on_bad_pdu,
+            on_pdu=self._on_pdu,
         ) as conn:
             await bind(
                 conn, self._bind_pdus[slot.kind], timeout=self._session_config.response_timeout

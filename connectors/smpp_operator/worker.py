@@ -60,7 +60,6 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -71,7 +70,7 @@ from smppcore.metrics import ConnectorMetrics
 from smppcore.net.client import Backoff
 from smppcore.net.connection import SmppConnection
 from smppcore.net.errors import NetError, RequestTimeout, WindowTimeout
-from smppcore.protocol.enums import CommandId, CommandStatus
+from smppcore.protocol.enums import CommandStatus
 from smppcore.protocol.errors import SmppError
 from smppcore.protocol.pdu import SubmitSm
 from smppcore.protocol.receipt import normalise_message_id
@@ -93,7 +92,6 @@ _LEASE_MARGIN = 5.0
 _ALIVE_POLL = 0.1
 #: Bound on writing the last acks when the connector stops.
 _ACK_FLUSH_TIMEOUT = 5.0
-_SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 
 
 class WorkerStats:
@@ -121,7 +119,6 @@ class QueueWorker:
         classifier: Classifier,
         options: OperatorOptions,
         metrics: ConnectorMetrics,
-        count_pdu: Callable[[str, int, int], None],
         *,
         window: int,
         id_map_seconds: float,
@@ -138,7 +135,6 @@ class QueueWorker:
             initial=min(options.retry_initial, options.retry_max), maximum=options.retry_max
         )
         self._metrics = metrics
-        self._count_pdu = count_pdu
         self._id_map_seconds = id_map_seconds
         self._rng = rng
         self._max_leased = options.max_leased or max(64, 2 * window * len(pool.submit_slots))
@@ -449,7 +445,6 @@ class QueueWorker:
             stats = self.stats
             stats.submits += 1
             stats.by_status[status] = stats.by_status.get(status, 0) + 1
-            self._count_pdu("in", _SUBMIT_SM_RESP, status)
             self._metrics.submit_status(status).inc()
             outcome = self._classifier.classify(status)
             throttled = outcome is Outcome.THROTTLED

@@ -43,7 +43,6 @@ class ClientSession:
 
     async def respond(self, request: Pdu, response: Pdu) -> None:
         """Send ``response``; a session that ended meanwhile is not an error here."""
-        self.gateway.metrics.count_pdu("out", response.command_id, response.command_status)
         try:
             await self.conn.respond(request, response)
         except _ANSWER_ERRORS:
@@ -54,7 +53,6 @@ class ClientSession:
         <smppcore.net.connection.SmppConnection.respond_now>`): once the store has answered,
         the client's answer is queued in the same step, whatever cancellation comes next. A
         session that ended meanwhile is not an error here."""
-        self.gateway.metrics.count_pdu("out", response.command_id, response.command_status)
         try:
             self.conn.respond_now(request, response)
         except _ANSWER_ERRORS:

@@ -10,7 +10,9 @@ else in the store (every key, best first, in one read); what matched is applied
 :class:`~smppcore.gateway.pending.PendingReceipts`. Final receipts of a batch are finalised
 together (:class:`~smppcore.gateway.finals.Finaliser`: one store request); the rules —
 segments, receipt modes, intermediate notifications, duplicates — are those listed in
-:mod:`smppcore.gateway.receipts`.
+:mod:`smppcore.gateway.receipts`. A non-final receipt of a message not final yet is counted
+here (``smppcore_receipts_total{source="operator"}``, once per receipt); finals are counted
+by the finaliser, once per message.
 """
 
 from __future__ import annotations
@@ -203,8 +205,10 @@ class ReceiptHandler:
                         network_error_code=receipt.network_error_code,
                     )
                 )
-            elif wants_receipt(message.registered_delivery, receipt.state):
-                forwards.append(self._client(message, receipt, now))
+            else:
+                self._intermediate(message, receipt)
+                if wants_receipt(message.registered_delivery, receipt.state):
+                    forwards.append(self._client(message, receipt, now))
         if forwards:
             await self._delivery.queue(forwards)
         if finals:
@@ -224,6 +228,7 @@ class ReceiptHandler:
             self._count(message.account, "duplicate")
             return
         if not receipt.is_final:
+            self._intermediate(message, receipt)
             if wants_receipt(message.registered_delivery, receipt.state):
                 await self._delivery.queue([self._client(message, receipt, now, segment=segment)])
             return
@@ -261,6 +266,10 @@ class ReceiptHandler:
             self._observe_latency(message, now)
         else:
             self._count(message.account, "duplicate")
+
+    def _intermediate(self, message: MtMessage, receipt: OperatorReceipt) -> None:
+        """Count a non-final receipt (ENROUTE, ACCEPTD, ...) of a message not final yet."""
+        self.gateway.metrics.connector(message.connector).receipt("operator", receipt.state).inc()
 
     def _observe_latency(self, message: MtMessage, now: float) -> None:
         if message.submitted_at > 0 and now >= message.submitted_at:

@@ -9,6 +9,12 @@ account's ``receipt_err`` form) and writes the final state and that receipt in O
 (:meth:`~smppcore.store.base.Store.finalise_mt`): a crash leaves both or neither. The store
 leaves a message that is final already alone and drops its receipt, so a repeated final
 receipt — the operator's, or ours racing theirs — reaches the client once.
+
+Each message made final here is counted once, under its connector, in
+``smppcore_receipts_total{connector, source, outcome}``: ``source`` is ``"operator"`` for a
+final from its receipt(s), ``"gateway"`` for one we decided (expiry, permanent failure);
+``outcome`` is the final state's ``stat`` word. A final the store found already made (a
+duplicate) is not counted again.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class Final:
     #: Distinguishes this receipt's item id from the message's other receipts.
     tag: str = ""
     network_error_code: bytes | None = None
+    #: Who decided: ``"operator"`` (its receipt) or ``"gateway"`` (no receipt came first).
+    source: str = "operator"
 
 
 class Finaliser:
@@ -103,6 +111,10 @@ class Finaliser:
         results: list[FinalResult] | None = None
         try:
             results = await self._gateway.store.finalise_mt(entries)
+            metrics = self._gateway.metrics
+            for f, result in zip(finals, results, strict=True):
+                if result is FinalResult.FINALISED:
+                    metrics.connector(f.message.connector).receipt(f.source, f.state).inc()
         finally:
             for n, out in enumerate(outs):
                 if out is not None:  # a failed or cancelled write may still have happened

@@ -138,6 +138,7 @@ class ReturnPath:
             MessageState(state.wire_state),
             error_code=error_code,
             tag=f"{state.wire_state}g",
+            source="gateway",
         )
         await self.finaliser.finalise([final], self.gateway.clock())
 

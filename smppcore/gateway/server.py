@@ -166,7 +166,6 @@ async def _dispatch(session: ClientSession, pdu: Pdu) -> AccountRuntime | None:
     """Answer ``pdu`` at once if it cannot be served (or is a bind: binds run inline);
     otherwise return the account to serve it for."""
     command = pdu.command_id
-    session.gateway.metrics.count_pdu("in", command)
     if command in _BIND_TYPES:
         await _bind(session, pdu)
         return None
@@ -298,6 +297,7 @@ async def serve_clients(
         max_connections=listener.max_connections,
         role=Role.SMSC,
         on_bad_pdu=count_bad_pdu,
+        on_pdu=gateway.metrics.pdu_counter("client"),
         drain=drain,
     )
     async with trio.open_nursery() as nursery:

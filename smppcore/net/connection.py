@@ -54,7 +54,7 @@ import trio
 from ..protocol.enums import CommandStatus
 from ..protocol.errors import LocalProtocolError
 from ..protocol.pdu import Pdu
-from ..protocol.session import Session, SessionStateError
+from ..protocol.session import PduHook, Session, SessionStateError
 from ..protocol.session_events import (
     BadPdu,
     EndReason,
@@ -81,6 +81,7 @@ from .peer import PeerAddress, peer_address
 
 __all__ = [
     "BadPduHook",
+    "PduHook",
     "ResponseCallback",
     "SmppConnection",
     "open_smpp_connection",
@@ -177,12 +178,13 @@ class SmppConnection:
         *,
         unbind_timeout: float = 5.0,
         on_bad_pdu: BadPduHook | None = None,
+        on_pdu: PduHook | None = None,
     ) -> None:
         self._stream = stream
         self._on_bad_pdu = on_bad_pdu
         # Read once: a socket that has disconnected no longer knows its peer.
         self._peer = peer_address(stream)
-        self._session = Session(role, config, now=trio.current_time())
+        self._session = Session(role, config, now=trio.current_time(), on_pdu=on_pdu)
         # Shielded: cancelling the owner must not kill the reader before the final unbind
         # handshake; open_smpp_connection always ends with aclose(), which is bounded and
         # cancels this scope itself.
@@ -745,11 +747,13 @@ async def open_smpp_connection(
     *,
     unbind_timeout: float = 5.0,
     on_bad_pdu: BadPduHook | None = None,
+    on_pdu: PduHook | None = None,
 ) -> AsyncIterator[SmppConnection]:
     """Run an SMPP session over ``stream`` for the duration of the block.
 
     ``on_bad_pdu`` is called (synchronously, from the reader) for every PDU that did not
-    decode, after the session has answered it: the place to count them.
+    decode, after the session has answered it: the place to count them. ``on_pdu`` is the
+    session's hook for every PDU in and out (see :data:`~smppcore.protocol.session.PduHook`).
 
     On exit the session unbinds (when bound; shielded, bounded by ``unbind_timeout``) and
     the stream is closed.  Exceptions leave as themselves, never as an exception group.
@@ -762,6 +766,7 @@ async def open_smpp_connection(
                 config or SessionConfig(),
                 unbind_timeout=unbind_timeout,
                 on_bad_pdu=on_bad_pdu,
+                on_pdu=on_pdu,
             )
             nursery.start_soon(conn._run)
             try:

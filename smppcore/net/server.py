@@ -24,7 +24,7 @@ import trio
 from ..protocol.errors import SmppError
 from ..protocol.session_events import SessionConfig
 from ..protocol.states import Role
-from .connection import BadPduHook, SmppConnection, open_smpp_connection
+from .connection import BadPduHook, PduHook, SmppConnection, open_smpp_connection
 from .drain import ServerDrain
 
 __all__ = ["Handler", "listener_port", "serve_smpp", "serve_smpp_listeners"]
@@ -43,6 +43,7 @@ async def serve_smpp_listeners(
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
     on_bad_pdu: BadPduHook | None = None,
+    on_pdu: PduHook | None = None,
     drain: ServerDrain | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -66,7 +67,12 @@ async def serve_smpp_listeners(
             return
         try:
             async with open_smpp_connection(
-                stream, role, config, unbind_timeout=unbind_timeout, on_bad_pdu=on_bad_pdu
+                stream,
+                role,
+                config,
+                unbind_timeout=unbind_timeout,
+                on_bad_pdu=on_bad_pdu,
+                on_pdu=on_pdu,
             ) as conn:
                 if drain is None:
                     await handler(conn)
@@ -110,6 +116,7 @@ async def serve_smpp(
     unbind_timeout: float = 5.0,
     role: Role = Role.SMSC,
     on_bad_pdu: BadPduHook | None = None,
+    on_pdu: PduHook | None = None,
     drain: ServerDrain | None = None,
     task_status: trio.TaskStatus[list[trio.abc.Listener[Any]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -133,6 +140,7 @@ async def serve_smpp(
         unbind_timeout=unbind_timeout,
         role=role,
         on_bad_pdu=on_bad_pdu,
+        on_pdu=on_pdu,
         drain=drain,
         task_status=task_status,
     )

@@ -12,11 +12,16 @@ until it returns None, queue PDUs with :meth:`send_request` / :meth:`send_respon
 whatever :meth:`data_to_send` returns.  Call :meth:`handle_timer` when
 :meth:`next_deadline` has passed and :meth:`connection_lost` once the transport is gone;
 both *return* the events they cause (they never interleave with the input events).
+
+Observability: ``on_pdu(direction, command_id, command_status)`` (a :data:`PduHook`, optional)
+is called for every PDU that decoded (``"in"``) and every PDU queued for the peer (``"out"``),
+the automatic answers included - the place to count PDUs.
 """
 
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Final
 
 import attrs
@@ -45,12 +50,15 @@ from .states import BIND_COMMANDS, BOUND_STATES, Role, SessionState, next_state
 
 __all__ = [
     "MAX_SEQUENCE_NUMBER",
+    "PduHook",
     "Session",
     "SessionStateError",
     "WindowFullError",
 ]
 
 MAX_SEQUENCE_NUMBER: Final = 0x7FFFFFFF
+#: ``on_pdu(direction, command_id, command_status)``; ``direction`` is ``"in"`` or ``"out"``.
+PduHook = Callable[[str, int, int], None]
 _RESPONSE_BIT: Final = 0x80000000
 _NO_ACTIVITY_COMMANDS: Final = frozenset(
     {CommandId.ENQUIRE_LINK, CommandId.ENQUIRE_LINK_RESP, CommandId.GENERIC_NACK}
@@ -106,8 +114,16 @@ def _response_id(command_id: int) -> int:
 class Session:
     """One SMPP session; ``role`` is the side we play."""
 
-    def __init__(self, role: Role, config: SessionConfig | None = None, *, now: float) -> None:
+    def __init__(
+        self,
+        role: Role,
+        config: SessionConfig | None = None,
+        *,
+        now: float,
+        on_pdu: PduHook | None = None,
+    ) -> None:
         self.role: Final = role
+        self._on_pdu_hook = on_pdu
         self.config: Final = config or SessionConfig()
         self._framer = Framer(self.config.max_command_length)
         self._state = SessionState.OPEN
@@ -206,6 +222,8 @@ class Session:
 
     def _on_pdu(self, pdu: Pdu) -> None:
         self._pdus_in += 1
+        if self._on_pdu_hook is not None:
+            self._on_pdu_hook("in", pdu.command_id, pdu.command_status)
         self._last_rx = self._rx_now
         if pdu.command_id not in _NO_ACTIVITY_COMMANDS:
             self._last_activity = self._rx_now
@@ -442,6 +460,8 @@ class Session:
     def _queue(self, pdu: Pdu) -> None:
         self._outbox += encode(pdu)
         self._pdus_out += 1
+        if self._on_pdu_hook is not None:
+            self._on_pdu_hook("out", pdu.command_id, pdu.command_status)
 
     def _allocate_sequence(self) -> int:
         seq = self._next_seq

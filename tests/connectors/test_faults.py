@@ -99,6 +99,13 @@ async def test_throttled_keeps_order_and_rate(tmp_path: Path) -> None:
     assert sample("smppcore_connector_rate_cuts_total", {"connector": NAME}) == cuts
     ok = {"connector": NAME, "status": "ESME_ROK"}
     assert sample("smppcore_connector_submits_total", ok) == n
+    # Every PDU on the operator side, each way: the submits sent and their answers.
+    pdus = {"side": "operator", "command": "submit_sm", "status": "ESME_ROK"}
+    assert sample("smppcore_pdus_total", {**pdus, "direction": "out"}) == n + throttled
+    answers = {**pdus, "direction": "in", "command": "submit_sm_resp"}
+    assert sample("smppcore_pdus_total", answers) == n
+    assert sample("smppcore_pdus_total", {**answers, "status": "ESME_RTHROTTLED"}) == throttled
+    assert sample("smppcore_pdus_total", {**pdus, "side": "client", "direction": "out"}) is None
     for d, dest in enumerate(dests):
         got = [rec.text for rec in sim.messages(dest)]
         assert got == [f"thr {i}" for i in range(d, n, 5)]

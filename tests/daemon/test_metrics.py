@@ -46,7 +46,7 @@ def test_account_and_connector_helpers_are_bound_once() -> None:
     assert sample(metrics, "smppcore_window_in_flight", connector="sim", bind="0") == 7
     assert sample(metrics, "smppcore_submit_response_seconds_count", connector="sim") == 1
     assert sample(metrics, "smppcore_submit_receipt_seconds_sum", connector="sim") == 1.2
-    assert sample(metrics, "smppcore_queue_depth", queue="mt", name="sim") == 3
+    assert sample(metrics, "smppcore_mt_queue_depth", connector="sim") == 3
     assert sample(metrics, "smppcore_store_seconds_count", operation="enqueue_mt") == 1
     assert sample(metrics, "smppcore_decode_errors_total", side="client") == 1
 
@@ -78,6 +78,21 @@ def test_connector_submit_results_and_pauses() -> None:
     assert sample(metrics, "smppcore_connector_send_rate", connector="sim") == 42.5
 
 
+def test_receipt_outcomes_are_stat_words_and_bounded() -> None:
+    from smppcore.protocol.enums import MessageState
+
+    metrics = Metrics()
+    sim = metrics.connector("sim")
+    assert sim.receipt("operator", MessageState.DELIVERED) is sim.receipt(
+        "operator", MessageState.DELIVERED
+    )
+    sim.receipt("gateway", MessageState.UNDELIVERABLE).inc()
+    labels = {"connector": "sim", "source": "gateway", "outcome": "UNDELIV"}
+    assert sample(metrics, "smppcore_receipts_total", **labels) == 1
+    with pytest.raises(ValueError):
+        sim.receipt("client", MessageState.DELIVERED)
+
+
 def test_deliveries_help_lists_every_result() -> None:
     text = Metrics().render().decode()
     (help_line,) = [
@@ -90,21 +105,28 @@ def test_deliveries_help_lists_every_result() -> None:
 
 def test_pdu_labels_are_names_and_bounded() -> None:
     metrics = Metrics()
-    metrics.count_pdu("in", 0x00000004, 0)
-    metrics.count_pdu("in", 0x00000004, 0)
-    metrics.count_pdu("out", 0x80000004, 0x58)
-    metrics.count_pdu("in", 0x12345678, 0x0401)
+    count_pdu = metrics.pdu_counter("client")
+    count_pdu("in", 0x00000004, 0)
+    count_pdu("in", 0x00000004, 0)
+    count_pdu("out", 0x80000004, 0x58)
+    count_pdu("in", 0x12345678, 0x0401)
     for junk in range(0x1000, 0x1100):
-        metrics.count_pdu("in", 0x80000004, junk)
-    ok = {"direction": "in", "command": "submit_sm", "status": "ESME_ROK"}
+        count_pdu("in", 0x80000004, junk)
+    metrics.pdu_counter("operator")("out", 0x00000004, 0)
+    ok = {"side": "client", "direction": "in", "command": "submit_sm", "status": "ESME_ROK"}
     assert sample(metrics, "smppcore_pdus_total", **ok) == 2
     throttled = {"direction": "out", "command": "submit_sm_resp", "status": "ESME_RTHROTTLED"}
-    assert sample(metrics, "smppcore_pdus_total", **throttled) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **throttled) == 1
     vendor = {"direction": "in", "command": "unknown", "status": "0x00000401"}
-    assert sample(metrics, "smppcore_pdus_total", **vendor) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **vendor) == 1
     other = {"direction": "in", "command": "submit_sm_resp", "status": "other"}
-    assert sample(metrics, "smppcore_pdus_total", **other) == 256
+    assert sample(metrics, "smppcore_pdus_total", side="client", **other) == 256
+    sent = {"direction": "out", "command": "submit_sm", "status": "ESME_ROK"}
+    assert sample(metrics, "smppcore_pdus_total", side="operator", **sent) == 1
+    assert sample(metrics, "smppcore_pdus_total", side="client", **sent) is None
     assert status_label(0x66) == "ESME_RX_R_APPN"
+    with pytest.raises(ValueError):
+        metrics.pdu_counter("smsc")
 
 
 async def _get(port: int, request: bytes) -> bytes:

@@ -94,8 +94,8 @@ async def test_upkeep_purges_and_samples_into_metrics(tmp_path: Path) -> None:
             sampled = metrics.render().decode()
             counts = await upkeep.purge_once()
             purged = metrics.render().decode()
-    assert metric(sampled, "smppcore_queue_depth", queue="mt", name="sim") == 1
-    assert metric(sampled, "smppcore_queue_depth", queue="delivery", name="demo") == 3
+    assert metric(sampled, "smppcore_mt_queue_depth", connector="sim") == 1
+    assert metric(sampled, "smppcore_delivery_queue_depth", account="demo") == 3
     assert metric(sampled, "smppcore_pending_receipts") == 1
     assert metric(sampled, "smppcore_connector_state", connector="sim", state="throttled") == 1
     assert metric(sampled, "smppcore_connector_state", connector="sim", state="up") == 0

@@ -11,11 +11,13 @@ import trio
 
 from smppcore.config.values import Cidr
 from smppcore.gateway.binds import BindType
+from smppcore.protocol.pdu import EnquireLink
 
 from .mt_harness import (
     PASSWORD,
     Clock,
     account,
+    esme,
     make_config,
     running_gateway,
     smpplib_client,
@@ -138,3 +140,27 @@ async def test_receiver_bind_cannot_submit(tmp_path: Path) -> None:
 
             assert await trio.to_thread.run_sync(run) == 0x04  # ESME_RINVBNDSTS
             assert await gateway.store.lease_mt("sim", 10, 30.0, gateway.clock()) == []
+
+
+async def test_client_side_pdus_are_all_counted_each_way(tmp_path: Path) -> None:
+    """Binds, the enquire_link the session answers itself and the unbind handshake count
+    under ``side="client"``, each way."""
+    with trio.fail_after(10):
+        async with running_gateway(tmp_path) as (gateway, port):
+            async with esme(port) as conn:
+                await conn.request(EnquireLink())
+
+            def pdus(direction: str, command: str) -> float:
+                labels = {"side": "client", "direction": direction, "command": command,
+                          "status": "ESME_ROK"}  # fmt: skip
+                value = gateway.metrics.registry.get_sample_value("smppcore_pdus_total", labels)
+                return value or 0.0
+
+            while pdus("out", "unbind_resp") < 1:  # noqa: ASYNC110 - a counter, no event
+                await trio.sleep(0.01)
+            for direction, command in [
+                ("in", "bind_transceiver"), ("out", "bind_transceiver_resp"),
+                ("in", "enquire_link"), ("out", "enquire_link_resp"), ("in", "unbind"),
+            ]:  # fmt: skip
+                assert pdus(direction, command) == 1, (direction, command)
+            assert pdus("out", "submit_sm") == 0

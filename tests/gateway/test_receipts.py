@@ -202,6 +202,39 @@ async def test_duplicate_receipt_is_dropped_and_counted(tmp_path: Path) -> None:
             assert second is not None and second.state is MtState.DELIVERED
 
 
+async def test_receipt_outcomes_are_counted_per_connector(tmp_path: Path) -> None:
+    """One count per message made final (operator or gateway), one per intermediate
+    receipt; duplicates and non-last segments are not outcomes."""
+    config = make_config(tmp_path)
+    with trio.fail_after(30):
+        async with running_gateway(config, tmp_path / "gw.db", deliveries=False) as run:
+            gw = run.gateway
+            sink = run.return_path
+            await put_message(gw, "ok-1", upstream_ids=["31"])
+            await put_message(gw, "bad-1", upstream_ids=["32"])
+            await put_message(gw, "long-3", upstream_ids=["331", "332"])
+            never = await put_message(gw, "never-3", upstream_ids=[])
+            assert await deliver(sink, operator_receipt("31", "ENROUTE")) == 0
+            assert await deliver(sink, operator_receipt("31", "ACCEPTD")) == 0
+            assert await deliver(sink, operator_receipt("31")) == 0
+            assert await deliver(sink, operator_receipt("31")) == 0  # a duplicate
+            assert await deliver(sink, operator_receipt("32", "UNDELIV")) == 0
+            assert await deliver(sink, operator_receipt("331")) == 0  # not the last segment
+            assert await deliver(sink, operator_receipt("332")) == 0
+            await run.return_path.mt_final(never, MtState.EXPIRED, 0)
+
+            def outcome(source: str, stat: str) -> float | None:
+                labels = {"connector": CONNECTOR, "source": source, "outcome": stat}
+                return gw.metrics.registry.get_sample_value("smppcore_receipts_total", labels)
+
+            assert outcome("operator", "DELIVRD") == 2  # ok-1 and long-3, once each
+            assert outcome("operator", "UNDELIV") == 1
+            assert outcome("operator", "ENROUTE") == 1
+            assert outcome("operator", "ACCEPTD") == 1
+            assert outcome("gateway", "EXPIRED") == 1
+            assert outcome("operator", "EXPIRED") is None
+
+
 async def test_gateway_receipt_for_message_that_never_left(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with trio.fail_after(30):

@@ -211,6 +211,25 @@ def test_enquire_link_answered_keeps_session() -> None:
     assert esme.handle_timer(45) == []
 
 
+def test_pdu_hook_sees_every_pdu_each_way_automatic_answers_included() -> None:
+    seen: list[tuple[str, int, int]] = []
+    smsc = Session(Role.SMSC, now=0.0, on_pdu=lambda *pdu: seen.append(pdu))
+    feed(smsc, EnquireLink(sequence_number=1))  # answered by the session itself
+    smsc.receive_data(bytes.fromhex("00000010 00000099 00000000 0000002A"), 0)  # bad: nacked
+    drain(smsc)
+    (bind,) = [e for e in feed(smsc, BindTransceiver(sequence_number=3))
+               if isinstance(e, RequestReceived)]  # fmt: skip
+    smsc.send_response(bind.pdu.response(system_id="smsc"), 0.0)
+    nack, rinvcmdid = CommandId.GENERIC_NACK, CommandStatus.ESME_RINVCMDID
+    assert seen == [
+        ("in", CommandId.ENQUIRE_LINK, 0),
+        ("out", CommandId.ENQUIRE_LINK_RESP, 0),
+        ("out", nack, rinvcmdid),  # (what did not decode is a BadPdu, counted apart)
+        ("in", CommandId.BIND_TRANSCEIVER, 0),
+        ("out", CommandId.BIND_TRANSCEIVER_RESP, 0),
+    ]
+
+
 def test_missing_response_fails_request_at_its_deadline() -> None:
     esme = session_in(Role.ESME, TRX, SessionConfig(response_timeout=5, enquire_link_interval=None))
     a = esme.send_request(SubmitSm(), 100)
