@@ -200,3 +200,31 @@ def test_build_info_process_metrics_and_no_created_series() -> None:
     assert sample(metrics, "process_cpu_seconds_total") is not None
     assert "python_info" in text
     assert "_created" not in text
+
+
+def test_names_units_and_types_follow_the_prometheus_conventions() -> None:
+    """What ``promtool check metrics`` asks (snake_case names with the smppcore_ prefix,
+    counters ending _total, base units in the name, help on every family, no reserved label
+    names), checked on every family the daemon registers."""
+    import re
+
+    metrics = Metrics()
+    metrics.connector("sim").submits_ok.inc()
+    metrics.account("demo").accepted.inc()
+    text = metrics.render().decode()
+    families = list(text_string_to_metric_families(text))
+    ours = [f for f in families if f.name.startswith("smppcore_")]
+    assert len(ours) >= 20
+    for family in ours:
+        assert re.fullmatch(r"smppcore_[a-z][a-z0-9_]*", family.name), family.name
+        assert family.documentation.strip(), f"{family.name} has no help"
+        assert not re.search(r"_(count|sum|bucket|total)$", family.name), family.name
+        for word in ("milliseconds", "ms", "minutes", "hours", "kilobytes", "megabytes"):
+            assert f"_{word}" not in family.name, f"{family.name}: use base units"
+        if family.type == "histogram":
+            assert family.name.endswith("_seconds"), family.name
+        for sample in family.samples:
+            if family.type == "counter":
+                assert sample.name == family.name + "_total", sample.name
+            for label in sample.labels:
+                assert re.fullmatch(r"[a-z][a-z0-9_]*", label) and not label.startswith("__")
