@@ -261,6 +261,10 @@ async def handle_client(gateway: Gateway, session: ClientSession, window: int) -
             if session.account is not None:
                 session.account.metrics.binds[bind.bind_type.value].dec()
             session.bind = None
+            # UNBOUND: the client unbound; PEER_CLOSED: it dropped the connection; ...
+            end = session.conn.end_reason
+            log.info("client.unbound", account=bind.account, bind_type=bind.bind_type.value,
+                     peer=session.peer, reason=end.name if end is not None else "")  # fmt: skip
 
 
 async def serve_clients(

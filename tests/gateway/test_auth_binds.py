@@ -164,3 +164,35 @@ async def test_client_side_pdus_are_all_counted_each_way(tmp_path: Path) -> None
             ]:  # fmt: skip
                 assert pdus(direction, command) == 1, (direction, command)
             assert pdus("out", "submit_sm") == 0
+
+
+async def test_a_client_unbinding_or_dropping_its_connection_is_logged_at_info(
+    tmp_path: Path,
+) -> None:
+    import structlog
+    from structlog.testing import capture_logs
+
+    saved = structlog.get_config()
+    structlog.reset_defaults()  # another test may have set a level filter that drops info
+    try:
+        with trio.fail_after(20), capture_logs() as logs:
+            async with running_gateway(tmp_path) as (gateway, port):
+                polite = smpplib_client(port)
+                await trio.to_thread.run_sync(
+                    lambda: polite.bind_transmitter(system_id="acme", password=PASSWORD)
+                )
+                await trio.to_thread.run_sync(polite.unbind)
+                polite.disconnect()
+                rude = smpplib_client(port)
+                await trio.to_thread.run_sync(
+                    lambda: rude.bind_receiver(system_id="acme", password=PASSWORD)
+                )
+                rude.disconnect()  # no unbind
+                while sum(1 for e in logs if e["event"] == "client.unbound") < 2:
+                    await gateway.binds.wait_for_change("acme", 0.05)
+    finally:
+        structlog.configure(**saved)
+    ends = [(e["bind_type"], e["reason"]) for e in logs if e["event"] == "client.unbound"]
+    assert ends == [("transmitter", "UNBOUND"), ("receiver", "PEER_CLOSED")]
+    assert all(e["log_level"] == "info" and e["account"] == "acme" for e in logs
+               if e["event"] == "client.unbound")  # fmt: skip
